@@ -1,0 +1,14 @@
+//! Claims: insurer claim batches and files (Vektis PM304/PM305, eFact) and return files. Built in its own issue; this crate already takes part in routing, `--only` and OpenAPI.
+
+use axum::Router;
+use platform::AppState;
+
+/// This service's routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+}
+
+/// This service's OpenAPI description.
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct Api;

@@ -1,0 +1,168 @@
+//! The `praxis` server: every router and every worker in one process, or a subset of them
+//! (`--only`) so the services can run as separate processes.
+
+pub mod demo;
+pub mod docs;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::str::FromStr;
+
+use anyhow::Context;
+use axum::Router;
+use platform::db::Db;
+use platform::{AppState, Settings};
+use tokio::net::TcpListener;
+
+/// What one process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Components {
+    /// Practices, staff sign-in, patients, audit trail.
+    pub core: bool,
+    /// Scheduling routes.
+    pub scheduling: bool,
+    /// Invoicing routes.
+    pub invoicing: bool,
+    /// Claims routes.
+    pub claims: bool,
+    /// Notifications routes.
+    pub notifications: bool,
+    /// Background workers (audit sealing, job queues).
+    pub worker: bool,
+}
+
+impl Components {
+    /// Everything.
+    pub const ALL: Components =
+        Components { core: true, scheduling: true, invoicing: true, claims: true, notifications: true, worker: true };
+
+    /// The names `--only` takes.
+    pub const NAMES: [&'static str; 6] = ["core", "scheduling", "invoicing", "claims", "notifications", "worker"];
+}
+
+impl FromStr for Components {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut c = Components { core: false, scheduling: false, invoicing: false, claims: false, notifications: false, worker: false };
+        for name in s.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+            match name {
+                "core" => c.core = true,
+                "scheduling" => c.scheduling = true,
+                "invoicing" => c.invoicing = true,
+                "claims" => c.claims = true,
+                "notifications" => c.notifications = true,
+                "worker" => c.worker = true,
+                other => return Err(format!("unknown component '{other}'; use {}", Components::NAMES.join(", "))),
+            }
+        }
+        if c == (Components { core: false, scheduling: false, invoicing: false, claims: false, notifications: false, worker: false }) {
+            return Err("name at least one component".to_owned());
+        }
+        Ok(c)
+    }
+}
+
+/// The whole API description: every service's paths.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    use utoipa::OpenApi;
+    use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+    let mut doc = praxis_core::CoreApi::openapi();
+    doc.merge(scheduling::Api::openapi());
+    doc.merge(invoicing::Api::openapi());
+    doc.merge(claims::Api::openapi());
+    doc.merge(notifications::Api::openapi());
+    doc.info = utoipa::openapi::InfoBuilder::new()
+        .title("Praxis API")
+        .version(env!("CARGO_PKG_VERSION"))
+        .description(Some(
+            "Front office of (para)medical practices in Belgium and the Netherlands. Errors are \
+             application/problem+json with a stable `code` and, where it applies, the `field` at fault.",
+        ))
+        .build();
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "session",
+        SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("pxs session token").build()),
+    );
+    components.add_security_scheme(
+        "operator_key",
+        SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("OPERATOR_API_KEY").build()),
+    );
+    doc
+}
+
+/// Builds the router of the selected components.
+pub fn router(state: AppState, components: Components) -> Router {
+    let mut api = Router::new().merge(platform::http::ops_router()).merge(docs::router());
+    if components.core {
+        api = api.merge(praxis_core::router());
+    }
+    if components.scheduling {
+        api = api.merge(scheduling::router());
+    }
+    if components.invoicing {
+        api = api.merge(invoicing::router());
+    }
+    if components.claims {
+        api = api.merge(claims::router());
+    }
+    if components.notifications {
+        api = api.merge(notifications::router());
+    }
+    let max_body = state.settings().max_body_bytes;
+    platform::http::finish(api.with_state(state), max_body)
+}
+
+/// A bound, ready-to-run server.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    components: Components,
+}
+
+impl Application {
+    /// Migrates (unless disabled), connects as the application role and binds.
+    pub async fn build(settings: Settings, components: Components) -> anyhow::Result<Self> {
+        if settings.auto_migrate {
+            platform::db::migrate(&settings).await?;
+        }
+        let db = Db::connect(&settings).await.context("Failed to connect as the application role (APP_DATABASE_URL)")?;
+        Self::build_with_db(settings, db, components).await
+    }
+
+    /// Binds over an existing application-role pool (tests bring their own database).
+    pub async fn build_with_db(settings: Settings, db: Db, components: Components) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(settings.bind_addr)
+            .await
+            .with_context(|| format!("Failed to bind {} (BIND_ADDR)", settings.bind_addr))?;
+        let state = AppState::new(settings, db);
+        Ok(Self { listener, state, components })
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or_default()
+    }
+
+    /// The shared state (tests use it to reach the database and keys).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` resolves; workers stop with it.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let mut workers = tokio::task::JoinSet::new();
+        if self.components.worker {
+            let db = self.state.db().clone();
+            let interval = self.state.settings().audit_seal_interval;
+            workers.spawn(platform::audit::run_sealer(db, interval));
+        }
+        let app = router(self.state, self.components);
+        let served = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(shutdown)
+            .await;
+        workers.abort_all();
+        served.context("HTTP server failed")
+    }
+}

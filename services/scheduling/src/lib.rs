@@ -1,0 +1,14 @@
+//! Scheduling: practitioners, rooms, working hours, appointment types, appointments and the waitlist. Built in its own issue; this crate already takes part in routing, `--only` and OpenAPI.
+
+use axum::Router;
+use platform::AppState;
+
+/// This service's routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+}
+
+/// This service's OpenAPI description.
+#[derive(utoipa::OpenApi)]
+#[openapi()]
+pub struct Api;

@@ -1,0 +1,11 @@
+//! Pure domain types and rules shared by every service: identifiers, enums and the parsers
+//! for the identifiers the system must never trust (INSZ/NISS, BSN, E.164 phone numbers).
+//!
+//! No I/O lives here: no sqlx, axum, reqwest or tokio.
+
+pub mod ids;
+pub mod identifiers;
+pub mod people;
+pub mod practice;
+
+pub use ids::{AuditId, PatientId, PracticeId, SessionId, StaffId, SupportGrantId};

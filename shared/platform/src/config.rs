@@ -1,0 +1,269 @@
+//! Typed configuration from environment variables, validated at start; every error names the
+//! variable. The README's configuration table lists the same variables.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use base64::Engine;
+use secrecy::SecretString;
+
+use crate::crypto::MasterKey;
+
+/// Where the server runs; production refuses development shortcuts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    /// Local development and tests: a fixed development master key is allowed.
+    Development,
+    /// Production: every secret must be configured.
+    Production,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line.
+    Json,
+    /// Human-readable lines.
+    Compact,
+}
+
+/// A configuration error, naming the variable.
+#[derive(Debug, thiserror::Error)]
+#[error("{variable}: {problem}")]
+pub struct ConfigError {
+    /// The environment variable.
+    pub variable: &'static str,
+    /// What is wrong with it.
+    pub problem: String,
+}
+
+/// Everything the server needs to start.
+#[derive(Clone)]
+pub struct Settings {
+    /// `PRAXIS_ENV`.
+    pub environment: Environment,
+    /// `BIND_ADDR`: address the HTTP server binds (port 0 picks a free one).
+    pub bind_addr: SocketAddr,
+    /// `PUBLIC_URL`: how clients reach the server.
+    pub public_url: String,
+    /// `DATABASE_URL`: the owner connection, used for migrations only.
+    pub database_url: SecretString,
+    /// `APP_DATABASE_URL`: the application-role connection used for all requests and jobs.
+    pub app_database_url: SecretString,
+    /// `APP_DATABASE_PASSWORD`: set on the application role by `migrate` when given.
+    pub app_database_password: Option<SecretString>,
+    /// `DATABASE_MAX_CONNECTIONS`.
+    pub database_max_connections: u32,
+    /// `AUTO_MIGRATE`: create and migrate the database when the server starts.
+    pub auto_migrate: bool,
+    /// `MASTER_KEY`: wraps every practice's data keys.
+    pub master_key: MasterKey,
+    /// `OPERATOR_API_KEY`: enables the operator API when set.
+    pub operator_api_key: Option<SecretString>,
+    /// `SESSION_IDLE_TIMEOUT_SECS`.
+    pub session_idle_timeout: Duration,
+    /// `SESSION_ABSOLUTE_TIMEOUT_SECS`.
+    pub session_absolute_timeout: Duration,
+    /// `SETUP_TOKEN_TTL_HOURS`.
+    pub setup_token_ttl: Duration,
+    /// `LOGIN_RATE_PER_MINUTE`: per client IP, over every login and setup route.
+    pub login_rate_per_minute: u32,
+    /// `MAX_BODY_BYTES`.
+    pub max_body_bytes: usize,
+    /// `AUDIT_SEAL_INTERVAL_MS`: how often the audit sealer runs.
+    pub audit_seal_interval: Duration,
+    /// `PASSWORD_HASH_CONCURRENCY`: argon2 hashes that may run at once (memory bound).
+    pub password_hash_concurrency: usize,
+    /// `LOG_FORMAT`.
+    pub log_format: LogFormat,
+    /// `TOTP_ISSUER`: the name authenticator apps show.
+    pub totp_issuer: String,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Secrets and connection strings are never printed.
+        f.debug_struct("Settings")
+            .field("environment", &self.environment)
+            .field("bind_addr", &self.bind_addr)
+            .field("public_url", &self.public_url)
+            .field("auto_migrate", &self.auto_migrate)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The development master key: 32 bytes, known to everyone, refused in production.
+const DEV_MASTER_KEY: [u8; 32] = *b"praxis-development-key-not-prod!";
+
+/// The database the server uses when `DATABASE_URL` is not set.
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/praxis";
+
+/// The application role created by `migrate`.
+pub const APP_ROLE: &str = "praxis_app";
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads settings through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |k: &str| lookup(k).filter(|v| !v.trim().is_empty());
+        let environment = match get("PRAXIS_ENV").as_deref() {
+            None | Some("development") => Environment::Development,
+            Some("production") => Environment::Production,
+            Some(_) => return Err(err("PRAXIS_ENV", "must be 'development' or 'production'")),
+        };
+        let bind_addr = parse(&get, "BIND_ADDR", "127.0.0.1:8080".parse().expect("valid address"))?;
+        let public_url = get("PUBLIC_URL").unwrap_or_else(|| format!("http://{bind_addr}"));
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+            return Err(err("PUBLIC_URL", "must start with http:// or https://"));
+        }
+        let database_url = get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        if !database_url.starts_with("postgres://") && !database_url.starts_with("postgresql://") {
+            return Err(err("DATABASE_URL", "must be a postgres:// URL"));
+        }
+        let app_database_url = match get("APP_DATABASE_URL") {
+            Some(url) => url,
+            None => app_url_from_owner_url(&database_url).ok_or_else(|| err("DATABASE_URL", "has no user part to replace"))?,
+        };
+        let master_key = match get("MASTER_KEY") {
+            Some(b64) => {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(b64.trim())
+                    .map_err(|_| err("MASTER_KEY", "must be base64"))?;
+                let key: [u8; 32] = bytes.try_into().map_err(|_| err("MASTER_KEY", "must decode to exactly 32 bytes"))?;
+                MasterKey::new(key)
+            }
+            None if environment == Environment::Production => {
+                return Err(err("MASTER_KEY", "is required when PRAXIS_ENV=production"));
+            }
+            None => MasterKey::new(DEV_MASTER_KEY),
+        };
+        if environment == Environment::Production && master_key.is(&DEV_MASTER_KEY) {
+            return Err(err("MASTER_KEY", "is the development key; generate one with `openssl rand -base64 32`"));
+        }
+        let operator_api_key = get("OPERATOR_API_KEY").map(SecretString::from);
+        if let Some(k) = &operator_api_key {
+            use secrecy::ExposeSecret;
+            if k.expose_secret().len() < 32 {
+                return Err(err("OPERATOR_API_KEY", "must be at least 32 characters"));
+            }
+        }
+        let log_format = match get("LOG_FORMAT").as_deref() {
+            Some("json") => LogFormat::Json,
+            Some("compact") => LogFormat::Compact,
+            None if environment == Environment::Production => LogFormat::Json,
+            None => LogFormat::Compact,
+            Some(_) => return Err(err("LOG_FORMAT", "must be 'json' or 'compact'")),
+        };
+        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        Ok(Self {
+            environment,
+            bind_addr,
+            public_url,
+            database_url: SecretString::from(database_url),
+            app_database_url: SecretString::from(app_database_url),
+            app_database_password: get("APP_DATABASE_PASSWORD").map(SecretString::from),
+            database_max_connections: parse(&get, "DATABASE_MAX_CONNECTIONS", 20)?,
+            auto_migrate: parse_bool(&get, "AUTO_MIGRATE", true)?,
+            master_key,
+            operator_api_key,
+            session_idle_timeout: Duration::from_secs(parse(&get, "SESSION_IDLE_TIMEOUT_SECS", 30 * 60)?),
+            session_absolute_timeout: Duration::from_secs(parse(&get, "SESSION_ABSOLUTE_TIMEOUT_SECS", 12 * 3600)?),
+            setup_token_ttl: Duration::from_secs(3600 * parse::<u64>(&get, "SETUP_TOKEN_TTL_HOURS", 72)?),
+            login_rate_per_minute: positive(parse(&get, "LOGIN_RATE_PER_MINUTE", 30)?, "LOGIN_RATE_PER_MINUTE")?,
+            max_body_bytes: parse(&get, "MAX_BODY_BYTES", 64 * 1024)?,
+            audit_seal_interval: Duration::from_millis(parse(&get, "AUDIT_SEAL_INTERVAL_MS", 2000)?),
+            password_hash_concurrency: positive(parse(&get, "PASSWORD_HASH_CONCURRENCY", cores as u32)?, "PASSWORD_HASH_CONCURRENCY")?
+                as usize,
+            log_format,
+            totp_issuer: get("TOTP_ISSUER").unwrap_or_else(|| "Praxis".to_owned()),
+        })
+    }
+
+    /// Whether the development master key is in use.
+    pub fn uses_development_key(&self) -> bool {
+        self.master_key.is(&DEV_MASTER_KEY)
+    }
+}
+
+/// `postgres://owner:pw@host/db` → `postgres://praxis_app@host/db`.
+pub fn app_url_from_owner_url(owner: &str) -> Option<String> {
+    let (scheme, rest) = owner.split_once("://")?;
+    let (authority_and_path, query) = match rest.split_once('?') {
+        Some((a, q)) => (a, Some(q)),
+        None => (rest, None),
+    };
+    let host_part = match authority_and_path.rsplit_once('@') {
+        Some((_, host)) => host,
+        None => authority_and_path,
+    };
+    let mut url = format!("{scheme}://{APP_ROLE}@{host_part}");
+    if let Some(q) = query {
+        url.push('?');
+        url.push_str(q);
+    }
+    Some(url)
+}
+
+fn err(variable: &'static str, problem: &str) -> ConfigError {
+    ConfigError { variable, problem: problem.to_owned() }
+}
+
+fn parse<T: std::str::FromStr>(get: &impl Fn(&str) -> Option<String>, var: &'static str, default: T) -> Result<T, ConfigError> {
+    match get(var) {
+        None => Ok(default),
+        Some(v) => v.trim().parse().map_err(|_| err(var, "is not a valid value")),
+    }
+}
+
+fn parse_bool(get: &impl Fn(&str) -> Option<String>, var: &'static str, default: bool) -> Result<bool, ConfigError> {
+    match get(var).as_deref().map(str::trim) {
+        None => Ok(default),
+        Some("true" | "1" | "yes") => Ok(true),
+        Some("false" | "0" | "no") => Ok(false),
+        Some(_) => Err(err(var, "must be true or false")),
+    }
+}
+
+fn positive(v: u32, var: &'static str) -> Result<u32, ConfigError> {
+    if v == 0 { Err(err(var, "must be greater than zero")) } else { Ok(v) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_work_for_development() {
+        let s = settings(&[]).unwrap();
+        assert_eq!(s.environment, Environment::Development);
+        assert!(s.uses_development_key());
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        assert_eq!(settings(&[("BIND_ADDR", "nope")]).unwrap_err().variable, "BIND_ADDR");
+        assert_eq!(settings(&[("PRAXIS_ENV", "production")]).unwrap_err().variable, "MASTER_KEY");
+        assert_eq!(settings(&[("MASTER_KEY", "c2hvcnQ=")]).unwrap_err().variable, "MASTER_KEY");
+        assert_eq!(settings(&[("LOGIN_RATE_PER_MINUTE", "0")]).unwrap_err().variable, "LOGIN_RATE_PER_MINUTE");
+        assert_eq!(settings(&[("OPERATOR_API_KEY", "short")]).unwrap_err().variable, "OPERATOR_API_KEY");
+    }
+
+    #[test]
+    fn app_url_swaps_the_user() {
+        assert_eq!(
+            app_url_from_owner_url("postgres://postgres:secret@db:5432/praxis?sslmode=require").unwrap(),
+            "postgres://praxis_app@db:5432/praxis?sslmode=require"
+        );
+        assert_eq!(app_url_from_owner_url("postgres://127.0.0.1/praxis").unwrap(), "postgres://praxis_app@127.0.0.1/praxis");
+    }
+}

@@ -1,0 +1,21 @@
+//! Run-time foundations every service uses: configuration, the database and tenancy,
+//! field encryption, staff authentication, the audit trail, HTTP conventions and telemetry.
+//!
+//! Services build on [`AppState`]: it carries the application-role pool, the keyring and the
+//! settings, and every request and job reaches tenant data through [`db::Db::tenant`].
+
+pub mod audit;
+pub mod auth;
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod json;
+pub mod metrics;
+pub mod state;
+pub mod telemetry;
+
+pub use config::Settings;
+pub use error::{ApiError, ApiResult};
+pub use state::AppState;
