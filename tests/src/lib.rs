@@ -1,1 +1,415 @@
-//! harness
+//! The black-box harness: a fresh database per test (from `#[sqlx::test]`), migrated by the
+//! real migrator, and the real server on a random port, connected as the application role.
+//! Tests talk HTTP to it; assertions about stored data use the owner pool.
+
+use std::collections::HashMap;
+
+use base64::Engine;
+use platform::config::Settings;
+use platform::db::Db;
+use praxis::{Application, Components};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use uuid::Uuid;
+
+/// The operator key every test server accepts.
+pub const OPERATOR_KEY: &str = "test-operator-key-0123456789abcdefghijklmnop";
+/// The password test staff get.
+pub const PASSWORD: &str = "a-long-test-password-1";
+
+/// A running server over its own database.
+pub struct TestApp {
+    /// `http://127.0.0.1:<port>`.
+    pub base: String,
+    /// HTTP client.
+    pub client: reqwest::Client,
+    /// Superuser pool of this test's database (assertions and tampering only).
+    pub owner: PgPool,
+    /// Application-role connection options for this database.
+    pub app_options: PgConnectOptions,
+    /// The server's state.
+    pub state: platform::AppState,
+}
+
+/// A staff member with an active session.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// Practice.
+    pub practice_id: Uuid,
+    /// Staff id.
+    pub staff_id: Uuid,
+    /// Sign-in e-mail.
+    pub email: String,
+    /// Bearer token.
+    pub token: String,
+    /// TOTP secret.
+    pub totp_secret: Vec<u8>,
+}
+
+/// A response with its parsed JSON body.
+#[derive(Debug)]
+pub struct Reply {
+    /// Status.
+    pub status: StatusCode,
+    /// Headers.
+    pub headers: reqwest::header::HeaderMap,
+    /// Body as JSON (`Null` when empty or not JSON).
+    pub body: Value,
+    /// Raw body.
+    pub text: String,
+}
+
+impl Reply {
+    /// Asserts a problem+json answer with `status` and `code`; returns the body.
+    pub fn problem(&self, status: u16, code: &str) -> &Value {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.text);
+        assert_eq!(
+            self.headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok()),
+            Some("application/problem+json"),
+            "body: {}",
+            self.text
+        );
+        assert_eq!(self.body["code"], code, "body: {}", self.text);
+        &self.body
+    }
+}
+
+/// The server that test databases are created on: `TEST_DATABASE_URL`, else `DATABASE_URL`,
+/// else the local server as `postgres`.
+fn admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .or_else(|_| std::env::var("DATABASE_URL"))
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+const TEST_DB_PREFIX: &str = "praxis_test_";
+
+/// Creates an empty database for one test and returns a superuser pool on it. Databases left
+/// by earlier runs (over an hour old) are dropped on the way.
+pub async fn fresh_database() -> PgPool {
+    use sqlx::{ConnectOptions, Connection};
+    let admin_opts: PgConnectOptions = admin_url()
+        .parse()
+        .expect("TEST_DATABASE_URL is a postgres URL");
+    let admin_opts = admin_opts.database("postgres").disable_statement_logging();
+    let mut admin = sqlx::PgConnection::connect_with(&admin_opts)
+        .await
+        .expect("connect to the test server");
+    let now = chrono::Utc::now().timestamp();
+    let stale: Vec<String> = sqlx::query_scalar(
+        "select datname from pg_database where datname like 'praxis\\_test\\_%'",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .unwrap_or_default();
+    for name in stale {
+        let ts: i64 = name
+            .trim_start_matches(TEST_DB_PREFIX)
+            .split('_')
+            .next()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(now);
+        if now - ts > 3600 {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "drop database if exists \"{name}\" with (force)"
+            )))
+            .execute(&mut admin)
+            .await;
+        }
+    }
+    let name = format!(
+        "{TEST_DB_PREFIX}{now}_{}",
+        &Uuid::new_v4().simple().to_string()[..12]
+    );
+    sqlx::query(sqlx::AssertSqlSafe(format!("create database \"{name}\"")))
+        .execute(&mut admin)
+        .await
+        .expect("create test database");
+    PgPoolOptions::new()
+        .max_connections(5)
+        .connect_with(admin_opts.database(&name))
+        .await
+        .expect("connect to the test database")
+}
+
+/// Spawns the server with default test settings.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// Spawns the server with extra environment-style settings.
+pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
+    let owner = fresh_database().await;
+    platform::db::migrate_pool(&owner, None)
+        .await
+        .expect("migrations");
+    let app_options = owner
+        .connect_options()
+        .as_ref()
+        .clone()
+        .username(platform::config::APP_ROLE)
+        .password("");
+    let app_pool = PgPoolOptions::new()
+        .max_connections(20)
+        .connect_with(app_options.clone())
+        .await
+        .expect("app role connects");
+    let key = base64::engine::general_purpose::STANDARD.encode(rand_bytes());
+    let mut env: HashMap<String, String> = [
+        ("BIND_ADDR", "127.0.0.1:0"),
+        ("OPERATOR_API_KEY", OPERATOR_KEY),
+        ("LOGIN_RATE_PER_MINUTE", "100000"),
+        ("AUTO_MIGRATE", "false"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    env.insert("MASTER_KEY".to_owned(), key);
+    for (k, v) in overrides {
+        env.insert((*k).to_owned(), (*v).to_owned());
+    }
+    let settings = Settings::from_lookup(|k| env.get(k).cloned()).expect("test settings");
+    let components = Components {
+        worker: false,
+        ..Components::ALL
+    };
+    let app = Application::build_with_db(settings, Db::new(app_pool), components)
+        .await
+        .expect("server builds");
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state().clone();
+    tokio::spawn(app.run_until_stopped(std::future::pending()));
+    TestApp {
+        base,
+        client: reqwest::Client::new(),
+        owner,
+        app_options,
+        state,
+    }
+}
+
+fn rand_bytes() -> [u8; 32] {
+    let mut b = [0u8; 32];
+    for chunk in b.chunks_mut(16) {
+        chunk.copy_from_slice(Uuid::new_v4().as_bytes());
+    }
+    b
+}
+
+/// The current TOTP code of a secret.
+pub fn totp_now(secret: &[u8]) -> String {
+    let now = chrono::Utc::now().timestamp() as u64;
+    platform::auth::totp::code_at_step(secret, now / platform::auth::totp::STEP_SECS)
+}
+
+impl TestApp {
+    /// Sends a request; `token` goes into `Authorization`.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Reply {
+        let mut req = self.client.request(
+            method.parse().expect("method"),
+            format!("{}{}", self.base, path),
+        );
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    /// Sends raw bytes with a content type.
+    pub async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Reply {
+        let mut req = self
+            .client
+            .request(
+                method.parse().expect("method"),
+                format!("{}{}", self.base, path),
+            )
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    /// Creates a practice through the operator API; returns (practice id, admin e-mail, setup token).
+    pub async fn create_practice(&self, name: &str, country: &str) -> (Uuid, String, String) {
+        let email = format!("admin-{}@example.test", Uuid::new_v4().simple());
+        let tz = if country == "NL" {
+            "Europe/Amsterdam"
+        } else {
+            "Europe/Brussels"
+        };
+        let reply = self
+            .client
+            .post(format!("{}/v1/operator/practices", self.base))
+            .bearer_auth(OPERATOR_KEY)
+            .json(
+                &json!({"name": name, "country": country, "time_zone": tz, "default_language": "nl",
+                          "admin": {"email": email, "display_name": "Admin"}}),
+            )
+            .send()
+            .await
+            .expect("sent");
+        assert_eq!(reply.status(), StatusCode::CREATED);
+        let body: Value = reply.json().await.expect("json");
+        (
+            body["practice_id"].as_str().unwrap().parse().unwrap(),
+            email,
+            body["setup_token"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    /// Setup token → password → TOTP enrolment → confirmed: an active session.
+    pub async fn activate(&self, practice_id: Uuid, email: &str, setup_token: &str) -> Session {
+        let r = self
+            .call(
+                "POST",
+                "/v1/auth/setup",
+                None,
+                Some(&json!({"practice_id": practice_id, "email": email, "setup_token": setup_token, "new_password": PASSWORD})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(r.body["stage"], "enrolment");
+        let token = r.body["token"].as_str().unwrap().to_owned();
+        let e = self
+            .call("POST", "/v1/auth/totp/enrol", Some(&token), None)
+            .await;
+        assert_eq!(e.status, StatusCode::OK, "{}", e.text);
+        let secret =
+            platform::auth::totp::decode_base32(e.body["secret"].as_str().unwrap()).unwrap();
+        let c = self
+            .call(
+                "POST",
+                "/v1/auth/totp/confirm",
+                Some(&token),
+                Some(&json!({"code": totp_now(&secret)})),
+            )
+            .await;
+        assert_eq!(c.status, StatusCode::OK, "{}", c.text);
+        let me = self
+            .call("GET", "/v1/auth/session", Some(&token), None)
+            .await;
+        Session {
+            practice_id,
+            staff_id: me.body["staff_id"].as_str().unwrap().parse().unwrap(),
+            email: email.to_owned(),
+            token,
+            totp_secret: secret,
+        }
+    }
+
+    /// A new practice with an active admin session.
+    pub async fn practice_with_admin(&self, name: &str, country: &str) -> Session {
+        let (p, email, token) = self.create_practice(name, country).await;
+        self.activate(p, &email, &token).await
+    }
+
+    /// A colleague with `role`, signed in.
+    pub async fn staff(&self, admin: &Session, role: &str) -> Session {
+        let email = format!("{role}-{}@example.test", Uuid::new_v4().simple());
+        let r = self
+            .call(
+                "POST",
+                "/v1/staff",
+                Some(&admin.token),
+                Some(&json!({"email": email, "display_name": role, "role": role})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        self.activate(
+            admin.practice_id,
+            &email,
+            r.body["setup_token"].as_str().unwrap(),
+        )
+        .await
+    }
+
+    /// Creates a patient; returns its id.
+    pub async fn patient(&self, s: &Session, body: Value) -> Uuid {
+        let r = self
+            .call("POST", "/v1/patients", Some(&s.token), Some(&body))
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        r.body["patient_id"].as_str().unwrap().parse().unwrap()
+    }
+
+    /// Password login; returns the reply.
+    pub async fn login(&self, practice_id: Uuid, email: &str, password: &str) -> Reply {
+        self.call(
+            "POST",
+            "/v1/auth/login",
+            None,
+            Some(&json!({"practice_id": practice_id, "email": email, "password": password})),
+        )
+        .await
+    }
+
+    /// A row count as the owner.
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_owned()))
+            .fetch_one(&self.owner)
+            .await
+            .expect("count")
+    }
+
+    /// An application-role pool of this database.
+    pub async fn app_pool(&self) -> PgPool {
+        PgPoolOptions::new()
+            .max_connections(2)
+            .connect_with(self.app_options.clone())
+            .await
+            .expect("app role")
+    }
+}
+
+/// A valid INSZ for the first nine digits given.
+pub fn insz(base9: &str) -> String {
+    let n: u64 = base9.parse().unwrap();
+    format!("{base9}{:02}", 97 - n % 97)
+}
+
+/// A minimal valid patient body.
+pub fn patient_body(family: &str) -> Value {
+    json!({"family_name": family, "given_names": "Test", "birth_date": "1980-05-17", "sex": "female"})
+}

@@ -105,15 +105,46 @@ type Row = (
 /// Lists audit events, newest first.
 #[utoipa::path(get, path = "/v1/audit-events", tag = "audit", security(("session" = [])), params(AuditQuery),
     responses((status = 200, body = AuditPage), (status = 400, body = platform::error::Problem), (status = 403, body = platform::error::Problem)))]
-pub async fn list_audit_events(State(state): State<AppState>, staff: Staff, ApiQuery(q): ApiQuery<AuditQuery>) -> ApiResult<Json<AuditPage>> {
+pub async fn list_audit_events(
+    State(state): State<AppState>,
+    staff: Staff,
+    ApiQuery(q): ApiQuery<AuditQuery>,
+) -> ApiResult<Json<AuditPage>> {
     staff.require(&state, Permission::AuditRead).await?;
     let limit = match q.limit {
         None => 100,
         Some(n @ 1..=500) => n,
-        Some(_) => return Err(ApiError::invalid_parameter("limit", "must be between 1 and 500")),
+        Some(_) => {
+            return Err(ApiError::invalid_parameter(
+                "limit",
+                "must be between 1 and 500",
+            ));
+        }
     };
     let practice = staff.practice();
     let mut tx = state.db().tenant(practice).await?;
+    // A filter on another practice's patient or staff member is a 404, like every other route.
+    if let Some(id) = q.patient_id {
+        let known: bool =
+            sqlx::query_scalar("select exists (select 1 from core.patient where patient_id = $1)")
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+        if !known {
+            return Err(ApiError::not_found("patient_not_found", "patient_id", id));
+        }
+    }
+    if let Some(id) = q.staff_id {
+        let known: bool = sqlx::query_scalar(
+            "select exists (select 1 from core.staff_account where staff_id = $1)",
+        )
+        .bind(id)
+        .fetch_one(&mut *tx)
+        .await?;
+        if !known {
+            return Err(ApiError::not_found("staff_not_found", "staff_id", id));
+        }
+    }
     let rows: Vec<Row> = sqlx::query_as(
         r#"select e.audit_id, e.occurred_at, e.event, e.action, e.actor_staff_id, e.actor_role, e.support_grant_id,
                   e.patient_id, e.purpose, e.route, e.outcome, e.reason, e.request_id, c.seq
@@ -135,7 +166,12 @@ pub async fn list_audit_events(State(state): State<AppState>, staff: Staff, ApiQ
     .bind(limit + 1)
     .fetch_all(&mut *tx)
     .await?;
-    let mut ev = staff.audit("audit_read", Action::Read, q.patient_id.map(PatientId::from_uuid), "success");
+    let mut ev = staff.audit(
+        "audit_read",
+        Action::Read,
+        q.patient_id.map(PatientId::from_uuid),
+        "success",
+    );
     ev.purpose = "audit";
     audit::record(&mut tx, practice, &ev).await?;
     tx.commit().await?;
@@ -160,6 +196,10 @@ pub async fn list_audit_events(State(state): State<AppState>, staff: Staff, ApiQ
             chain_seq: r.13,
         })
         .collect();
-    let next_cursor = if has_more { items.last().map(|e| e.audit_id) } else { None };
+    let next_cursor = if has_more {
+        items.last().map(|e| e.audit_id)
+    } else {
+        None
+    };
     Ok(Json(AuditPage { items, next_cursor }))
 }

@@ -63,15 +63,32 @@ pub struct SessionToken {
     pub expires_at: DateTime<Utc>,
 }
 
-fn auth_event<'a>(event: &'a str, actor: Option<(StaffId, Role)>, outcome: &'a str, reason: Option<&'a str>, route: &'a str) -> AuditEvent<'a> {
-    AuditEvent { event, action: Action::Execute, actor, patient: None, purpose: "authentication", route, outcome, reason }
+fn auth_event<'a>(
+    event: &'a str,
+    actor: Option<(StaffId, Role)>,
+    outcome: &'a str,
+    reason: Option<&'a str>,
+    route: &'a str,
+) -> AuditEvent<'a> {
+    AuditEvent {
+        event,
+        action: Action::Execute,
+        actor,
+        patient: None,
+        purpose: "authentication",
+        route,
+        outcome,
+        reason,
+    }
 }
 
 /// Records an authentication event in its own transaction. An unknown practice has no trail
 /// to write to; that attempt is counted in a metric only.
 async fn record_auth(state: &AppState, practice: PracticeId, ev: AuditEvent<'_>) -> ApiResult<()> {
     let mut tx = state.db().tenant(practice).await?;
-    let exists: bool = sqlx::query_scalar("select exists (select 1 from core.practice)").fetch_one(&mut *tx).await?;
+    let exists: bool = sqlx::query_scalar("select exists (select 1 from core.practice)")
+        .fetch_one(&mut *tx)
+        .await?;
     if !exists {
         metrics::counter!("auth_unknown_practice_total").increment(1);
         return Ok(());
@@ -88,7 +105,11 @@ async fn record_auth(state: &AppState, practice: PracticeId, ev: AuditEvent<'_>)
         (status = 401, description = "Wrong, unknown, locked or deactivated: always the same body", body = platform::error::Problem),
         (status = 429, body = platform::error::Problem),
     ))]
-pub async fn login(State(state): State<AppState>, ip: ClientIp, ApiJson(body): ApiJson<LoginRequest>) -> ApiResult<Json<SessionToken>> {
+pub async fn login(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    ApiJson(body): ApiJson<LoginRequest>,
+) -> ApiResult<Json<SessionToken>> {
     if !state.login_limiter().check(ip.0) {
         return Err(ApiError::rate_limited());
     }
@@ -117,28 +138,61 @@ pub async fn login(State(state): State<AppState>, ip: ClientIp, ApiJson(body): A
         // Unknown, locked, deactivated or never set up: same time, same answer.
         let known: Option<(Uuid, String)> = {
             let mut tx = state.db().tenant(practice).await?;
-            let r = sqlx::query_as("select staff_id, role from core.staff_account where email = $1")
-                .bind(&email)
-                .fetch_optional(&mut *tx)
-                .await?;
+            let r =
+                sqlx::query_as("select staff_id, role from core.staff_account where email = $1")
+                    .bind(&email)
+                    .fetch_optional(&mut *tx)
+                    .await?;
             tx.commit().await?;
             r
         };
         state.passwords().dummy_verify(body.password).await;
-        let actor = known.as_ref().and_then(|(id, r)| Role::parse(r).map(|r| (StaffId::from_uuid(*id), r)));
-        let reason = if actor.is_some() { "locked_or_inactive" } else { "unknown_account" };
-        record_auth(&state, practice, auth_event("authn_login_fail", actor, "failure", Some(reason), LOGIN_ROUTE)).await?;
+        let actor = known
+            .as_ref()
+            .and_then(|(id, r)| Role::parse(r).map(|r| (StaffId::from_uuid(*id), r)));
+        let reason = if actor.is_some() {
+            "locked_or_inactive"
+        } else {
+            "unknown_account"
+        };
+        record_auth(
+            &state,
+            practice,
+            auth_event(
+                "authn_login_fail",
+                actor,
+                "failure",
+                Some(reason),
+                LOGIN_ROUTE,
+            ),
+        )
+        .await?;
         return Err(ApiError::invalid_credentials());
     };
     let staff = StaffId::from_uuid(staff_id);
-    let role = Role::parse(&role).ok_or_else(|| ApiError::internal(anyhow::anyhow!("unknown role")))?;
+    let role =
+        Role::parse(&role).ok_or_else(|| ApiError::internal(anyhow::anyhow!("unknown role")))?;
 
     // 2. Verify.
-    let ok = state.passwords().verify(phc, body.password).await.map_err(ApiError::internal)?;
+    let ok = state
+        .passwords()
+        .verify(phc, body.password)
+        .await
+        .map_err(ApiError::internal)?;
     let mut tx = state.db().tenant(practice).await?;
     if !ok {
-        audit::record(&mut tx, practice, &auth_event("authn_login_fail", Some((staff, role)), "failure", Some("bad_password"), LOGIN_ROUTE))
-            .await?;
+        audit::record(
+            &mut tx,
+            practice,
+            &auth_event(
+                "authn_login_fail",
+                Some((staff, role)),
+                "failure",
+                Some("bad_password"),
+                LOGIN_ROUTE,
+            ),
+        )
+        .await?;
         if attempts >= MAX_FAILED_ATTEMPTS {
             lock(&mut tx, practice, staff, role, LOGIN_ROUTE).await?;
         }
@@ -150,21 +204,58 @@ pub async fn login(State(state): State<AppState>, ip: ClientIp, ApiJson(body): A
         .bind(staff_id)
         .execute(&mut *tx)
         .await?;
-    let stage = if totp_enrolled { Stage::SecondFactor } else { Stage::Enrolment };
+    let stage = if totp_enrolled {
+        Stage::SecondFactor
+    } else {
+        Stage::Enrolment
+    };
     let new = session::create(&mut tx, &state, practice, staff, stage).await?;
-    audit::record(&mut tx, practice, &auth_event("authn_password_ok", Some((staff, role)), "success", Some(stage.as_str()), LOGIN_ROUTE))
-        .await?;
+    audit::record(
+        &mut tx,
+        practice,
+        &auth_event(
+            "authn_password_ok",
+            Some((staff, role)),
+            "success",
+            Some(stage.as_str()),
+            LOGIN_ROUTE,
+        ),
+    )
+    .await?;
     tx.commit().await?;
-    Ok(Json(SessionToken { token: new.token, stage, expires_at: new.expires_at }))
+    Ok(Json(SessionToken {
+        token: new.token,
+        stage,
+        expires_at: new.expires_at,
+    }))
 }
 
-async fn lock(tx: &mut platform::db::TenantTx, practice: PracticeId, staff: StaffId, role: Role, route: &str) -> ApiResult<()> {
-    sqlx::query("update core.staff_account set locked_at = now() where staff_id = $1 and locked_at is null")
-        .bind(staff.as_uuid())
-        .execute(&mut **tx)
-        .await?;
+async fn lock(
+    tx: &mut platform::db::TenantTx,
+    practice: PracticeId,
+    staff: StaffId,
+    role: Role,
+    route: &str,
+) -> ApiResult<()> {
+    sqlx::query(
+        "update core.staff_account set locked_at = now() where staff_id = $1 and locked_at is null",
+    )
+    .bind(staff.as_uuid())
+    .execute(&mut **tx)
+    .await?;
     session::revoke_all(tx, staff, "locked").await?;
-    audit::record(tx, practice, &auth_event("authn_login_lock", Some((staff, role)), "locked", None, route)).await?;
+    audit::record(
+        tx,
+        practice,
+        &auth_event(
+            "authn_login_lock",
+            Some((staff, role)),
+            "locked",
+            None,
+            route,
+        ),
+    )
+    .await?;
     metrics::counter!("auth_lockouts_total").increment(1);
     tracing::warn!(practice.id = %practice, staff.id = %staff, "account locked after failed attempts");
     Ok(())
@@ -188,13 +279,21 @@ pub struct SetupRequest {
 /// needs TOTP: enrolment on first sign-in, a code after a reset.
 #[utoipa::path(post, path = "/v1/auth/setup", tag = "auth", request_body = SetupRequest,
     responses((status = 200, body = SessionToken), (status = 401, body = platform::error::Problem), (status = 422, body = platform::error::Problem)))]
-pub async fn setup(State(state): State<AppState>, ip: ClientIp, ApiJson(body): ApiJson<SetupRequest>) -> ApiResult<Json<SessionToken>> {
+pub async fn setup(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    ApiJson(body): ApiJson<SetupRequest>,
+) -> ApiResult<Json<SessionToken>> {
     if !state.login_limiter().check(ip.0) {
         return Err(ApiError::rate_limited());
     }
     check_password_policy("new_password", &body.new_password)?;
     let email = parse_email(&body.email).map_err(|_| ApiError::invalid_credentials())?;
-    let phc = state.passwords().hash(body.new_password).await.map_err(ApiError::internal)?;
+    let phc = state
+        .passwords()
+        .hash(body.new_password)
+        .await
+        .map_err(ApiError::internal)?;
     let practice = body.practice_id;
     let mut tx = state.db().tenant(practice).await?;
     let row: Option<(Uuid, String, bool)> = sqlx::query_as(
@@ -211,17 +310,48 @@ pub async fn setup(State(state): State<AppState>, ip: ClientIp, ApiJson(body): A
     .await?;
     let Some((staff_id, role, totp_enrolled)) = row else {
         drop(tx);
-        record_auth(&state, practice, auth_event("authn_setup_fail", None, "failure", Some("bad_token"), "/v1/auth/setup")).await?;
+        record_auth(
+            &state,
+            practice,
+            auth_event(
+                "authn_setup_fail",
+                None,
+                "failure",
+                Some("bad_token"),
+                "/v1/auth/setup",
+            ),
+        )
+        .await?;
         return Err(ApiError::invalid_credentials());
     };
     let staff = StaffId::from_uuid(staff_id);
-    let role = Role::parse(&role).ok_or_else(|| ApiError::internal(anyhow::anyhow!("unknown role")))?;
+    let role =
+        Role::parse(&role).ok_or_else(|| ApiError::internal(anyhow::anyhow!("unknown role")))?;
     session::revoke_all(&mut tx, staff, "password_set").await?;
-    let stage = if totp_enrolled { Stage::SecondFactor } else { Stage::Enrolment };
+    let stage = if totp_enrolled {
+        Stage::SecondFactor
+    } else {
+        Stage::Enrolment
+    };
     let new = session::create(&mut tx, &state, practice, staff, stage).await?;
-    audit::record(&mut tx, practice, &auth_event("user_password_set", Some((staff, role)), "success", None, "/v1/auth/setup")).await?;
+    audit::record(
+        &mut tx,
+        practice,
+        &auth_event(
+            "user_password_set",
+            Some((staff, role)),
+            "success",
+            None,
+            "/v1/auth/setup",
+        ),
+    )
+    .await?;
     tx.commit().await?;
-    Ok(Json(SessionToken { token: new.token, stage, expires_at: new.expires_at }))
+    Ok(Json(SessionToken {
+        token: new.token,
+        stage,
+        expires_at: new.expires_at,
+    }))
 }
 
 /// A TOTP enrolment: the secret for the authenticator app.
@@ -236,15 +366,26 @@ pub struct TotpEnrolment {
 }
 
 fn totp_field(practice: PracticeId, staff: StaffId) -> FieldRef {
-    FieldRef { practice, table: "core.staff_account", column: "totp_secret_enc", row: staff.as_uuid() }
+    FieldRef {
+        practice,
+        table: "core.staff_account",
+        column: "totp_secret_enc",
+        row: staff.as_uuid(),
+    }
 }
 
 /// Starts (or restarts) TOTP enrolment for a session in the enrolment stage.
 #[utoipa::path(post, path = "/v1/auth/totp/enrol", tag = "auth", security(("session" = [])),
     responses((status = 200, body = TotpEnrolment), (status = 409, body = platform::error::Problem)))]
-pub async fn enrol_totp(State(state): State<AppState>, PendingSession(s): PendingSession) -> ApiResult<Json<TotpEnrolment>> {
+pub async fn enrol_totp(
+    State(state): State<AppState>,
+    PendingSession(s): PendingSession,
+) -> ApiResult<Json<TotpEnrolment>> {
     if s.stage != Stage::Enrolment {
-        return Err(ApiError::conflict("totp_already_enrolled", "TOTP is already set up for this account"));
+        return Err(ApiError::conflict(
+            "totp_already_enrolled",
+            "TOTP is already set up for this account",
+        ));
     }
     let secret = totp::generate_secret();
     let mut tx = state.db().tenant(s.practice).await?;
@@ -258,8 +399,13 @@ pub async fn enrol_totp(State(state): State<AppState>, PendingSession(s): Pendin
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
-    let uri = totp::otpauth_uri(&secret, &state.settings().totp_issuer, &email).map_err(ApiError::internal)?;
-    Ok(Json(TotpEnrolment { secret: totp::secret_base32(&secret), qr_svg: totp::qr_svg(&uri).map_err(ApiError::internal)?, otpauth_uri: uri }))
+    let uri = totp::otpauth_uri(&secret, &state.settings().totp_issuer, &email)
+        .map_err(ApiError::internal)?;
+    Ok(Json(TotpEnrolment {
+        secret: totp::secret_base32(&secret),
+        qr_svg: totp::qr_svg(&uri).map_err(ApiError::internal)?,
+        otpauth_uri: uri,
+    }))
 }
 
 /// A TOTP code.
@@ -287,7 +433,10 @@ pub async fn confirm_totp(
     ApiJson(body): ApiJson<TotpCode>,
 ) -> ApiResult<Json<StageResponse>> {
     if s.stage != Stage::Enrolment {
-        return Err(ApiError::conflict("totp_already_enrolled", "TOTP is already set up for this account"));
+        return Err(ApiError::conflict(
+            "totp_already_enrolled",
+            "TOTP is already set up for this account",
+        ));
     }
     second_factor(&state, ip, &s, &body.code, "/v1/auth/totp/confirm").await
 }
@@ -302,14 +451,23 @@ pub async fn verify_totp(
     ApiJson(body): ApiJson<TotpCode>,
 ) -> ApiResult<Json<StageResponse>> {
     if s.stage != Stage::SecondFactor {
-        return Err(ApiError::conflict("no_second_factor_due", "this session is not waiting for a TOTP code"));
+        return Err(ApiError::conflict(
+            "no_second_factor_due",
+            "this session is not waiting for a TOTP code",
+        ));
     }
     second_factor(&state, ip, &s, &body.code, "/v1/auth/totp/verify").await
 }
 
 /// Checks a code for the session's account: the attempt is reserved like a password attempt,
 /// and the step is claimed atomically so that each code works once.
-async fn second_factor(state: &AppState, ip: ClientIp, s: &SessionInfo, code: &str, route: &'static str) -> ApiResult<Json<StageResponse>> {
+async fn second_factor(
+    state: &AppState,
+    ip: ClientIp,
+    s: &SessionInfo,
+    code: &str,
+    route: &'static str,
+) -> ApiResult<Json<StageResponse>> {
     if !state.login_limiter().check(ip.0) {
         return Err(ApiError::rate_limited());
     }
@@ -327,7 +485,18 @@ async fn second_factor(state: &AppState, ip: ClientIp, s: &SessionInfo, code: &s
     .await?;
     tx.commit().await?;
     let Some((Some(enc), attempts)) = reserved else {
-        record_auth(state, practice, auth_event("authn_mfa_fail", actor, "failure", Some("locked_or_not_enrolled"), route)).await?;
+        record_auth(
+            state,
+            practice,
+            auth_event(
+                "authn_mfa_fail",
+                actor,
+                "failure",
+                Some("locked_or_not_enrolled"),
+                route,
+            ),
+        )
+        .await?;
         return Err(ApiError::invalid_credentials());
     };
     let mut tx = state.db().tenant(practice).await?;
@@ -356,12 +525,24 @@ async fn second_factor(state: &AppState, ip: ClientIp, s: &SessionInfo, code: &s
                 .bind(s.session_id.as_uuid())
                 .execute(&mut *tx)
                 .await?;
-            audit::record(&mut tx, practice, &auth_event("authn_login_success", actor, "success", None, route)).await?;
+            audit::record(
+                &mut tx,
+                practice,
+                &auth_event("authn_login_success", actor, "success", None, route),
+            )
+            .await?;
             tx.commit().await?;
-            Ok(Json(StageResponse { stage: Stage::Active }))
+            Ok(Json(StageResponse {
+                stage: Stage::Active,
+            }))
         }
         Err(reason) => {
-            audit::record(&mut tx, practice, &auth_event("authn_mfa_fail", actor, "failure", Some(reason), route)).await?;
+            audit::record(
+                &mut tx,
+                practice,
+                &auth_event("authn_mfa_fail", actor, "failure", Some(reason), route),
+            )
+            .await?;
             if attempts >= MAX_FAILED_ATTEMPTS {
                 lock(&mut tx, practice, s.staff_id, s.role, route).await?;
             }
@@ -391,20 +572,38 @@ pub struct CurrentSession {
 #[utoipa::path(get, path = "/v1/auth/session", tag = "auth", security(("session" = [])),
     responses((status = 200, body = CurrentSession), (status = 401, body = platform::error::Problem)))]
 pub async fn current_session(PendingSession(s): PendingSession) -> Json<CurrentSession> {
-    Json(CurrentSession { practice_id: s.practice, staff_id: s.staff_id, role: s.role, stage: s.stage })
+    Json(CurrentSession {
+        practice_id: s.practice,
+        staff_id: s.staff_id,
+        role: s.role,
+        stage: s.stage,
+    })
 }
 
 /// Ends this session.
 #[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", security(("session" = [])),
     responses((status = 204), (status = 401, body = platform::error::Problem)))]
-pub async fn logout(State(state): State<AppState>, PendingSession(s): PendingSession) -> ApiResult<StatusCode> {
+pub async fn logout(
+    State(state): State<AppState>,
+    PendingSession(s): PendingSession,
+) -> ApiResult<StatusCode> {
     let mut tx = state.db().tenant(s.practice).await?;
     sqlx::query("update core.session set revoked_at = now(), revoked_reason = 'logout' where session_id = $1 and revoked_at is null")
         .bind(s.session_id.as_uuid())
         .execute(&mut *tx)
         .await?;
-    audit::record(&mut tx, s.practice, &auth_event("session_ended", Some((s.staff_id, s.role)), "success", Some("logout"), "/v1/auth/logout"))
-        .await?;
+    audit::record(
+        &mut tx,
+        s.practice,
+        &auth_event(
+            "session_ended",
+            Some((s.staff_id, s.role)),
+            "success",
+            Some("logout"),
+            "/v1/auth/logout",
+        ),
+    )
+    .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -422,23 +621,36 @@ pub struct PasswordChange {
 /// Changes the password; every session of the account ends, this one included.
 #[utoipa::path(post, path = "/v1/auth/password", tag = "auth", security(("session" = [])), request_body = PasswordChange,
     responses((status = 204), (status = 401, body = platform::error::Problem), (status = 422, body = platform::error::Problem)))]
-pub async fn change_password(State(state): State<AppState>, staff: Staff, ApiJson(body): ApiJson<PasswordChange>) -> ApiResult<StatusCode> {
+pub async fn change_password(
+    State(state): State<AppState>,
+    staff: Staff,
+    ApiJson(body): ApiJson<PasswordChange>,
+) -> ApiResult<StatusCode> {
     check_password_policy("new_password", &body.new_password)?;
     let practice = staff.practice();
     let mut tx = state.db().tenant(practice).await?;
-    let phc: Option<String> = sqlx::query_scalar("select password_hash from core.staff_account where staff_id = $1")
-        .bind(staff.staff_id().as_uuid())
-        .fetch_one(&mut *tx)
-        .await?;
+    let phc: Option<String> =
+        sqlx::query_scalar("select password_hash from core.staff_account where staff_id = $1")
+            .bind(staff.staff_id().as_uuid())
+            .fetch_one(&mut *tx)
+            .await?;
     tx.commit().await?;
     let ok = match phc {
-        Some(phc) => state.passwords().verify(phc, body.current_password).await.map_err(ApiError::internal)?,
+        Some(phc) => state
+            .passwords()
+            .verify(phc, body.current_password)
+            .await
+            .map_err(ApiError::internal)?,
         None => false,
     };
     if !ok {
         return Err(ApiError::invalid_credentials().with_field("current_password"));
     }
-    let new = state.passwords().hash(body.new_password).await.map_err(ApiError::internal)?;
+    let new = state
+        .passwords()
+        .hash(body.new_password)
+        .await
+        .map_err(ApiError::internal)?;
     let mut tx = state.db().tenant(practice).await?;
     sqlx::query("update core.staff_account set password_hash = $2 where staff_id = $1")
         .bind(staff.staff_id().as_uuid())
@@ -446,7 +658,12 @@ pub async fn change_password(State(state): State<AppState>, staff: Staff, ApiJso
         .execute(&mut *tx)
         .await?;
     session::revoke_all(&mut tx, staff.staff_id(), "password_changed").await?;
-    audit::record(&mut tx, practice, &staff.audit("user_password_changed", Action::Update, None, "success")).await?;
+    audit::record(
+        &mut tx,
+        practice,
+        &staff.audit("user_password_changed", Action::Update, None, "success"),
+    )
+    .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -10,7 +10,9 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
-use domain::identifiers::{MobileNumber, NationalNumber, parse_email, parse_mutuality_code, parse_uzovi};
+use domain::identifiers::{
+    MobileNumber, NationalNumber, parse_email, parse_mutuality_code, parse_uzovi,
+};
 use domain::people::{ConsentMethod, Sex};
 use domain::practice::{Country, Language, Permission};
 use domain::{PatientId, PracticeId};
@@ -30,8 +32,14 @@ pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/patients", get(list_patients).post(create_patient))
         .route("/v1/patients/search", post(search_patients))
-        .route("/v1/patients/{patient_id}", get(get_patient).patch(update_patient))
-        .route("/v1/patients/{patient_id}/sms-consent", post(give_sms_consent).delete(withdraw_sms_consent))
+        .route(
+            "/v1/patients/{patient_id}",
+            get(get_patient).patch(update_patient),
+        )
+        .route(
+            "/v1/patients/{patient_id}/sms-consent",
+            post(give_sms_consent).delete(withdraw_sms_consent),
+        )
 }
 
 const TABLE: &str = "core.patient";
@@ -296,19 +304,31 @@ struct PatientData {
 fn text(field: &'static str, v: String, required: bool, max: usize) -> ApiResult<Option<String>> {
     let t = v.trim().to_owned();
     if t.is_empty() {
-        return if required { Err(ApiError::invalid_field(field, "may not be empty")) } else { Ok(None) };
+        return if required {
+            Err(ApiError::invalid_field(field, "may not be empty"))
+        } else {
+            Ok(None)
+        };
     }
     if t.chars().count() > max {
-        return Err(ApiError::invalid_field(field, format!("must be at most {max} characters")));
+        return Err(ApiError::invalid_field(
+            field,
+            format!("must be at most {max} characters"),
+        ));
     }
     if t.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        return Err(ApiError::invalid_field(field, "may not contain control characters"));
+        return Err(ApiError::invalid_field(
+            field,
+            "may not contain control characters",
+        ));
     }
     Ok(Some(t))
 }
 
 fn opt_text(field: &'static str, v: Option<String>, max: usize) -> ApiResult<Option<String>> {
-    v.map(|v| text(field, v, false, max)).transpose().map(Option::flatten)
+    v.map(|v| text(field, v, false, max))
+        .transpose()
+        .map(Option::flatten)
 }
 
 impl PatientData {
@@ -316,7 +336,10 @@ impl PatientData {
     fn normalise(self, practice_country: Country) -> ApiResult<Self> {
         let today = Utc::now().date_naive();
         if self.birth_date > today {
-            return Err(ApiError::invalid_field("birth_date", "may not be in the future"));
+            return Err(ApiError::invalid_field(
+                "birth_date",
+                "may not be in the future",
+            ));
         }
         if self.birth_date < NaiveDate::from_ymd_opt(1890, 1, 1).expect("valid date") {
             return Err(ApiError::invalid_field("birth_date", "is before 1890"));
@@ -334,7 +357,11 @@ impl PatientData {
             .map(|n| NationalNumber::parse(country, &n).map(|n| n.digits().to_owned()))
             .transpose()
             .map_err(|e| {
-                let scheme = if country == Country::BE { "INSZ/NISS" } else { "BSN" };
+                let scheme = if country == Country::BE {
+                    "INSZ/NISS"
+                } else {
+                    "BSN"
+                };
                 ApiError::invalid_field("national_number", format!("not a valid {scheme}: {e}"))
             })?;
         let mutuality_code = opt_text("mutuality_code", self.mutuality_code, 10)?
@@ -346,10 +373,16 @@ impl PatientData {
             .transpose()
             .map_err(|e| ApiError::invalid_field("uzovi", e.to_string()))?;
         if mutuality_code.is_some() && country != Country::BE {
-            return Err(ApiError::invalid_field("mutuality_code", "applies to Belgian insurance only"));
+            return Err(ApiError::invalid_field(
+                "mutuality_code",
+                "applies to Belgian insurance only",
+            ));
         }
         if uzovi.is_some() && country != Country::NL {
-            return Err(ApiError::invalid_field("uzovi", "applies to Dutch insurance only"));
+            return Err(ApiError::invalid_field(
+                "uzovi",
+                "applies to Dutch insurance only",
+            ));
         }
         Ok(Self {
             family_name: text("family_name", self.family_name, true, MAX_TEXT)?.unwrap_or_default(),
@@ -371,24 +404,48 @@ impl PatientData {
 }
 
 fn field(practice: PracticeId, column: &'static str, patient: PatientId) -> FieldRef {
-    FieldRef { practice, table: TABLE, column, row: patient.as_uuid() }
+    FieldRef {
+        practice,
+        table: TABLE,
+        column,
+        row: patient.as_uuid(),
+    }
 }
 
 async fn practice_defaults(tx: &mut TenantTx) -> ApiResult<(Country, Language)> {
-    let (country, lang): (String, String) = sqlx::query_as("select country, default_language from core.practice")
-        .fetch_one(&mut **tx)
-        .await?;
+    let (country, lang): (String, String) =
+        sqlx::query_as("select country, default_language from core.practice")
+            .fetch_one(&mut **tx)
+            .await?;
     Ok((
-        Country::parse(&country).ok_or_else(|| ApiError::internal(anyhow::anyhow!("bad country")))?,
-        Language::parse(&lang).ok_or_else(|| ApiError::internal(anyhow::anyhow!("bad language")))?,
+        Country::parse(&country)
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("bad country")))?,
+        Language::parse(&lang)
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("bad language")))?,
     ))
 }
 
 /// Writes the row (insert or full update) with encrypted fields and the blind index.
-async fn write(tx: &mut TenantTx, keys: &PracticeKeys, practice: PracticeId, id: PatientId, d: &PatientData, insert: bool) -> ApiResult<()> {
-    let nn_enc = d.national_number.as_ref().map(|n| keys.encrypt(field(practice, "national_number_enc", id), n.as_bytes()));
-    let nn_idx = d.national_number.as_ref().map(|n| keys.blind_index(NATIONAL_NUMBER_INDEX, n));
-    let clinical = d.clinical_summary.as_ref().map(|c| keys.encrypt(field(practice, "clinical_summary_enc", id), c.as_bytes()));
+async fn write(
+    tx: &mut TenantTx,
+    keys: &PracticeKeys,
+    practice: PracticeId,
+    id: PatientId,
+    d: &PatientData,
+    insert: bool,
+) -> ApiResult<()> {
+    let nn_enc = d
+        .national_number
+        .as_ref()
+        .map(|n| keys.encrypt(field(practice, "national_number_enc", id), n.as_bytes()));
+    let nn_idx = d
+        .national_number
+        .as_ref()
+        .map(|n| keys.blind_index(NATIONAL_NUMBER_INDEX, n));
+    let clinical = d
+        .clinical_summary
+        .as_ref()
+        .map(|c| keys.encrypt(field(practice, "clinical_summary_enc", id), c.as_bytes()));
     let sql = if insert {
         r#"insert into core.patient (practice_id, patient_id, family_name, given_names, birth_date, sex, mobile_e164, email,
                preferred_language, insurance_country, mutuality_code, uzovi, policy_number, national_number_enc,
@@ -432,19 +489,34 @@ fn internal(what: &str) -> ApiError {
     ApiError::internal(anyhow::anyhow!("invalid {what} in database"))
 }
 
-fn decode(row: &PgRow, keys: &PracticeKeys, practice: PracticeId) -> ApiResult<(Patient, PatientData)> {
+fn decode(
+    row: &PgRow,
+    keys: &PracticeKeys,
+    practice: PracticeId,
+) -> ApiResult<(Patient, PatientData)> {
     let id = PatientId::from_uuid(row.try_get("patient_id")?);
     let nn: Option<Vec<u8>> = row.try_get("national_number_enc")?;
-    let national_number = nn.map(|c| keys.decrypt_string(field(practice, "national_number_enc", id), &c)).transpose()?;
+    let national_number = nn
+        .map(|c| keys.decrypt_string(field(practice, "national_number_enc", id), &c))
+        .transpose()?;
     let cs: Option<Vec<u8>> = row.try_get("clinical_summary_enc")?;
-    let clinical_summary = cs.map(|c| keys.decrypt_string(field(practice, "clinical_summary_enc", id), &c)).transpose()?;
+    let clinical_summary = cs
+        .map(|c| keys.decrypt_string(field(practice, "clinical_summary_enc", id), &c))
+        .transpose()?;
     let sex = Sex::parse(row.try_get("sex")?).ok_or_else(|| internal("sex"))?;
-    let lang = Language::parse(row.try_get("preferred_language")?).ok_or_else(|| internal("language"))?;
-    let insurance_country = row.try_get::<Option<String>, _>("insurance_country")?.and_then(|c| Country::parse(&c));
+    let lang =
+        Language::parse(row.try_get("preferred_language")?).ok_or_else(|| internal("language"))?;
+    let insurance_country = row
+        .try_get::<Option<String>, _>("insurance_country")?
+        .and_then(|c| Country::parse(&c));
     let consent_at: Option<DateTime<Utc>> = row.try_get("sms_consent_at")?;
     let method: Option<String> = row.try_get("sms_consent_method")?;
     let sms_consent = match (consent_at, method.as_deref().and_then(ConsentMethod::parse)) {
-        (Some(given_at), Some(method)) => Some(SmsConsent { given_at, method, withdrawn_at: row.try_get("sms_consent_withdrawn_at")? }),
+        (Some(given_at), Some(method)) => Some(SmsConsent {
+            given_at,
+            method,
+            withdrawn_at: row.try_get("sms_consent_withdrawn_at")?,
+        }),
         _ => None,
     };
     let data = PatientData {
@@ -487,13 +559,21 @@ fn decode(row: &PgRow, keys: &PracticeKeys, practice: PracticeId) -> ApiResult<(
 }
 
 /// Loads one patient (locked for update when asked) or answers 404.
-async fn load(tx: &mut TenantTx, state: &AppState, practice: PracticeId, id: Uuid, for_update: bool) -> ApiResult<(Patient, PatientData)> {
+async fn load(
+    tx: &mut TenantTx,
+    state: &AppState,
+    practice: PracticeId,
+    id: Uuid,
+    for_update: bool,
+) -> ApiResult<(Patient, PatientData)> {
     let lock = if for_update { " for update" } else { "" };
-    let row = sqlx::query(sqlx::AssertSqlSafe(format!("select {COLUMNS} from core.patient where patient_id = $1{lock}")))
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await?
-        .ok_or_else(|| ApiError::not_found("patient_not_found", "patient_id", id))?;
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from core.patient where patient_id = $1{lock}"
+    )))
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or_else(|| ApiError::not_found("patient_not_found", "patient_id", id))?;
     let keys = state.practice_keys(tx, practice).await?;
     decode(&row, &keys, practice)
 }
@@ -506,12 +586,21 @@ fn redact(mut p: Patient, staff: &Staff) -> Patient {
 }
 
 fn forbid_clinical(staff: &Staff) -> ApiError {
-    ApiError::forbidden(format!("the role {} may not write clinical text", staff.role().as_str())).with_field("clinical_summary")
+    ApiError::forbidden(format!(
+        "the role {} may not write clinical text",
+        staff.role().as_str()
+    ))
+    .with_field("clinical_summary")
 }
 
 /// Validates and inserts a patient in the caller's transaction. The caller checks permissions
 /// and writes the audit row.
-pub async fn insert(tx: &mut TenantTx, state: &AppState, practice: PracticeId, body: NewPatient) -> ApiResult<PatientId> {
+pub async fn insert(
+    tx: &mut TenantTx,
+    state: &AppState,
+    practice: PracticeId,
+    body: NewPatient,
+) -> ApiResult<PatientId> {
     let consent_at = match &body.sms_consent {
         Some(c) => Some(consent_time(c)?),
         None => None,
@@ -547,7 +636,11 @@ pub async fn insert(tx: &mut TenantTx, state: &AppState, practice: PracticeId, b
 #[utoipa::path(post, path = "/v1/patients", tag = "patients", security(("session" = [])), request_body = NewPatient,
     responses((status = 201, body = Patient), (status = 400, body = platform::error::Problem),
               (status = 403, body = platform::error::Problem), (status = 422, body = platform::error::Problem)))]
-pub async fn create_patient(State(state): State<AppState>, staff: Staff, ApiJson(body): ApiJson<NewPatient>) -> ApiResult<(StatusCode, Json<Patient>)> {
+pub async fn create_patient(
+    State(state): State<AppState>,
+    staff: Staff,
+    ApiJson(body): ApiJson<NewPatient>,
+) -> ApiResult<(StatusCode, Json<Patient>)> {
     staff.require(&state, Permission::PatientWrite).await?;
     if body.clinical_summary.is_some() && !staff.can(Permission::ClinicalText) {
         return Err(forbid_clinical(&staff));
@@ -555,7 +648,12 @@ pub async fn create_patient(State(state): State<AppState>, staff: Staff, ApiJson
     let practice = staff.practice();
     let mut tx = state.db().tenant(practice).await?;
     let id = insert(&mut tx, &state, practice, body).await?;
-    audit::record(&mut tx, practice, &staff.audit("sensitive_create", Action::Create, Some(id), "success")).await?;
+    audit::record(
+        &mut tx,
+        practice,
+        &staff.audit("sensitive_create", Action::Create, Some(id), "success"),
+    )
+    .await?;
     let (patient, _) = load(&mut tx, &state, practice, id.as_uuid(), false).await?;
     tx.commit().await?;
     tracing::info!(practice.id = %practice, patient.id = %id, "patient created");
@@ -566,12 +664,26 @@ pub async fn create_patient(State(state): State<AppState>, staff: Staff, ApiJson
 #[utoipa::path(get, path = "/v1/patients/{patient_id}", tag = "patients", security(("session" = [])),
     params(("patient_id" = Uuid, Path)),
     responses((status = 200, body = Patient), (status = 404, body = platform::error::Problem)))]
-pub async fn get_patient(State(state): State<AppState>, staff: Staff, ApiPath(id): ApiPath<Uuid>) -> ApiResult<Json<Patient>> {
+pub async fn get_patient(
+    State(state): State<AppState>,
+    staff: Staff,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<Patient>> {
     staff.require(&state, Permission::PatientRead).await?;
     let practice = staff.practice();
     let mut tx = state.db().tenant(practice).await?;
     let (patient, _) = load(&mut tx, &state, practice, id, false).await?;
-    audit::record(&mut tx, practice, &staff.audit("sensitive_read", Action::Read, Some(patient.patient_id), "success")).await?;
+    audit::record(
+        &mut tx,
+        practice,
+        &staff.audit(
+            "sensitive_read",
+            Action::Read,
+            Some(patient.patient_id),
+            "success",
+        ),
+    )
+    .await?;
     tx.commit().await?;
     Ok(Json(redact(patient, &staff)))
 }
@@ -595,13 +707,19 @@ pub async fn update_patient(
     let (country, _) = practice_defaults(&mut tx).await?;
     let (_, cur) = load(&mut tx, &state, practice, id, true).await?;
     let data = PatientData {
-        family_name: p.family_name.apply_required(cur.family_name, "family_name")?,
-        given_names: p.given_names.apply_required(cur.given_names, "given_names")?,
+        family_name: p
+            .family_name
+            .apply_required(cur.family_name, "family_name")?,
+        given_names: p
+            .given_names
+            .apply_required(cur.given_names, "given_names")?,
         birth_date: p.birth_date.apply_required(cur.birth_date, "birth_date")?,
         sex: p.sex.apply_required(cur.sex, "sex")?,
         mobile: p.mobile.apply_opt(cur.mobile),
         email: p.email.apply_opt(cur.email),
-        preferred_language: p.preferred_language.apply_required(cur.preferred_language, "preferred_language")?,
+        preferred_language: p
+            .preferred_language
+            .apply_required(cur.preferred_language, "preferred_language")?,
         insurance_country: p.insurance_country.apply_opt(cur.insurance_country),
         mutuality_code: p.mutuality_code.apply_opt(cur.mutuality_code),
         uzovi: p.uzovi.apply_opt(cur.uzovi),
@@ -614,7 +732,12 @@ pub async fn update_patient(
     let pid = PatientId::from_uuid(id);
     let keys = state.practice_keys(&mut tx, practice).await?;
     write(&mut tx, &keys, practice, pid, &data, false).await?;
-    audit::record(&mut tx, practice, &staff.audit("sensitive_update", Action::Update, Some(pid), "success")).await?;
+    audit::record(
+        &mut tx,
+        practice,
+        &staff.audit("sensitive_update", Action::Update, Some(pid), "success"),
+    )
+    .await?;
     let (patient, _) = load(&mut tx, &state, practice, id, false).await?;
     tx.commit().await?;
     Ok(Json(redact(patient, &staff)))
@@ -636,7 +759,10 @@ fn page_limit(limit: Option<i64>) -> ApiResult<i64> {
     match limit {
         None => Ok(50),
         Some(n @ 1..=200) => Ok(n),
-        Some(_) => Err(ApiError::invalid_parameter("limit", "must be between 1 and 200")),
+        Some(_) => Err(ApiError::invalid_parameter(
+            "limit",
+            "must be between 1 and 200",
+        )),
     }
 }
 
@@ -651,25 +777,35 @@ async fn page(
     let items: Vec<PatientSummary> = rows
         .into_iter()
         .take(limit as usize)
-        .map(|(id, family_name, given_names, birth_date)| PatientSummary {
-            patient_id: PatientId::from_uuid(id),
-            family_name,
-            given_names,
-            birth_date,
-        })
+        .map(
+            |(id, family_name, given_names, birth_date)| PatientSummary {
+                patient_id: PatientId::from_uuid(id),
+                family_name,
+                given_names,
+                birth_date,
+            },
+        )
         .collect();
     let shown: Vec<Option<PatientId>> = items.iter().map(|p| Some(p.patient_id)).collect();
     let mut ev = staff.audit("sensitive_read", Action::Read, None, "success");
     ev.reason = Some(reason);
     audit::record_for_patients(tx, staff.practice(), &ev, &shown).await?;
-    let next_cursor = if has_more { items.last().map(|p| p.patient_id) } else { None };
+    let next_cursor = if has_more {
+        items.last().map(|p| p.patient_id)
+    } else {
+        None
+    };
     Ok(PatientPage { items, next_cursor })
 }
 
 /// Lists patients, oldest first, a page at a time.
 #[utoipa::path(get, path = "/v1/patients", tag = "patients", security(("session" = [])), params(PageQuery),
     responses((status = 200, body = PatientPage), (status = 400, body = platform::error::Problem)))]
-pub async fn list_patients(State(state): State<AppState>, staff: Staff, ApiQuery(q): ApiQuery<PageQuery>) -> ApiResult<Json<PatientPage>> {
+pub async fn list_patients(
+    State(state): State<AppState>,
+    staff: Staff,
+    ApiQuery(q): ApiQuery<PageQuery>,
+) -> ApiResult<Json<PatientPage>> {
     staff.require(&state, Permission::PatientRead).await?;
     let limit = page_limit(q.limit)?;
     let mut tx = state.db().tenant(staff.practice()).await?;
@@ -711,12 +847,19 @@ pub struct PatientSearch {
 /// Finds patients by family name prefix, birth date or national number.
 #[utoipa::path(post, path = "/v1/patients/search", tag = "patients", security(("session" = [])), request_body = PatientSearch,
     responses((status = 200, body = PatientPage), (status = 422, body = platform::error::Problem)))]
-pub async fn search_patients(State(state): State<AppState>, staff: Staff, ApiJson(q): ApiJson<PatientSearch>) -> ApiResult<Json<PatientPage>> {
+pub async fn search_patients(
+    State(state): State<AppState>,
+    staff: Staff,
+    ApiJson(q): ApiJson<PatientSearch>,
+) -> ApiResult<Json<PatientPage>> {
     staff.require(&state, Permission::PatientRead).await?;
     let limit = page_limit(q.limit).map_err(|e| e.with_field("limit"))?;
     let name = opt_text("family_name", q.family_name, MAX_TEXT)?;
     if name.is_none() && q.birth_date.is_none() && q.national_number.is_none() {
-        return Err(ApiError::invalid_field("family_name", "give family_name, birth_date or national_number"));
+        return Err(ApiError::invalid_field(
+            "family_name",
+            "give family_name, birth_date or national_number",
+        ));
     }
     let practice = staff.practice();
     let mut tx = state.db().tenant(practice).await?;
@@ -725,13 +868,23 @@ pub async fn search_patients(State(state): State<AppState>, staff: Staff, ApiJso
             // Either scheme: a BE practice may treat a patient with Dutch insurance.
             let digits = NationalNumber::parse(Country::BE, &n)
                 .or_else(|_| NationalNumber::parse(Country::NL, &n))
-                .map_err(|_| ApiError::invalid_field("national_number", "not a valid INSZ/NISS or BSN"))?;
+                .map_err(|_| {
+                    ApiError::invalid_field("national_number", "not a valid INSZ/NISS or BSN")
+                })?;
             let keys = state.practice_keys(&mut tx, practice).await?;
             Some(keys.blind_index(NATIONAL_NUMBER_INDEX, digits.digits()))
         }
         None => None,
     };
-    let pattern = name.map(|n| format!("{}%", n.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+    let pattern = name.map(|n| {
+        format!(
+            "{}%",
+            n.to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        )
+    });
     let rows = sqlx::query_as(
         r#"select patient_id, family_name, given_names, birth_date from core.patient
             where ($1::text is null or lower(family_name) like $1)
@@ -755,12 +908,20 @@ pub async fn search_patients(State(state): State<AppState>, staff: Staff, ApiJso
 fn consent_time(c: &ConsentInput) -> ApiResult<DateTime<Utc>> {
     let at = c.given_at.unwrap_or_else(Utc::now);
     if at > Utc::now() + chrono::Duration::minutes(5) {
-        return Err(ApiError::invalid_field("sms_consent.given_at", "may not be in the future"));
+        return Err(ApiError::invalid_field(
+            "sms_consent.given_at",
+            "may not be in the future",
+        ));
     }
     Ok(at)
 }
 
-async fn set_consent(tx: &mut TenantTx, id: PatientId, method: ConsentMethod, at: DateTime<Utc>) -> ApiResult<()> {
+async fn set_consent(
+    tx: &mut TenantTx,
+    id: PatientId,
+    method: ConsentMethod,
+    at: DateTime<Utc>,
+) -> ApiResult<()> {
     sqlx::query(
         "update core.patient set sms_consent_at = $2, sms_consent_method = $3, sms_consent_withdrawn_at = null where patient_id = $1",
     )
@@ -801,7 +962,11 @@ pub async fn give_sms_consent(
 #[utoipa::path(delete, path = "/v1/patients/{patient_id}/sms-consent", tag = "patients", security(("session" = [])),
     params(("patient_id" = Uuid, Path)),
     responses((status = 200, body = Patient), (status = 404, body = platform::error::Problem)))]
-pub async fn withdraw_sms_consent(State(state): State<AppState>, staff: Staff, ApiPath(id): ApiPath<Uuid>) -> ApiResult<Json<Patient>> {
+pub async fn withdraw_sms_consent(
+    State(state): State<AppState>,
+    staff: Staff,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<Patient>> {
     staff.require(&state, Permission::PatientWrite).await?;
     let practice = staff.practice();
     let mut tx = state.db().tenant(practice).await?;

@@ -74,13 +74,26 @@ pub struct CreatedPractice {
     ))]
 pub async fn create_practice(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    _operator: Operator,
     ApiJson(body): ApiJson<NewPractice>,
 ) -> ApiResult<(StatusCode, Json<CreatedPractice>)> {
-    check_operator_key(&state, &headers)?;
     let created = create(&state, body).await?;
     tracing::info!(practice.id = %created.practice_id, "practice created by operator");
     Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// The operator, proven by `OPERATOR_API_KEY`. Checked before the body is read.
+pub struct Operator;
+
+impl axum::extract::FromRequestParts<AppState> for Operator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        check_operator_key(state, &parts.headers).map(|()| Operator)
+    }
 }
 
 fn check_operator_key(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
@@ -96,7 +109,11 @@ fn check_operator_key(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
     // Compare digests in constant time.
     let a = platform::crypto::token_hash(given);
     let b = platform::crypto::token_hash(expected.expose_secret());
-    if subtle_eq(&a, &b) { Ok(()) } else { Err(ApiError::unauthenticated()) }
+    if subtle_eq(&a, &b) {
+        Ok(())
+    } else {
+        Err(ApiError::unauthenticated())
+    }
 }
 
 fn subtle_eq(a: &[u8], b: &[u8]) -> bool {
@@ -109,13 +126,23 @@ pub async fn create(state: &AppState, p: NewPractice) -> ApiResult<CreatedPracti
 }
 
 /// [`create`] with a chosen id (the demo practice has a fixed one).
-pub async fn create_with_id(state: &AppState, practice: PracticeId, p: NewPractice) -> ApiResult<CreatedPractice> {
+pub async fn create_with_id(
+    state: &AppState,
+    practice: PracticeId,
+    p: NewPractice,
+) -> ApiResult<CreatedPractice> {
     let name = p.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 200 {
-        return Err(ApiError::invalid_field("name", "must be 1 to 200 characters"));
+        return Err(ApiError::invalid_field(
+            "name",
+            "must be 1 to 200 characters",
+        ));
     }
     if p.time_zone.parse::<chrono_tz::Tz>().is_err() {
-        return Err(ApiError::invalid_field("time_zone", "must be an IANA time zone such as Europe/Brussels"));
+        return Err(ApiError::invalid_field(
+            "time_zone",
+            "must be an IANA time zone such as Europe/Brussels",
+        ));
     }
     let registration_number = p
         .registration_number
@@ -123,10 +150,14 @@ pub async fn create_with_id(state: &AppState, practice: PracticeId, p: NewPracti
         .map(|r| parse_registration_number(p.country, r))
         .transpose()
         .map_err(|e| ApiError::invalid_field("registration_number", e.to_string()))?;
-    let email = parse_email(&p.admin.email).map_err(|e| ApiError::invalid_field("admin.email", e.to_string()))?;
+    let email = parse_email(&p.admin.email)
+        .map_err(|e| ApiError::invalid_field("admin.email", e.to_string()))?;
     let display_name = p.admin.display_name.trim().to_owned();
     if display_name.is_empty() || display_name.chars().count() > 200 {
-        return Err(ApiError::invalid_field("admin.display_name", "must be 1 to 200 characters"));
+        return Err(ApiError::invalid_field(
+            "admin.display_name",
+            "must be 1 to 200 characters",
+        ));
     }
 
     let keys = state.keys().generate(practice);
@@ -152,10 +183,38 @@ pub async fn create_with_id(state: &AppState, practice: PracticeId, p: NewPracti
     .bind(&keys.index_key)
     .execute(&mut *tx)
     .await?;
-    let (admin_staff_id, setup_token, setup_token_expires_at) =
-        insert_staff(&mut tx, state, practice, &email, &display_name, Role::PracticeAdmin)
-            .await
-            .on_constraint("staff_account_email_key", || ApiError::conflict("email_taken", "that e-mail address has an account"))?;
+    let (admin_staff_id, setup_token, setup_token_expires_at) = insert_staff(
+        &mut tx,
+        state,
+        practice,
+        &email,
+        &display_name,
+        Role::PracticeAdmin,
+    )
+    .await
+    .on_constraint("staff_account_email_key", || {
+        ApiError::conflict("email_taken", "that e-mail address has an account")
+    })?;
+    platform::audit::record(
+        &mut tx,
+        practice,
+        &platform::audit::AuditEvent {
+            event: "practice_created",
+            action: platform::audit::Action::Create,
+            actor: None,
+            patient: None,
+            purpose: "administration",
+            route: "/v1/operator/practices",
+            outcome: "success",
+            reason: None,
+        },
+    )
+    .await?;
     tx.commit().await?;
-    Ok(CreatedPractice { practice_id: practice, admin_staff_id, setup_token, setup_token_expires_at })
+    Ok(CreatedPractice {
+        practice_id: practice,
+        admin_staff_id,
+        setup_token,
+        setup_token_expires_at,
+    })
 }

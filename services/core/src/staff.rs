@@ -82,7 +82,8 @@ fn account(r: StaffRow) -> ApiResult<StaffAccount> {
         staff_id: StaffId::from_uuid(r.0),
         email: r.1,
         display_name: r.2,
-        role: Role::parse(&r.3).ok_or_else(|| ApiError::internal(anyhow::anyhow!("unknown role")))?,
+        role: Role::parse(&r.3)
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("unknown role")))?,
         totp_enrolled: r.4,
         locked: r.5,
         deactivated: r.6,
@@ -92,7 +93,10 @@ fn account(r: StaffRow) -> ApiResult<StaffAccount> {
 /// Lists the practice's staff accounts.
 #[utoipa::path(get, path = "/v1/staff", tag = "staff", security(("session" = [])),
     responses((status = 200, body = [StaffAccount]), (status = 403, body = platform::error::Problem)))]
-pub async fn list_staff(State(state): State<AppState>, staff: Staff) -> ApiResult<Json<Vec<StaffAccount>>> {
+pub async fn list_staff(
+    State(state): State<AppState>,
+    staff: Staff,
+) -> ApiResult<Json<Vec<StaffAccount>>> {
     staff.require(&state, Permission::StaffManage).await?;
     let mut tx = state.db().tenant(staff.practice()).await?;
     let rows: Vec<StaffRow> = sqlx::query_as(
@@ -102,7 +106,9 @@ pub async fn list_staff(State(state): State<AppState>, staff: Staff) -> ApiResul
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(Json(rows.into_iter().map(account).collect::<ApiResult<_>>()?))
+    Ok(Json(
+        rows.into_iter().map(account).collect::<ApiResult<_>>()?,
+    ))
 }
 
 /// A new staff account.
@@ -137,22 +143,35 @@ pub async fn create_staff(
     ApiJson(body): ApiJson<NewStaff>,
 ) -> ApiResult<(StatusCode, Json<SetupToken>)> {
     staff.require(&state, Permission::StaffManage).await?;
-    let email = parse_email(&body.email).map_err(|e| ApiError::invalid_field("email", e.to_string()))?;
+    let email =
+        parse_email(&body.email).map_err(|e| ApiError::invalid_field("email", e.to_string()))?;
     let name = body.display_name.trim();
     if name.is_empty() || name.chars().count() > 200 {
-        return Err(ApiError::invalid_field("display_name", "must be 1 to 200 characters"));
+        return Err(ApiError::invalid_field(
+            "display_name",
+            "must be 1 to 200 characters",
+        ));
     }
     let mut tx = state.db().tenant(staff.practice()).await?;
-    let (staff_id, setup_token, setup_token_expires_at) = insert_staff(&mut tx, &state, staff.practice(), &email, name, body.role)
-        .await
-        .on_constraint("staff_account_email_key", || {
-            ApiError::conflict("email_taken", "that e-mail address has an account").with_field("email")
-        })?;
+    let (staff_id, setup_token, setup_token_expires_at) =
+        insert_staff(&mut tx, &state, staff.practice(), &email, name, body.role)
+            .await
+            .on_constraint("staff_account_email_key", || {
+                ApiError::conflict("email_taken", "that e-mail address has an account")
+                    .with_field("email")
+            })?;
     let mut ev = staff.audit("user_created", Action::Create, None, "success");
     ev.reason = Some(body.role.as_str());
     audit::record(&mut tx, staff.practice(), &ev).await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(SetupToken { staff_id, setup_token, setup_token_expires_at })))
+    Ok((
+        StatusCode::CREATED,
+        Json(SetupToken {
+            staff_id,
+            setup_token,
+            setup_token_expires_at,
+        }),
+    ))
 }
 
 async fn admin_change(
@@ -164,18 +183,31 @@ async fn admin_change(
 ) -> ApiResult<TenantTx> {
     staff.require(state, Permission::StaffManage).await?;
     let mut tx = state.db().tenant(staff.practice()).await?;
-    let found = sqlx::query(sql).bind(target).execute(&mut *tx).await?.rows_affected();
+    let found = sqlx::query(sql)
+        .bind(target)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
     if found == 0 {
         return Err(ApiError::not_found("staff_not_found", "staff_id", target));
     }
-    audit::record(&mut tx, staff.practice(), &staff.audit(event, Action::Update, None, "success")).await?;
+    audit::record(
+        &mut tx,
+        staff.practice(),
+        &staff.audit(event, Action::Update, None, "success"),
+    )
+    .await?;
     Ok(tx)
 }
 
 /// Unlocks an account locked after failed attempts.
 #[utoipa::path(post, path = "/v1/staff/{staff_id}/unlock", tag = "staff", security(("session" = [])),
     params(("staff_id" = Uuid, Path)), responses((status = 204), (status = 404, body = platform::error::Problem)))]
-pub async fn unlock_staff(State(state): State<AppState>, staff: Staff, ApiPath(id): ApiPath<Uuid>) -> ApiResult<StatusCode> {
+pub async fn unlock_staff(
+    State(state): State<AppState>,
+    staff: Staff,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<StatusCode> {
     let tx = admin_change(
         &state,
         &staff,
@@ -192,7 +224,11 @@ pub async fn unlock_staff(State(state): State<AppState>, staff: Staff, ApiPath(i
 /// confirmed TOTP stays, so the reset does not bypass the second factor.
 #[utoipa::path(post, path = "/v1/staff/{staff_id}/reset", tag = "staff", security(("session" = [])),
     params(("staff_id" = Uuid, Path)), responses((status = 200, body = SetupToken), (status = 404, body = platform::error::Problem)))]
-pub async fn reset_staff(State(state): State<AppState>, staff: Staff, ApiPath(id): ApiPath<Uuid>) -> ApiResult<Json<SetupToken>> {
+pub async fn reset_staff(
+    State(state): State<AppState>,
+    staff: Staff,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<SetupToken>> {
     staff.require(&state, Permission::StaffManage).await?;
     let token = random_token("pxsetup_");
     let expires = Utc::now() + state.settings().setup_token_ttl;
@@ -212,15 +248,28 @@ pub async fn reset_staff(State(state): State<AppState>, staff: Staff, ApiPath(id
         return Err(ApiError::not_found("staff_not_found", "staff_id", id));
     }
     platform::auth::session::revoke_all(&mut tx, StaffId::from_uuid(id), "password_reset").await?;
-    audit::record(&mut tx, staff.practice(), &staff.audit("user_password_reset", Action::Update, None, "success")).await?;
+    audit::record(
+        &mut tx,
+        staff.practice(),
+        &staff.audit("user_password_reset", Action::Update, None, "success"),
+    )
+    .await?;
     tx.commit().await?;
-    Ok(Json(SetupToken { staff_id: StaffId::from_uuid(id), setup_token: token, setup_token_expires_at: expires }))
+    Ok(Json(SetupToken {
+        staff_id: StaffId::from_uuid(id),
+        setup_token: token,
+        setup_token_expires_at: expires,
+    }))
 }
 
 /// Deactivates an account and ends its sessions.
 #[utoipa::path(post, path = "/v1/staff/{staff_id}/deactivate", tag = "staff", security(("session" = [])),
     params(("staff_id" = Uuid, Path)), responses((status = 204), (status = 404, body = platform::error::Problem)))]
-pub async fn deactivate_staff(State(state): State<AppState>, staff: Staff, ApiPath(id): ApiPath<Uuid>) -> ApiResult<StatusCode> {
+pub async fn deactivate_staff(
+    State(state): State<AppState>,
+    staff: Staff,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<StatusCode> {
     let mut tx = admin_change(
         &state,
         &staff,

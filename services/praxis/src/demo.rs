@@ -3,9 +3,9 @@
 
 use anyhow::Context;
 use chrono::NaiveDate;
+use domain::PracticeId;
 use domain::people::{ConsentMethod, Sex};
 use domain::practice::{Country, Language, Role};
-use domain::PracticeId;
 use platform::AppState;
 use platform::auth::totp;
 use platform::crypto::FieldRef;
@@ -32,8 +32,16 @@ pub struct DemoInfo {
 fn accounts() -> Vec<(Role, &'static str, &'static str)> {
     vec![
         (Role::PracticeAdmin, "admin@demo.praxis.test", "Demo Admin"),
-        (Role::Practitioner, "kine@demo.praxis.test", "Demo Practitioner"),
-        (Role::Receptionist, "desk@demo.praxis.test", "Demo Reception"),
+        (
+            Role::Practitioner,
+            "kine@demo.praxis.test",
+            "Demo Practitioner",
+        ),
+        (
+            Role::Receptionist,
+            "desk@demo.praxis.test",
+            "Demo Reception",
+        ),
         (Role::Billing, "billing@demo.praxis.test", "Demo Billing"),
     ]
 }
@@ -41,9 +49,19 @@ fn accounts() -> Vec<(Role, &'static str, &'static str)> {
 /// A valid INSZ for a birth date and serial (fictional).
 fn insz(birth: NaiveDate, serial: u32) -> String {
     use chrono::Datelike;
-    let base = format!("{:02}{:02}{:02}{:03}", birth.year() % 100, birth.month(), birth.day(), serial);
+    let base = format!(
+        "{:02}{:02}{:02}{:03}",
+        birth.year() % 100,
+        birth.month(),
+        birth.day(),
+        serial
+    );
     let n: u64 = base.parse().expect("digits");
-    let check = if birth.year() >= 2000 { 97 - (2_000_000_000 + n) % 97 } else { 97 - n % 97 };
+    let check = if birth.year() >= 2000 {
+        97 - (2_000_000_000 + n) % 97
+    } else {
+        97 - n % 97
+    };
     format!("{base}{check:02}")
 }
 
@@ -51,9 +69,15 @@ fn insz(birth: NaiveDate, serial: u32) -> String {
 pub async fn seed(state: &AppState) -> anyhow::Result<DemoInfo> {
     let practice: PracticeId = DEMO_PRACTICE.parse().expect("valid uuid");
     let list = accounts();
-    let info = DemoInfo { practice_id: practice, accounts: list.iter().map(|(r, e, _)| (*r, (*e).to_owned())).collect(), created: false };
+    let info = DemoInfo {
+        practice_id: practice,
+        accounts: list.iter().map(|(r, e, _)| (*r, (*e).to_owned())).collect(),
+        created: false,
+    };
     let mut tx = state.db().tenant(practice).await?;
-    let exists: bool = sqlx::query_scalar("select exists (select 1 from core.practice)").fetch_one(&mut *tx).await?;
+    let exists: bool = sqlx::query_scalar("select exists (select 1 from core.practice)")
+        .fetch_one(&mut *tx)
+        .await?;
     tx.commit().await?;
     if exists {
         return Ok(info);
@@ -69,7 +93,10 @@ pub async fn seed(state: &AppState) -> anyhow::Result<DemoInfo> {
             time_zone: "Europe/Brussels".to_owned(),
             default_language: Language::Nl,
             registration_number: Some("0403.170.701".to_owned()),
-            admin: NewAdmin { email: admin_email.to_owned(), display_name: admin_name.to_owned() },
+            admin: NewAdmin {
+                email: admin_email.to_owned(),
+                display_name: admin_name.to_owned(),
+            },
         },
     )
     .await
@@ -80,10 +107,20 @@ pub async fn seed(state: &AppState) -> anyhow::Result<DemoInfo> {
     for (role, email, name) in &list[1..] {
         praxis_core::staff::insert_staff(&mut tx, state, practice, email, name, *role).await?;
     }
-    let keys = state.practice_keys(&mut tx, practice).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let staff: Vec<uuid::Uuid> = sqlx::query_scalar("select staff_id from core.staff_account").fetch_all(&mut *tx).await?;
+    let keys = state
+        .practice_keys(&mut tx, practice)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let staff: Vec<uuid::Uuid> = sqlx::query_scalar("select staff_id from core.staff_account")
+        .fetch_all(&mut *tx)
+        .await?;
     for id in staff {
-        let field = FieldRef { practice, table: "core.staff_account", column: "totp_secret_enc", row: id };
+        let field = FieldRef {
+            practice,
+            table: "core.staff_account",
+            column: "totp_secret_enc",
+            row: id,
+        };
         sqlx::query(
             r#"update core.staff_account
                   set password_hash = $2, totp_secret_enc = $3, totp_confirmed_at = now(),
@@ -97,11 +134,46 @@ pub async fn seed(state: &AppState) -> anyhow::Result<DemoInfo> {
         .await?;
     }
     let people = [
-        ("Peeters", "Lotte", NaiveDate::from_ymd_opt(1984, 3, 12), Sex::Female, "0470 12 34 56", "Lumbago, 6 sessions prescribed"),
-        ("Janssens", "Milan", NaiveDate::from_ymd_opt(2004, 11, 2), Sex::Male, "0485 98 76 54", "ACL reconstruction, week 3"),
-        ("Dubois", "Camille", NaiveDate::from_ymd_opt(1957, 6, 30), Sex::Female, "0499 11 22 33", "Frozen shoulder"),
-        ("Maes", "Arthur", NaiveDate::from_ymd_opt(2012, 1, 18), Sex::Male, "0476 44 55 66", "Flat feet, insoles"),
-        ("Claes", "Nora", NaiveDate::from_ymd_opt(1991, 9, 5), Sex::Female, "0468 77 88 99", "Post-partum pelvic floor"),
+        (
+            "Peeters",
+            "Lotte",
+            NaiveDate::from_ymd_opt(1984, 3, 12),
+            Sex::Female,
+            "0470 12 34 56",
+            "Lumbago, 6 sessions prescribed",
+        ),
+        (
+            "Janssens",
+            "Milan",
+            NaiveDate::from_ymd_opt(2004, 11, 2),
+            Sex::Male,
+            "0485 98 76 54",
+            "ACL reconstruction, week 3",
+        ),
+        (
+            "Dubois",
+            "Camille",
+            NaiveDate::from_ymd_opt(1957, 6, 30),
+            Sex::Female,
+            "0499 11 22 33",
+            "Frozen shoulder",
+        ),
+        (
+            "Maes",
+            "Arthur",
+            NaiveDate::from_ymd_opt(2012, 1, 18),
+            Sex::Male,
+            "0476 44 55 66",
+            "Flat feet, insoles",
+        ),
+        (
+            "Claes",
+            "Nora",
+            NaiveDate::from_ymd_opt(1991, 9, 5),
+            Sex::Female,
+            "0468 77 88 99",
+            "Post-partum pelvic floor",
+        ),
     ];
     for (i, (family, given, birth, sex, mobile, clinical)) in people.into_iter().enumerate() {
         let birth = birth.expect("valid date");
@@ -116,7 +188,11 @@ pub async fn seed(state: &AppState) -> anyhow::Result<DemoInfo> {
                 sex,
                 mobile: Some(mobile.to_owned()),
                 email: None,
-                preferred_language: Some(if family == "Dubois" { Language::Fr } else { Language::Nl }),
+                preferred_language: Some(if family == "Dubois" {
+                    Language::Fr
+                } else {
+                    Language::Nl
+                }),
                 insurance_country: Some(Country::BE),
                 mutuality_code: Some("100".to_owned()),
                 uzovi: None,
@@ -124,14 +200,22 @@ pub async fn seed(state: &AppState) -> anyhow::Result<DemoInfo> {
                 national_number: Some(insz(birth, 101 + 2 * i as u32)),
                 gp_name: Some("Dr. Demo".to_owned()),
                 clinical_summary: Some(clinical.to_owned()),
-                sms_consent: Some(ConsentInput { method: ConsentMethod::IntakeForm, given_at: None }),
+                sms_consent: Some(ConsentInput {
+                    method: ConsentMethod::IntakeForm,
+                    given_at: None,
+                }),
             },
         )
         .await
         .map_err(|e| anyhow::anyhow!("seeding a demo patient failed: {e:?}"))?;
     }
-    tx.commit().await.context("Failed to commit the demo data")?;
-    Ok(DemoInfo { created: true, ..info })
+    tx.commit()
+        .await
+        .context("Failed to commit the demo data")?;
+    Ok(DemoInfo {
+        created: true,
+        ..info
+    })
 }
 
 /// The demo TOTP secret in base32, for an authenticator app.

@@ -11,12 +11,18 @@ use axum::routing::get;
 use platform::AppState;
 
 pub(crate) fn router() -> Router<AppState> {
-    Router::new().route("/openapi.json", get(openapi_json)).route("/docs", get(docs_page))
+    Router::new()
+        .route("/openapi.json", get(openapi_json))
+        .route("/docs", get(docs_page))
 }
 
 fn spec_json() -> &'static str {
     static SPEC: OnceLock<String> = OnceLock::new();
-    SPEC.get_or_init(|| crate::openapi().to_pretty_json().expect("the OpenAPI description serialises"))
+    SPEC.get_or_init(|| {
+        crate::openapi()
+            .to_pretty_json()
+            .expect("the OpenAPI description serialises")
+    })
 }
 
 async fn openapi_json() -> impl IntoResponse {
@@ -24,7 +30,10 @@ async fn openapi_json() -> impl IntoResponse {
 }
 
 fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 async fn docs_page() -> Html<&'static str> {
@@ -53,7 +62,10 @@ fn render() -> String {
         for (path, ops) in paths {
             let Some(ops) = ops.as_object() else { continue };
             for (method, op) in ops {
-                let tags: Vec<&str> = op["tags"].as_array().map(|t| t.iter().filter_map(|v| v.as_str()).collect()).unwrap_or_default();
+                let tags: Vec<&str> = op["tags"]
+                    .as_array()
+                    .map(|t| t.iter().filter_map(|v| v.as_str()).collect())
+                    .unwrap_or_default();
                 let _ = write!(
                     out,
                     "<div class=\"op\"><span class=\"m\">{}</span><code>{}</code> <span class=\"t\">{}</span><br>{}<br><small>{}</small></div>",

@@ -33,18 +33,38 @@ pub struct Components {
 
 impl Components {
     /// Everything.
-    pub const ALL: Components =
-        Components { core: true, scheduling: true, invoicing: true, claims: true, notifications: true, worker: true };
+    pub const ALL: Components = Components {
+        core: true,
+        scheduling: true,
+        invoicing: true,
+        claims: true,
+        notifications: true,
+        worker: true,
+    };
 
     /// The names `--only` takes.
-    pub const NAMES: [&'static str; 6] = ["core", "scheduling", "invoicing", "claims", "notifications", "worker"];
+    pub const NAMES: [&'static str; 6] = [
+        "core",
+        "scheduling",
+        "invoicing",
+        "claims",
+        "notifications",
+        "worker",
+    ];
 }
 
 impl FromStr for Components {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let mut c = Components { core: false, scheduling: false, invoicing: false, claims: false, notifications: false, worker: false };
+        let mut c = Components {
+            core: false,
+            scheduling: false,
+            invoicing: false,
+            claims: false,
+            notifications: false,
+            worker: false,
+        };
         for name in s.split(',').map(str::trim).filter(|n| !n.is_empty()) {
             match name {
                 "core" => c.core = true,
@@ -53,10 +73,22 @@ impl FromStr for Components {
                 "claims" => c.claims = true,
                 "notifications" => c.notifications = true,
                 "worker" => c.worker = true,
-                other => return Err(format!("unknown component '{other}'; use {}", Components::NAMES.join(", "))),
+                other => {
+                    return Err(format!(
+                        "unknown component '{other}'; use {}",
+                        Components::NAMES.join(", ")
+                    ));
+                }
             }
         }
-        if c == (Components { core: false, scheduling: false, invoicing: false, claims: false, notifications: false, worker: false }) {
+        if c == (Components {
+            core: false,
+            scheduling: false,
+            invoicing: false,
+            claims: false,
+            notifications: false,
+            worker: false,
+        }) {
             return Err("name at least one component".to_owned());
         }
         Ok(c)
@@ -83,18 +115,30 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     let components = doc.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
         "session",
-        SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("pxs session token").build()),
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .bearer_format("pxs session token")
+                .build(),
+        ),
     );
     components.add_security_scheme(
         "operator_key",
-        SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("OPERATOR_API_KEY").build()),
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .bearer_format("OPERATOR_API_KEY")
+                .build(),
+        ),
     );
     doc
 }
 
 /// Builds the router of the selected components.
 pub fn router(state: AppState, components: Components) -> Router {
-    let mut api = Router::new().merge(platform::http::ops_router()).merge(docs::router());
+    let mut api = Router::new()
+        .merge(platform::http::ops_router())
+        .merge(docs::router());
     if components.core {
         api = api.merge(praxis_core::router());
     }
@@ -127,22 +171,35 @@ impl Application {
         if settings.auto_migrate {
             platform::db::migrate(&settings).await?;
         }
-        let db = Db::connect(&settings).await.context("Failed to connect as the application role (APP_DATABASE_URL)")?;
+        let db = Db::connect(&settings)
+            .await
+            .context("Failed to connect as the application role (APP_DATABASE_URL)")?;
         Self::build_with_db(settings, db, components).await
     }
 
     /// Binds over an existing application-role pool (tests bring their own database).
-    pub async fn build_with_db(settings: Settings, db: Db, components: Components) -> anyhow::Result<Self> {
+    pub async fn build_with_db(
+        settings: Settings,
+        db: Db,
+        components: Components,
+    ) -> anyhow::Result<Self> {
         let listener = TcpListener::bind(settings.bind_addr)
             .await
             .with_context(|| format!("Failed to bind {} (BIND_ADDR)", settings.bind_addr))?;
         let state = AppState::new(settings, db);
-        Ok(Self { listener, state, components })
+        Ok(Self {
+            listener,
+            state,
+            components,
+        })
     }
 
     /// The bound port.
     pub fn port(&self) -> u16 {
-        self.listener.local_addr().map(|a| a.port()).unwrap_or_default()
+        self.listener
+            .local_addr()
+            .map(|a| a.port())
+            .unwrap_or_default()
     }
 
     /// The shared state (tests use it to reach the database and keys).
@@ -151,7 +208,10 @@ impl Application {
     }
 
     /// Serves until `shutdown` resolves; workers stop with it.
-    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         let mut workers = tokio::task::JoinSet::new();
         if self.components.worker {
             let db = self.state.db().clone();
@@ -159,9 +219,12 @@ impl Application {
             workers.spawn(platform::audit::run_sealer(db, interval));
         }
         let app = router(self.state, self.components);
-        let served = axum::serve(self.listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let served = axum::serve(
+            self.listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
         workers.abort_all();
         served.context("HTTP server failed")
     }

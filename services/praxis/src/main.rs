@@ -9,7 +9,11 @@ use platform::db::Db;
 use praxis::{Application, Components, demo};
 
 #[derive(Parser)]
-#[command(name = "praxis", version, about = "Front office backend for (para)medical practices in BE and NL")]
+#[command(
+    name = "praxis",
+    version,
+    about = "Front office backend for (para)medical practices in BE and NL"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -120,14 +124,18 @@ async fn connect(settings: &Settings) -> anyhow::Result<Db> {
     if settings.auto_migrate {
         platform::db::migrate(settings).await?;
     }
-    Db::connect(settings).await.context("Failed to connect as the application role")
+    Db::connect(settings)
+        .await
+        .context("Failed to connect as the application role")
 }
 
 async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { only, demo } => {
             if settings.uses_development_key() {
-                tracing::warn!("MASTER_KEY is not set: using the development key (refused when PRAXIS_ENV=production)");
+                tracing::warn!(
+                    "MASTER_KEY is not set: using the development key (refused when PRAXIS_ENV=production)"
+                );
             }
             if demo && settings.environment == Environment::Production {
                 anyhow::bail!("--demo is refused when PRAXIS_ENV=production");
@@ -138,7 +146,9 @@ async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
                 let info = demo::seed(app.state()).await?;
                 print_demo(&base, &info);
             }
-            println!("praxis listening on {base}  (API docs {base}/docs, OpenAPI {base}/openapi.json, health {base}/healthz)");
+            println!(
+                "praxis listening on {base}  (API docs {base}/docs, OpenAPI {base}/openapi.json, health {base}/healthz)"
+            );
             app.run_until_stopped(shutdown_signal()).await
         }
         Command::Migrate => {
@@ -146,7 +156,18 @@ async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             println!("migrations applied");
             Ok(())
         }
-        Command::Practice { command: PracticeCommand::Create { name, country, time_zone, language, registration_number, admin_email, admin_name } } => {
+        Command::Practice {
+            command:
+                PracticeCommand::Create {
+                    name,
+                    country,
+                    time_zone,
+                    language,
+                    registration_number,
+                    admin_email,
+                    admin_name,
+                },
+        } => {
             let db = connect(&settings).await?;
             let state = platform::AppState::new(settings, db);
             let created = praxis_core::practices::create(
@@ -157,7 +178,10 @@ async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
                     time_zone,
                     default_language: language,
                     registration_number,
-                    admin: praxis_core::practices::NewAdmin { email: admin_email, display_name: admin_name },
+                    admin: praxis_core::practices::NewAdmin {
+                        email: admin_email,
+                        display_name: admin_name,
+                    },
                 },
             )
             .await
@@ -226,20 +250,32 @@ async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         Command::TotpCode { secret } => {
             let bytes = totp_secret(&secret)?;
             let now = chrono::Utc::now().timestamp().max(0) as u64;
-            println!("{}", platform::auth::totp::code_at_step(&bytes, now / platform::auth::totp::STEP_SECS));
+            println!(
+                "{}",
+                platform::auth::totp::code_at_step(&bytes, now / platform::auth::totp::STEP_SECS)
+            );
             Ok(())
         }
     }
 }
 
 fn totp_secret(base32: &str) -> anyhow::Result<Vec<u8>> {
-    platform::auth::totp::decode_base32(base32).ok_or_else(|| anyhow::anyhow!("--secret is not base32"))
+    platform::auth::totp::decode_base32(base32)
+        .ok_or_else(|| anyhow::anyhow!("--secret is not base32"))
 }
 
 fn print_demo(base: &str, info: &demo::DemoInfo) {
     let secret = demo::totp_secret_base32();
     println!();
-    println!("Demo practice {} ({})", info.practice_id, if info.created { "created" } else { "already there" });
+    println!(
+        "Demo practice {} ({})",
+        info.practice_id,
+        if info.created {
+            "created"
+        } else {
+            "already there"
+        }
+    );
     println!("  password for every account: {}", demo::DEMO_PASSWORD);
     println!("  TOTP secret for every account (add it to an authenticator app): {secret}");
     println!("  current code: cargo run -q -- totp-code --secret {secret}");
@@ -253,7 +289,9 @@ fn print_demo(base: &str, info: &demo::DemoInfo) {
         info.accounts[0].1,
         demo::DEMO_PASSWORD
     );
-    println!("    curl -s {base}/v1/auth/totp/verify -H 'authorization: Bearer <token>' -H 'content-type: application/json' -d '{{\"code\":\"<code>\"}}'");
+    println!(
+        "    curl -s {base}/v1/auth/totp/verify -H 'authorization: Bearer <token>' -H 'content-type: application/json' -d '{{\"code\":\"<code>\"}}'"
+    );
     println!();
 }
 
@@ -263,7 +301,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

@@ -90,8 +90,12 @@ pub fn parse_insz(input: &str) -> Result<String, IdentifierError> {
     if d.len() != 11 {
         return Err(IdentifierError::Format { expected: "11" });
     }
-    let base: u64 = d[..9].parse().map_err(|_| IdentifierError::Format { expected: "11" })?;
-    let check: u64 = d[9..].parse().map_err(|_| IdentifierError::Format { expected: "11" })?;
+    let base: u64 = d[..9]
+        .parse()
+        .map_err(|_| IdentifierError::Format { expected: "11" })?;
+    let check: u64 = d[9..]
+        .parse()
+        .map_err(|_| IdentifierError::Format { expected: "11" })?;
     let before_2000 = 97 - base % 97;
     let from_2000 = 97 - (2_000_000_000 + base) % 97;
     if check == before_2000 || check == from_2000 {
@@ -154,7 +158,9 @@ impl MobileNumber {
             phonenumber::Type::Mobile | phonenumber::Type::FixedLineOrMobile => {}
             _ => return Err(IdentifierError::Phone("not a mobile number")),
         }
-        Ok(Self(number.format().mode(phonenumber::Mode::E164).to_string()))
+        Ok(Self(
+            number.format().mode(phonenumber::Mode::E164).to_string(),
+        ))
     }
 
     /// Wraps a number already stored in E.164 form.
@@ -171,13 +177,21 @@ impl MobileNumber {
 /// UZOVI: the 4-digit code of a Dutch health insurer.
 pub fn parse_uzovi(input: &str) -> Result<String, IdentifierError> {
     let d = digits(input, "4")?;
-    if d.len() == 4 { Ok(d) } else { Err(IdentifierError::Format { expected: "4" }) }
+    if d.len() == 4 {
+        Ok(d)
+    } else {
+        Err(IdentifierError::Format { expected: "4" })
+    }
 }
 
 /// Belgian mutuality (ziekenfonds/mutualité) code: 3 digits, e.g. 100, 235, 509.
 pub fn parse_mutuality_code(input: &str) -> Result<String, IdentifierError> {
     let d = digits(input, "3")?;
-    if d.len() == 3 { Ok(d) } else { Err(IdentifierError::Format { expected: "3" }) }
+    if d.len() == 3 {
+        Ok(d)
+    } else {
+        Err(IdentifierError::Format { expected: "3" })
+    }
 }
 
 /// Belgian enterprise number (KBO/BCE): 10 digits, `97 - (first 8 mod 97)` = last 2.
@@ -192,13 +206,25 @@ pub fn parse_registration_number(country: Country, input: &str) -> Result<String
             if d.len() != 10 {
                 return Err(IdentifierError::Format { expected: "10" });
             }
-            let base: u64 = d[..8].parse().map_err(|_| IdentifierError::Format { expected: "10" })?;
-            let check: u64 = d[8..].parse().map_err(|_| IdentifierError::Format { expected: "10" })?;
-            if 97 - base % 97 == check { Ok(d) } else { Err(IdentifierError::Checksum) }
+            let base: u64 = d[..8]
+                .parse()
+                .map_err(|_| IdentifierError::Format { expected: "10" })?;
+            let check: u64 = d[8..]
+                .parse()
+                .map_err(|_| IdentifierError::Format { expected: "10" })?;
+            if 97 - base % 97 == check {
+                Ok(d)
+            } else {
+                Err(IdentifierError::Checksum)
+            }
         }
         Country::NL => {
             let d = digits(input, "8")?;
-            if d.len() == 8 { Ok(d) } else { Err(IdentifierError::Format { expected: "8" }) }
+            if d.len() == 8 {
+                Ok(d)
+            } else {
+                Err(IdentifierError::Format { expected: "8" })
+            }
         }
     }
 }
@@ -210,7 +236,11 @@ mod tests {
     /// Builds a valid INSZ from its first nine digits.
     fn insz(base: &str, from_2000: bool) -> String {
         let b: u64 = base.parse().unwrap();
-        let check = if from_2000 { 97 - (2_000_000_000 + b) % 97 } else { 97 - b % 97 };
+        let check = if from_2000 {
+            97 - (2_000_000_000 + b) % 97
+        } else {
+            97 - b % 97
+        };
         format!("{base}{check:02}")
     }
 
@@ -221,7 +251,14 @@ mod tests {
         let new = insz("050730033", true);
         assert_eq!(parse_insz(&new).unwrap(), new);
         // Written with the usual separators.
-        let written = format!("{}.{}.{}-{}.{}", &old[..2], &old[2..4], &old[4..6], &old[6..9], &old[9..]);
+        let written = format!(
+            "{}.{}.{}-{}.{}",
+            &old[..2],
+            &old[2..4],
+            &old[4..6],
+            &old[6..9],
+            &old[9..]
+        );
         assert_eq!(parse_insz(&written).unwrap(), old);
     }
 
@@ -229,10 +266,20 @@ mod tests {
     fn insz_refuses_bad_check_and_format() {
         let mut bad = insz("850730033", false);
         let last = bad.pop().unwrap();
-        bad.push(if last == '9' { '0' } else { char::from(last as u8 + 1) });
+        bad.push(if last == '9' {
+            '0'
+        } else {
+            char::from(last as u8 + 1)
+        });
         assert_eq!(parse_insz(&bad), Err(IdentifierError::Checksum));
-        assert!(matches!(parse_insz("1234"), Err(IdentifierError::Format { .. })));
-        assert!(matches!(parse_insz("85073003abc"), Err(IdentifierError::Format { .. })));
+        assert!(matches!(
+            parse_insz("1234"),
+            Err(IdentifierError::Format { .. })
+        ));
+        assert!(matches!(
+            parse_insz("85073003abc"),
+            Err(IdentifierError::Format { .. })
+        ));
     }
 
     #[test]
@@ -241,7 +288,10 @@ mod tests {
         assert_eq!(parse_bsn("123456782").unwrap(), "123456782");
         assert_eq!(parse_bsn("123456789"), Err(IdentifierError::Checksum));
         assert_eq!(parse_bsn("000000000"), Err(IdentifierError::Checksum));
-        assert!(matches!(parse_bsn("12345"), Err(IdentifierError::Format { .. })));
+        assert!(matches!(
+            parse_bsn("12345"),
+            Err(IdentifierError::Format { .. })
+        ));
     }
 
     #[test]
@@ -262,19 +312,43 @@ mod tests {
 
     #[test]
     fn mobile_numbers_to_e164() {
-        assert_eq!(MobileNumber::parse(Country::BE, "0470 12 34 56").unwrap().as_str(), "+32470123456");
-        assert_eq!(MobileNumber::parse(Country::NL, "06 12345678").unwrap().as_str(), "+31612345678");
-        assert_eq!(MobileNumber::parse(Country::BE, "+31 6 12345678").unwrap().as_str(), "+31612345678");
-        assert!(MobileNumber::parse(Country::BE, "02 123 45 67").is_err(), "Brussels landline");
+        assert_eq!(
+            MobileNumber::parse(Country::BE, "0470 12 34 56")
+                .unwrap()
+                .as_str(),
+            "+32470123456"
+        );
+        assert_eq!(
+            MobileNumber::parse(Country::NL, "06 12345678")
+                .unwrap()
+                .as_str(),
+            "+31612345678"
+        );
+        assert_eq!(
+            MobileNumber::parse(Country::BE, "+31 6 12345678")
+                .unwrap()
+                .as_str(),
+            "+31612345678"
+        );
+        assert!(
+            MobileNumber::parse(Country::BE, "02 123 45 67").is_err(),
+            "Brussels landline"
+        );
         assert!(MobileNumber::parse(Country::NL, "hello").is_err());
         assert!(MobileNumber::parse(Country::NL, "06 123").is_err());
     }
 
     #[test]
     fn enterprise_numbers() {
-        assert_eq!(parse_registration_number(Country::BE, "0403.170.701").unwrap(), "0403170701");
+        assert_eq!(
+            parse_registration_number(Country::BE, "0403.170.701").unwrap(),
+            "0403170701"
+        );
         assert!(parse_registration_number(Country::BE, "0403.170.702").is_err());
-        assert_eq!(parse_registration_number(Country::NL, "12345678").unwrap(), "12345678");
+        assert_eq!(
+            parse_registration_number(Country::NL, "12345678").unwrap(),
+            "12345678"
+        );
     }
 
     #[test]
@@ -289,7 +363,9 @@ mod tests {
 /// A normalised e-mail address: trimmed, lower case, one `@`, a dotted domain, no spaces.
 pub fn parse_email(input: &str) -> Result<String, IdentifierError> {
     let e = input.trim().to_lowercase();
-    let bad = IdentifierError::Format { expected: "an e-mail address of" };
+    let bad = IdentifierError::Format {
+        expected: "an e-mail address of",
+    };
     let (local, domain) = e.split_once('@').ok_or(bad.clone())?;
     if e.len() > 254
         || local.is_empty()

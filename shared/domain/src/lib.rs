@@ -3,8 +3,8 @@
 //!
 //! No I/O lives here: no sqlx, axum, reqwest or tokio.
 
-pub mod ids;
 pub mod identifiers;
+pub mod ids;
 pub mod people;
 pub mod practice;
 

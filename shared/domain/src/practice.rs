@@ -113,7 +113,12 @@ impl Permission {
 
 impl Role {
     /// Every role.
-    pub const ALL: [Role; 4] = [Role::Practitioner, Role::Receptionist, Role::Billing, Role::PracticeAdmin];
+    pub const ALL: [Role; 4] = [
+        Role::Practitioner,
+        Role::Receptionist,
+        Role::Billing,
+        Role::PracticeAdmin,
+    ];
 
     /// The stored name.
     pub fn as_str(self) -> &'static str {

@@ -10,8 +10,8 @@ use chrono::{DateTime, Utc};
 use domain::practice::Role;
 use domain::{PatientId, PracticeId, StaffId};
 use sha2::{Digest, Sha256};
-use sqlx::{PgConnection, Row};
 use sqlx::AssertSqlSafe;
+use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
 use crate::db::Db;
@@ -74,7 +74,11 @@ pub fn purpose_for(role: Role) -> &'static str {
 }
 
 /// Records one event in the caller's transaction.
-pub async fn record(conn: &mut PgConnection, practice: PracticeId, ev: &AuditEvent<'_>) -> Result<(), sqlx::Error> {
+pub async fn record(
+    conn: &mut PgConnection,
+    practice: PracticeId,
+    ev: &AuditEvent<'_>,
+) -> Result<(), sqlx::Error> {
     record_for_patients(conn, practice, ev, &[ev.patient]).await
 }
 
@@ -196,16 +200,19 @@ fn link(prev: &[u8], practice: PracticeId, e: &EventRow) -> Vec<u8> {
 /// leaves the work to the first.
 pub async fn seal_practice(db: &Db, practice: PracticeId, batch: i64) -> Result<u64, sqlx::Error> {
     let mut tx = db.tenant(practice).await?;
-    let locked: bool = sqlx::query_scalar("select pg_try_advisory_xact_lock(hashtext('core.audit_chain'), hashtext($1))")
-        .bind(practice.to_string())
-        .fetch_one(&mut *tx)
-        .await?;
+    let locked: bool = sqlx::query_scalar(
+        "select pg_try_advisory_xact_lock(hashtext('core.audit_chain'), hashtext($1))",
+    )
+    .bind(practice.to_string())
+    .fetch_one(&mut *tx)
+    .await?;
     if !locked {
         return Ok(0);
     }
-    let head: Option<(i64, Vec<u8>)> = sqlx::query_as("select seq, hash from core.audit_chain order by seq desc limit 1")
-        .fetch_optional(&mut *tx)
-        .await?;
+    let head: Option<(i64, Vec<u8>)> =
+        sqlx::query_as("select seq, hash from core.audit_chain order by seq desc limit 1")
+            .fetch_optional(&mut *tx)
+            .await?;
     let (mut seq, mut prev) = head.unwrap_or((0, GENESIS.to_vec()));
     let rows = sqlx::query(AssertSqlSafe(format!(
         "select {EVENT_COLUMNS} from core.audit_event e
@@ -292,8 +299,12 @@ pub struct BrokenLink {
 
 /// Recomputes the practice's chain from the start.
 pub async fn verify_practice(db: &Db, practice: PracticeId) -> Result<VerifyReport, sqlx::Error> {
-    let mut tx = db.tenant(practice).await?;
-    sqlx::query("set transaction isolation level repeatable read, read only").execute(&mut *tx).await?;
+    // One snapshot for the chain and the events.
+    let mut tx = db.pool().begin().await?;
+    sqlx::query("set transaction isolation level repeatable read, read only")
+        .execute(&mut *tx)
+        .await?;
+    crate::db::set_tenant(&mut tx, practice).await?;
     let rows = sqlx::query(AssertSqlSafe(format!(
         "select c.seq, c.audit_id as chain_audit_id, c.prev_hash, c.hash, (e.audit_id is not null) as present, {EVENT_COLUMNS}
            from core.audit_chain c
@@ -310,15 +321,18 @@ pub async fn verify_practice(db: &Db, practice: PracticeId) -> Result<VerifyRepo
     .await?;
     tx.commit().await?;
     let mut prev = GENESIS.to_vec();
-    let mut expected_seq = 1i64;
     let mut checked = 0u64;
     let mut head = None;
-    for r in &rows {
+    for (expected_seq, r) in (1i64..).zip(rows.iter()) {
         let seq: i64 = r.try_get("seq")?;
         let chain_audit_id: Uuid = r.try_get("chain_audit_id")?;
         let stored_prev: Vec<u8> = r.try_get("prev_hash")?;
         let stored: Vec<u8> = r.try_get("hash")?;
-        let broken = |problem| BrokenLink { seq, audit_id: chain_audit_id, problem };
+        let broken = |problem| BrokenLink {
+            seq,
+            audit_id: chain_audit_id,
+            problem,
+        };
         let report = |b: BrokenLink| VerifyReport {
             practice_id: practice,
             checked,
@@ -341,11 +355,16 @@ pub async fn verify_practice(db: &Db, practice: PracticeId) -> Result<VerifyRepo
             return Ok(report(broken("event_changed")));
         }
         prev = computed;
-        expected_seq += 1;
         checked += 1;
         head = Some(hex::encode(&prev));
     }
-    Ok(VerifyReport { practice_id: practice, checked, unsealed: unsealed as u64, first_broken: None, head })
+    Ok(VerifyReport {
+        practice_id: practice,
+        checked,
+        unsealed: unsealed as u64,
+        first_broken: None,
+        head,
+    })
 }
 
 /// Runs [`seal_all`] every `interval` until the process stops.

@@ -115,7 +115,11 @@ impl Settings {
             Some("production") => Environment::Production,
             Some(_) => return Err(err("PRAXIS_ENV", "must be 'development' or 'production'")),
         };
-        let bind_addr = parse(&get, "BIND_ADDR", "127.0.0.1:8080".parse().expect("valid address"))?;
+        let bind_addr = parse(
+            &get,
+            "BIND_ADDR",
+            "127.0.0.1:8080".parse().expect("valid address"),
+        )?;
         let public_url = get("PUBLIC_URL").unwrap_or_else(|| format!("http://{bind_addr}"));
         if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
             return Err(err("PUBLIC_URL", "must start with http:// or https://"));
@@ -126,14 +130,17 @@ impl Settings {
         }
         let app_database_url = match get("APP_DATABASE_URL") {
             Some(url) => url,
-            None => app_url_from_owner_url(&database_url).ok_or_else(|| err("DATABASE_URL", "has no user part to replace"))?,
+            None => app_url_from_owner_url(&database_url)
+                .ok_or_else(|| err("DATABASE_URL", "has no user part to replace"))?,
         };
         let master_key = match get("MASTER_KEY") {
             Some(b64) => {
                 let bytes = base64::engine::general_purpose::STANDARD
                     .decode(b64.trim())
                     .map_err(|_| err("MASTER_KEY", "must be base64"))?;
-                let key: [u8; 32] = bytes.try_into().map_err(|_| err("MASTER_KEY", "must decode to exactly 32 bytes"))?;
+                let key: [u8; 32] = bytes
+                    .try_into()
+                    .map_err(|_| err("MASTER_KEY", "must decode to exactly 32 bytes"))?;
                 MasterKey::new(key)
             }
             None if environment == Environment::Production => {
@@ -142,7 +149,10 @@ impl Settings {
             None => MasterKey::new(DEV_MASTER_KEY),
         };
         if environment == Environment::Production && master_key.is(&DEV_MASTER_KEY) {
-            return Err(err("MASTER_KEY", "is the development key; generate one with `openssl rand -base64 32`"));
+            return Err(err(
+                "MASTER_KEY",
+                "is the development key; generate one with `openssl rand -base64 32`",
+            ));
         }
         let operator_api_key = get("OPERATOR_API_KEY").map(SecretString::from);
         if let Some(k) = &operator_api_key {
@@ -158,7 +168,9 @@ impl Settings {
             None => LogFormat::Compact,
             Some(_) => return Err(err("LOG_FORMAT", "must be 'json' or 'compact'")),
         };
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
         Ok(Self {
             environment,
             bind_addr,
@@ -170,14 +182,33 @@ impl Settings {
             auto_migrate: parse_bool(&get, "AUTO_MIGRATE", true)?,
             master_key,
             operator_api_key,
-            session_idle_timeout: Duration::from_secs(parse(&get, "SESSION_IDLE_TIMEOUT_SECS", 30 * 60)?),
-            session_absolute_timeout: Duration::from_secs(parse(&get, "SESSION_ABSOLUTE_TIMEOUT_SECS", 12 * 3600)?),
-            setup_token_ttl: Duration::from_secs(3600 * parse::<u64>(&get, "SETUP_TOKEN_TTL_HOURS", 72)?),
-            login_rate_per_minute: positive(parse(&get, "LOGIN_RATE_PER_MINUTE", 30)?, "LOGIN_RATE_PER_MINUTE")?,
+            session_idle_timeout: Duration::from_secs(parse(
+                &get,
+                "SESSION_IDLE_TIMEOUT_SECS",
+                30 * 60,
+            )?),
+            session_absolute_timeout: Duration::from_secs(parse(
+                &get,
+                "SESSION_ABSOLUTE_TIMEOUT_SECS",
+                12 * 3600,
+            )?),
+            setup_token_ttl: Duration::from_secs(
+                3600 * parse::<u64>(&get, "SETUP_TOKEN_TTL_HOURS", 72)?,
+            ),
+            login_rate_per_minute: positive(
+                parse(&get, "LOGIN_RATE_PER_MINUTE", 30)?,
+                "LOGIN_RATE_PER_MINUTE",
+            )?,
             max_body_bytes: parse(&get, "MAX_BODY_BYTES", 64 * 1024)?,
-            audit_seal_interval: Duration::from_millis(parse(&get, "AUDIT_SEAL_INTERVAL_MS", 2000)?),
-            password_hash_concurrency: positive(parse(&get, "PASSWORD_HASH_CONCURRENCY", cores as u32)?, "PASSWORD_HASH_CONCURRENCY")?
-                as usize,
+            audit_seal_interval: Duration::from_millis(parse(
+                &get,
+                "AUDIT_SEAL_INTERVAL_MS",
+                2000,
+            )?),
+            password_hash_concurrency: positive(
+                parse(&get, "PASSWORD_HASH_CONCURRENCY", cores as u32)?,
+                "PASSWORD_HASH_CONCURRENCY",
+            )? as usize,
             log_format,
             totp_issuer: get("TOTP_ISSUER").unwrap_or_else(|| "Praxis".to_owned()),
         })
@@ -209,17 +240,31 @@ pub fn app_url_from_owner_url(owner: &str) -> Option<String> {
 }
 
 fn err(variable: &'static str, problem: &str) -> ConfigError {
-    ConfigError { variable, problem: problem.to_owned() }
-}
-
-fn parse<T: std::str::FromStr>(get: &impl Fn(&str) -> Option<String>, var: &'static str, default: T) -> Result<T, ConfigError> {
-    match get(var) {
-        None => Ok(default),
-        Some(v) => v.trim().parse().map_err(|_| err(var, "is not a valid value")),
+    ConfigError {
+        variable,
+        problem: problem.to_owned(),
     }
 }
 
-fn parse_bool(get: &impl Fn(&str) -> Option<String>, var: &'static str, default: bool) -> Result<bool, ConfigError> {
+fn parse<T: std::str::FromStr>(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: T,
+) -> Result<T, ConfigError> {
+    match get(var) {
+        None => Ok(default),
+        Some(v) => v
+            .trim()
+            .parse()
+            .map_err(|_| err(var, "is not a valid value")),
+    }
+}
+
+fn parse_bool(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: bool,
+) -> Result<bool, ConfigError> {
     match get(var).as_deref().map(str::trim) {
         None => Ok(default),
         Some("true" | "1" | "yes") => Ok(true),
@@ -229,7 +274,11 @@ fn parse_bool(get: &impl Fn(&str) -> Option<String>, var: &'static str, default:
 }
 
 fn positive(v: u32, var: &'static str) -> Result<u32, ConfigError> {
-    if v == 0 { Err(err(var, "must be greater than zero")) } else { Ok(v) }
+    if v == 0 {
+        Err(err(var, "must be greater than zero"))
+    } else {
+        Ok(v)
+    }
 }
 
 #[cfg(test)]
@@ -238,7 +287,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Settings::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -251,19 +303,46 @@ mod tests {
 
     #[test]
     fn errors_name_the_variable() {
-        assert_eq!(settings(&[("BIND_ADDR", "nope")]).unwrap_err().variable, "BIND_ADDR");
-        assert_eq!(settings(&[("PRAXIS_ENV", "production")]).unwrap_err().variable, "MASTER_KEY");
-        assert_eq!(settings(&[("MASTER_KEY", "c2hvcnQ=")]).unwrap_err().variable, "MASTER_KEY");
-        assert_eq!(settings(&[("LOGIN_RATE_PER_MINUTE", "0")]).unwrap_err().variable, "LOGIN_RATE_PER_MINUTE");
-        assert_eq!(settings(&[("OPERATOR_API_KEY", "short")]).unwrap_err().variable, "OPERATOR_API_KEY");
+        assert_eq!(
+            settings(&[("BIND_ADDR", "nope")]).unwrap_err().variable,
+            "BIND_ADDR"
+        );
+        assert_eq!(
+            settings(&[("PRAXIS_ENV", "production")])
+                .unwrap_err()
+                .variable,
+            "MASTER_KEY"
+        );
+        assert_eq!(
+            settings(&[("MASTER_KEY", "c2hvcnQ=")])
+                .unwrap_err()
+                .variable,
+            "MASTER_KEY"
+        );
+        assert_eq!(
+            settings(&[("LOGIN_RATE_PER_MINUTE", "0")])
+                .unwrap_err()
+                .variable,
+            "LOGIN_RATE_PER_MINUTE"
+        );
+        assert_eq!(
+            settings(&[("OPERATOR_API_KEY", "short")])
+                .unwrap_err()
+                .variable,
+            "OPERATOR_API_KEY"
+        );
     }
 
     #[test]
     fn app_url_swaps_the_user() {
         assert_eq!(
-            app_url_from_owner_url("postgres://postgres:secret@db:5432/praxis?sslmode=require").unwrap(),
+            app_url_from_owner_url("postgres://postgres:secret@db:5432/praxis?sslmode=require")
+                .unwrap(),
             "postgres://praxis_app@db:5432/praxis?sslmode=require"
         );
-        assert_eq!(app_url_from_owner_url("postgres://127.0.0.1/praxis").unwrap(), "postgres://praxis_app@127.0.0.1/praxis");
+        assert_eq!(
+            app_url_from_owner_url("postgres://127.0.0.1/praxis").unwrap(),
+            "postgres://praxis_app@127.0.0.1/praxis"
+        );
     }
 }

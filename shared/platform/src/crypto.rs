@@ -65,10 +65,19 @@ impl MasterKey {
         seal(&self.cipher(), aad.as_bytes(), key)
     }
 
-    fn unwrap(&self, practice: PracticeId, version: i32, purpose: &str, wrapped: &[u8]) -> Result<Zeroizing<[u8; 32]>, CryptoError> {
+    fn unwrap(
+        &self,
+        practice: PracticeId,
+        version: i32,
+        purpose: &str,
+        wrapped: &[u8],
+    ) -> Result<Zeroizing<[u8; 32]>, CryptoError> {
         let aad = format!("praxis/kek/v1|{practice}|{version}|{purpose}");
         let plain = Zeroizing::new(open(&self.cipher(), aad.as_bytes(), wrapped)?);
-        let arr: [u8; 32] = plain.as_slice().try_into().map_err(|_| CryptoError::Decrypt)?;
+        let arr: [u8; 32] = plain
+            .as_slice()
+            .try_into()
+            .map_err(|_| CryptoError::Decrypt)?;
         Ok(Zeroizing::new(arr))
     }
 }
@@ -77,7 +86,13 @@ fn seal(cipher: &Aes256Gcm, aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
     let mut nonce = [0u8; NONCE_LEN];
     rand::rngs::OsRng.fill_bytes(&mut nonce);
     let ct = cipher
-        .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad })
+        .encrypt(
+            Nonce::from_slice(&nonce),
+            Payload {
+                msg: plaintext,
+                aad,
+            },
+        )
         .expect("AES-GCM encryption does not fail for in-memory buffers");
     let mut out = Vec::with_capacity(NONCE_LEN + ct.len());
     out.extend_from_slice(&nonce);
@@ -90,7 +105,9 @@ fn open(cipher: &Aes256Gcm, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, Crypto
         return Err(CryptoError::Decrypt);
     }
     let (nonce, ct) = sealed.split_at(NONCE_LEN);
-    cipher.decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad }).map_err(|_| CryptoError::Decrypt)
+    cipher
+        .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad })
+        .map_err(|_| CryptoError::Decrypt)
 }
 
 /// Where a field lives: the associated data of its ciphertext.
@@ -126,7 +143,10 @@ pub struct PracticeKeys {
 
 impl PracticeKeys {
     fn aad(&self, field: &FieldRef, version: i32) -> String {
-        format!("praxis/field/v1|{}|{}|{}|{}|{}", field.practice, field.table, field.column, field.row, version)
+        format!(
+            "praxis/field/v1|{}|{}|{}|{}|{}",
+            field.practice, field.table, field.column, field.row, version
+        )
     }
 
     /// Encrypts a field value.
@@ -146,7 +166,11 @@ impl PracticeKeys {
         if ciphertext.len() < HEADER_LEN || ciphertext[0] != FIELD_FORMAT_V1 {
             return Err(CryptoError::Decrypt);
         }
-        let version = i32::from_be_bytes(ciphertext[1..5].try_into().map_err(|_| CryptoError::Decrypt)?);
+        let version = i32::from_be_bytes(
+            ciphertext[1..5]
+                .try_into()
+                .map_err(|_| CryptoError::Decrypt)?,
+        );
         if version != self.version || field.practice != self.practice {
             return Err(CryptoError::Decrypt);
         }
@@ -155,14 +179,20 @@ impl PracticeKeys {
     }
 
     /// Decrypts a UTF-8 field.
-    pub fn decrypt_string(&self, field: FieldRef, ciphertext: &[u8]) -> Result<String, CryptoError> {
+    pub fn decrypt_string(
+        &self,
+        field: FieldRef,
+        ciphertext: &[u8],
+    ) -> Result<String, CryptoError> {
         String::from_utf8(self.decrypt(field, ciphertext)?).map_err(|_| CryptoError::Decrypt)
     }
 
     /// HMAC-SHA256 blind index of a normalised value, truncated to 16 bytes. `kind` separates
     /// indexes of different fields, so equal values in two fields do not correlate.
     pub fn blind_index(&self, kind: &str, normalised: &str) -> Vec<u8> {
-        let mut mac = <Hmac<Sha256> as hmac::digest::KeyInit>::new_from_slice(self.index.as_slice()).expect("any key length");
+        let mut mac =
+            <Hmac<Sha256> as hmac::digest::KeyInit>::new_from_slice(self.index.as_slice())
+                .expect("any key length");
         mac.update(kind.as_bytes());
         mac.update(&[0]);
         mac.update(normalised.as_bytes());
@@ -180,7 +210,10 @@ pub struct Keyring {
 impl Keyring {
     /// A keyring over the master key.
     pub fn new(master: MasterKey) -> Self {
-        Self { master, cache: Arc::default() }
+        Self {
+            master,
+            cache: Arc::default(),
+        }
     }
 
     /// Generates and wraps fresh keys for a new practice.
@@ -198,20 +231,37 @@ impl Keyring {
 
     /// The cached keys of a practice, if loaded.
     pub fn cached(&self, practice: PracticeId) -> Option<Arc<PracticeKeys>> {
-        self.cache.read().expect("keyring lock").get(&practice).cloned()
+        self.cache
+            .read()
+            .expect("keyring lock")
+            .get(&practice)
+            .cloned()
     }
 
     /// Unwraps stored keys and caches them.
-    pub fn load(&self, practice: PracticeId, version: i32, wrapped_data: &[u8], wrapped_index: &[u8]) -> Result<Arc<PracticeKeys>, CryptoError> {
-        let data = self.master.unwrap(practice, version, "data", wrapped_data)?;
-        let index = self.master.unwrap(practice, version, "index", wrapped_index)?;
+    pub fn load(
+        &self,
+        practice: PracticeId,
+        version: i32,
+        wrapped_data: &[u8],
+        wrapped_index: &[u8],
+    ) -> Result<Arc<PracticeKeys>, CryptoError> {
+        let data = self
+            .master
+            .unwrap(practice, version, "data", wrapped_data)?;
+        let index = self
+            .master
+            .unwrap(practice, version, "index", wrapped_index)?;
         let keys = Arc::new(PracticeKeys {
             practice,
             version,
             data: Aes256Gcm::new_from_slice(data.as_slice()).expect("32-byte key"),
             index,
         });
-        self.cache.write().expect("keyring lock").insert(practice, keys.clone());
+        self.cache
+            .write()
+            .expect("keyring lock")
+            .insert(practice, keys.clone());
         Ok(keys)
     }
 
@@ -231,7 +281,10 @@ pub fn random_token(prefix: &str) -> String {
     use base64::Engine;
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
-    format!("{prefix}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+    format!(
+        "{prefix}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    )
 }
 
 #[cfg(test)]
@@ -240,11 +293,17 @@ mod tests {
 
     fn keys(ring: &Keyring, practice: PracticeId) -> Arc<PracticeKeys> {
         let w = ring.generate(practice);
-        ring.load(practice, w.version, &w.data_key, &w.index_key).unwrap()
+        ring.load(practice, w.version, &w.data_key, &w.index_key)
+            .unwrap()
     }
 
     fn field(practice: PracticeId, row: Uuid) -> FieldRef {
-        FieldRef { practice, table: "core.patient", column: "national_number_enc", row }
+        FieldRef {
+            practice,
+            table: "core.patient",
+            column: "national_number_enc",
+            row,
+        }
     }
 
     #[test]
@@ -257,7 +316,10 @@ mod tests {
         assert_eq!(ka.decrypt(field(a, row1), &ct).unwrap(), b"85073003328");
         // Moved to another row, column or practice: no plaintext.
         assert_eq!(ka.decrypt(field(a, row2), &ct), Err(CryptoError::Decrypt));
-        let other_column = FieldRef { column: "clinical_summary_enc", ..field(a, row1) };
+        let other_column = FieldRef {
+            column: "clinical_summary_enc",
+            ..field(a, row1)
+        };
         assert_eq!(ka.decrypt(other_column, &ct), Err(CryptoError::Decrypt));
         assert_eq!(kb.decrypt(field(b, row1), &ct), Err(CryptoError::Decrypt));
         // Tampered bytes.
@@ -272,12 +334,18 @@ mod tests {
         let p = PracticeId::new();
         let k = keys(&ring, p);
         let row = Uuid::now_v7();
-        assert_ne!(k.encrypt(field(p, row), b"x"), k.encrypt(field(p, row), b"x"));
+        assert_ne!(
+            k.encrypt(field(p, row), b"x"),
+            k.encrypt(field(p, row), b"x")
+        );
         let w = ring.generate(p);
         let other = Keyring::new(MasterKey::generate());
         assert!(other.load(p, w.version, &w.data_key, &w.index_key).is_err());
         // Wrapped keys are bound to their practice too.
-        assert!(ring.load(PracticeId::new(), w.version, &w.data_key, &w.index_key).is_err());
+        assert!(
+            ring.load(PracticeId::new(), w.version, &w.data_key, &w.index_key)
+                .is_err()
+        );
     }
 
     #[test]
@@ -285,8 +353,17 @@ mod tests {
         let ring = Keyring::new(MasterKey::generate());
         let (a, b) = (PracticeId::new(), PracticeId::new());
         let (ka, kb) = (keys(&ring, a), keys(&ring, b));
-        assert_eq!(ka.blind_index("nn", "111222333"), ka.blind_index("nn", "111222333"));
-        assert_ne!(ka.blind_index("nn", "111222333"), kb.blind_index("nn", "111222333"));
-        assert_ne!(ka.blind_index("nn", "111222333"), ka.blind_index("phone", "111222333"));
+        assert_eq!(
+            ka.blind_index("nn", "111222333"),
+            ka.blind_index("nn", "111222333")
+        );
+        assert_ne!(
+            ka.blind_index("nn", "111222333"),
+            kb.blind_index("nn", "111222333")
+        );
+        assert_ne!(
+            ka.blind_index("nn", "111222333"),
+            ka.blind_index("phone", "111222333")
+        );
     }
 }

@@ -6,7 +6,9 @@ use std::time::Duration;
 use domain::PracticeId;
 use secrecy::ExposeSecret;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{AssertSqlSafe, ConnectOptions, Connection, PgConnection, PgPool, Postgres, Transaction};
+use sqlx::{
+    AssertSqlSafe, ConnectOptions, Connection, PgConnection, PgPool, Postgres, Transaction,
+};
 
 use crate::config::{APP_ROLE, Settings};
 
@@ -63,11 +65,16 @@ impl Db {
     /// by practice (see the `practice_directory` policy).
     pub async fn practice_directory(&self) -> Result<Vec<PracticeId>, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("set transaction read only").execute(&mut *tx).await?;
-        sqlx::query("select set_config('app.directory', 'on', true)").execute(&mut *tx).await?;
-        let ids: Vec<uuid::Uuid> = sqlx::query_scalar("select practice_id from core.practice order by practice_id")
-            .fetch_all(&mut *tx)
+        sqlx::query("set transaction read only")
+            .execute(&mut *tx)
             .await?;
+        sqlx::query("select set_config('app.directory', 'on', true)")
+            .execute(&mut *tx)
+            .await?;
+        let ids: Vec<uuid::Uuid> =
+            sqlx::query_scalar("select practice_id from core.practice order by practice_id")
+                .fetch_all(&mut *tx)
+                .await?;
         tx.commit().await?;
         Ok(ids.into_iter().map(PracticeId::from_uuid).collect())
     }
@@ -86,14 +93,18 @@ pub async fn set_tenant(conn: &mut PgConnection, practice: PracticeId) -> Result
 /// (apalis's own, then ours) as the owner.
 pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
     use anyhow::Context;
-    let owner = PgConnectOptions::from_str(settings.database_url.expose_secret()).context("DATABASE_URL is not a valid URL")?;
+    let owner = PgConnectOptions::from_str(settings.database_url.expose_secret())
+        .context("DATABASE_URL is not a valid URL")?;
     create_database_if_missing(&owner).await?;
     let pool = PgPoolOptions::new()
         .max_connections(2)
         .connect_with(owner)
         .await
         .context("Failed to connect as the database owner (DATABASE_URL)")?;
-    let password = settings.app_database_password.as_ref().map(|p| p.expose_secret().to_owned());
+    let password = settings
+        .app_database_password
+        .as_ref()
+        .map(|p| p.expose_secret().to_owned());
     migrate_pool(&pool, password.as_deref()).await
 }
 
@@ -101,30 +112,47 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
 pub async fn migrate_pool(pool: &PgPool, app_password: Option<&str>) -> anyhow::Result<()> {
     use anyhow::Context;
     ensure_app_role(pool, app_password).await?;
-    let db: String = sqlx::query_scalar("select current_database()").fetch_one(pool).await?;
-    sqlx::query(AssertSqlSafe(format!("grant connect, temporary on database {} to {APP_ROLE}", quote_ident(&db))))
-        .execute(pool)
+    let db: String = sqlx::query_scalar("select current_database()")
+        .fetch_one(pool)
         .await?;
+    sqlx::query(AssertSqlSafe(format!(
+        "grant connect, temporary on database {} to {APP_ROLE}",
+        quote_ident(&db)
+    )))
+    .execute(pool)
+    .await?;
     let mut apalis = apalis_postgres::PostgresStorage::migrations();
     apalis.set_ignore_missing(true);
-    apalis.run(pool).await.context("Failed to run the job queue migrations")?;
-    migrator().run(pool).await.context("Failed to run the application migrations")?;
+    apalis
+        .run(pool)
+        .await
+        .context("Failed to run the job queue migrations")?;
+    migrator()
+        .run(pool)
+        .await
+        .context("Failed to run the application migrations")?;
     Ok(())
 }
 
 /// Creates the application role: login, not superuser, no BYPASSRLS, owns nothing. Roles are
 /// cluster-wide, so concurrent migrations of two databases may race; the loser's error is fine.
 async fn ensure_app_role(pool: &PgPool, password: Option<&str>) -> anyhow::Result<()> {
-    let exists: bool = sqlx::query_scalar("select exists (select 1 from pg_roles where rolname = $1)")
-        .bind(APP_ROLE)
-        .fetch_one(pool)
-        .await?;
+    let exists: bool =
+        sqlx::query_scalar("select exists (select 1 from pg_roles where rolname = $1)")
+            .bind(APP_ROLE)
+            .fetch_one(pool)
+            .await?;
     if !exists {
-        let created = sqlx::query(AssertSqlSafe(format!("create role {APP_ROLE} login nosuperuser nobypassrls nocreatedb nocreaterole noinherit")))
-            .execute(pool)
-            .await;
+        let created = sqlx::query(AssertSqlSafe(format!(
+            "create role {APP_ROLE} login nosuperuser nobypassrls nocreatedb nocreaterole noinherit"
+        )))
+        .execute(pool)
+        .await;
         if let Err(e) = created {
-            let duplicate = e.as_database_error().and_then(|d| d.code()).is_some_and(|c| c == "42710" || c == "23505");
+            let duplicate = e
+                .as_database_error()
+                .and_then(|d| d.code())
+                .is_some_and(|c| c == "42710" || c == "23505");
             if !duplicate {
                 return Err(e.into());
             }
@@ -132,7 +160,12 @@ async fn ensure_app_role(pool: &PgPool, password: Option<&str>) -> anyhow::Resul
     }
     if let Some(pw) = password {
         // ALTER ROLE takes no bind parameters; quote the literal.
-        sqlx::query(AssertSqlSafe(format!("alter role {APP_ROLE} password {}", quote_literal(pw)))).execute(pool).await?;
+        sqlx::query(AssertSqlSafe(format!(
+            "alter role {APP_ROLE} password {}",
+            quote_literal(pw)
+        )))
+        .execute(pool)
+        .await?;
     }
     Ok(())
 }
@@ -145,13 +178,19 @@ async fn create_database_if_missing(owner: &PgConnectOptions) -> anyhow::Result<
         return Ok(());
     }
     let mut admin = PgConnection::connect_with(&owner.clone().database("postgres")).await?;
-    let exists: bool = sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
-        .bind(&name)
-        .fetch_one(&mut admin)
-        .await?;
+    let exists: bool =
+        sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
+            .bind(&name)
+            .fetch_one(&mut admin)
+            .await?;
     if !exists {
         tracing::info!(database = %name, "creating database");
-        sqlx::query(AssertSqlSafe(format!("create database {}", quote_ident(&name)))).execute(&mut admin).await?;
+        sqlx::query(AssertSqlSafe(format!(
+            "create database {}",
+            quote_ident(&name)
+        )))
+        .execute(&mut admin)
+        .await?;
     }
     Ok(())
 }

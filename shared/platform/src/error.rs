@@ -63,30 +63,71 @@ pub struct Problem {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, title: &'static str, detail: impl Into<Cow<'static, str>>) -> Self {
-        Self { status, code, title, detail: detail.into(), field: None, source: None }
+    fn new(
+        status: StatusCode,
+        code: &'static str,
+        title: &'static str,
+        detail: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        Self {
+            status,
+            code,
+            title,
+            detail: detail.into(),
+            field: None,
+            source: None,
+        }
     }
 
     /// 422: a field is well-formed JSON but a value the API does not accept.
-    pub fn invalid_field(field: impl Into<Cow<'static, str>>, detail: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", "A field is not valid", detail).with_field(field)
+    pub fn invalid_field(
+        field: impl Into<Cow<'static, str>>,
+        detail: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            "A field is not valid",
+            detail,
+        )
+        .with_field(field)
     }
 
     /// 400: the body is not the JSON the route takes.
     pub fn invalid_body(field: Option<String>, detail: impl Into<Cow<'static, str>>) -> Self {
-        let mut e = Self::new(StatusCode::BAD_REQUEST, "invalid_body", "The request body is not valid", detail);
+        let mut e = Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            "The request body is not valid",
+            detail,
+        );
         e.field = field.map(Cow::Owned);
         e
     }
 
     /// 400: a query or path parameter is malformed.
-    pub fn invalid_parameter(field: impl Into<Cow<'static, str>>, detail: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_parameter", "A parameter is not valid", detail).with_field(field)
+    pub fn invalid_parameter(
+        field: impl Into<Cow<'static, str>>,
+        detail: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_parameter",
+            "A parameter is not valid",
+            detail,
+        )
+        .with_field(field)
     }
 
     /// 404: the thing does not exist for this practice.
     pub fn not_found(code: &'static str, field: &'static str, id: impl std::fmt::Display) -> Self {
-        Self::new(StatusCode::NOT_FOUND, code, "Not found", format!("no {field} {id}")).with_field(field)
+        Self::new(
+            StatusCode::NOT_FOUND,
+            code,
+            "Not found",
+            format!("no {field} {id}"),
+        )
+        .with_field(field)
     }
 
     /// 401 for every failed login, whatever the reason: wrong password, unknown account,
@@ -102,7 +143,12 @@ impl ApiError {
 
     /// 401: no valid session.
     pub fn unauthenticated() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", "Not signed in", "a valid session token is required")
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "Not signed in",
+            "a valid session token is required",
+        )
     }
 
     /// 403: the session has not finished the second factor.
@@ -137,17 +183,32 @@ impl ApiError {
 
     /// 429: slow down.
     pub fn rate_limited() -> Self {
-        Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Too many requests", "try again later")
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "Too many requests",
+            "try again later",
+        )
     }
 
     /// 503: a dependency is down.
     pub fn unavailable(detail: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable", detail)
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "Service unavailable",
+            detail,
+        )
     }
 
     /// 500 with the cause kept for the log.
     pub fn internal(source: impl Into<anyhow::Error>) -> Self {
-        let mut e = Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", "internal error");
+        let mut e = Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            "internal error",
+        );
         e.source = Some(source.into());
         e
     }
@@ -192,20 +253,30 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let server_side = self.status.is_server_error();
         let body = Problem {
-            type_: format!("https://praxis.dev/problems/{}", self.code.replace('_', "-")),
+            type_: format!(
+                "https://praxis.dev/problems/{}",
+                self.code.replace('_', "-")
+            ),
             title: self.title.to_owned(),
             status: self.status.as_u16(),
             detail: self.detail.into_owned(),
             code: self.code.to_owned(),
             field: self.field.map(Cow::into_owned),
-            request_id: if server_side { current_request_id() } else { None },
+            request_id: if server_side {
+                current_request_id()
+            } else {
+                None
+            },
         };
         let mut response = (self.status, axum::Json(body)).into_response();
-        response
-            .headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         if let Some(source) = self.source {
-            response.extensions_mut().insert(ErrorCause(Arc::new(source)));
+            response
+                .extensions_mut()
+                .insert(ErrorCause(Arc::new(source)));
         }
         response
     }
@@ -221,7 +292,11 @@ pub trait ResultExt<T> {
 impl<T> ResultExt<T> for Result<T, sqlx::Error> {
     fn on_constraint(self, name: &str, f: impl FnOnce() -> ApiError) -> Result<T, ApiError> {
         self.map_err(|e| {
-            if crate::db::violated_constraint(&e) == Some(name) { f() } else { ApiError::from(e) }
+            if crate::db::violated_constraint(&e) == Some(name) {
+                f()
+            } else {
+                ApiError::from(e)
+            }
         })
     }
 }

@@ -50,8 +50,8 @@ async fn metrics() -> impl IntoResponse {
 /// every request body.
 pub fn finish(router: Router, max_body_bytes: usize) -> Router {
     router
-        .layer(middleware::from_fn(request_context))
         .fallback(route_not_found)
+        .layer(middleware::from_fn(request_context))
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::internal(anyhow::anyhow!("handler panicked")).into_response()
@@ -72,28 +72,50 @@ async fn request_context(request: Request, next: Next) -> Response {
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
     let method = request.method().clone();
-    let span = tracing::info_span!("request", request_id = %request_id, method = %method, route = %route);
+    let span =
+        tracing::info_span!("request", request_id = %request_id, method = %method, route = %route);
     let started = Instant::now();
     let mut response = REQUEST_ID
-        .scope(request_id.clone(), next.run(request).instrument(span.clone()))
+        .scope(
+            request_id.clone(),
+            next.run(request).instrument(span.clone()),
+        )
         .await;
     let elapsed = started.elapsed();
     let status = response.status();
     let _enter = span.enter();
     if let Some(cause) = response.extensions().get::<ErrorCause>() {
-        tracing::error!(status = status.as_u16(), error = format!("{:#}", cause.0), "request failed");
+        tracing::error!(
+            status = status.as_u16(),
+            error = format!("{:#}", cause.0),
+            "request failed"
+        );
     }
     let quiet = matches!(route.as_str(), "/healthz" | "/readyz" | "/metrics");
     if quiet {
-        tracing::debug!(status = status.as_u16(), latency_ms = elapsed.as_millis() as u64, "served");
+        tracing::debug!(
+            status = status.as_u16(),
+            latency_ms = elapsed.as_millis() as u64,
+            "served"
+        );
     } else {
-        tracing::info!(status = status.as_u16(), latency_ms = elapsed.as_millis() as u64, "served");
+        tracing::info!(
+            status = status.as_u16(),
+            latency_ms = elapsed.as_millis() as u64,
+            "served"
+        );
     }
-    let labels = [("route", route), ("method", method.to_string()), ("status", status.as_u16().to_string())];
+    let labels = [
+        ("route", route),
+        ("method", method.to_string()),
+        ("status", status.as_u16().to_string()),
+    ];
     metrics::counter!("http_requests_total", &labels).increment(1);
     metrics::histogram!("http_request_duration_seconds", &labels).record(elapsed.as_secs_f64());
     if let Ok(v) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert(HeaderName::from_static(REQUEST_ID_HEADER), v);
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static(REQUEST_ID_HEADER), v);
     }
     response
 }
@@ -103,23 +125,43 @@ async fn security_headers(request: Request, next: Next) -> Response {
     let is_docs = request.uri().path() == "/docs";
     let mut response = next.run(request).await;
     let h = response.headers_mut();
-    h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=63072000; includeSubDomains"));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static("max-age=63072000; includeSubDomains"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    h.insert(HeaderName::from_static("cross-origin-opener-policy"), HeaderValue::from_static("same-origin"));
-    h.insert(HeaderName::from_static("permissions-policy"), HeaderValue::from_static("camera=(), microphone=(), geolocation=()"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        HeaderName::from_static("cross-origin-opener-policy"),
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        HeaderName::from_static("permissions-policy"),
+        HeaderValue::from_static("camera=(), microphone=(), geolocation=()"),
+    );
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         if is_docs {
-            HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
+            HeaderValue::from_static(
+                "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+            )
         } else {
             HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'")
         },
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if response.status() == StatusCode::PAYLOAD_TOO_LARGE
-        && response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v != "application/problem+json")
+        && response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| v != "application/problem+json")
     {
         return ApiError::payload_too_large().into_response();
     }

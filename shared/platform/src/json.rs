@@ -28,10 +28,15 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 mime.eq_ignore_ascii_case("application/json") || mime.ends_with("+json")
             });
         if !is_json {
-            return Err(ApiError::invalid_body(None, "Content-Type must be application/json"));
+            return Err(ApiError::invalid_body(
+                None,
+                "Content-Type must be application/json",
+            ));
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|e| match e {
-            BytesRejection::FailedToBufferBody(inner) if inner.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+            BytesRejection::FailedToBufferBody(inner)
+                if inner.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
+            {
                 ApiError::payload_too_large()
             }
             _ => ApiError::invalid_body(None, "the body could not be read"),
@@ -46,10 +51,18 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        let field = if path == "." || path.is_empty() { None } else { Some(path) };
+        let field = if path == "." || path.is_empty() {
+            None
+        } else {
+            Some(path)
+        };
         let detail = match inner.classify() {
             serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
-                format!("malformed JSON at line {} column {}", inner.line(), inner.column())
+                format!(
+                    "malformed JSON at line {} column {}",
+                    inner.line(),
+                    inner.column()
+                )
             }
             _ => describe(&inner),
         };
@@ -65,15 +78,15 @@ fn describe(e: &serde_json::Error) -> String {
         None => msg,
     };
     // "invalid type: string \"Jansen\", expected ..." → drop the value.
-    if let Some(rest) = msg.strip_prefix("invalid type: string \"") {
-        if let Some(end) = rest.find("\", ") {
-            return format!("invalid type: string, {}", &rest[end + 3..]);
-        }
+    if let Some(rest) = msg.strip_prefix("invalid type: string \"")
+        && let Some(end) = rest.find("\", ")
+    {
+        return format!("invalid type: string, {}", &rest[end + 3..]);
     }
-    if let Some(rest) = msg.strip_prefix("invalid value: string \"") {
-        if let Some(end) = rest.find("\", ") {
-            return format!("invalid value, {}", &rest[end + 3..]);
-        }
+    if let Some(rest) = msg.strip_prefix("invalid value: string \"")
+        && let Some(end) = rest.find("\", ")
+    {
+        return format!("invalid value, {}", &rest[end + 3..]);
     }
     msg
 }
@@ -120,7 +133,11 @@ fn serde_urlencoded_deserializer<T: DeserializeOwned>(query: &str) -> Result<T, 
     let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
-        let field = if path == "." || path.is_empty() { "query".to_owned() } else { path };
+        let field = if path == "." || path.is_empty() {
+            "query".to_owned()
+        } else {
+            path
+        };
         let msg = e.into_inner().to_string();
         (field, msg)
     })

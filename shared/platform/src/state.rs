@@ -30,7 +30,15 @@ impl AppState {
         let keys = Keyring::new(settings.master_key.clone());
         let passwords = PasswordHasher::new(settings.password_hash_concurrency);
         let login_limiter = LoginLimiter::new(settings.login_rate_per_minute);
-        Self { inner: Arc::new(Inner { settings, db, keys, passwords, login_limiter }) }
+        Self {
+            inner: Arc::new(Inner {
+                settings,
+                db,
+                keys,
+                passwords,
+                login_limiter,
+            }),
+        }
     }
 
     /// Configuration.

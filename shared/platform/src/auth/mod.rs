@@ -20,10 +20,16 @@ pub const MAX_PASSWORD_CHARS: usize = 128;
 pub fn check_password_policy(field: &'static str, password: &str) -> Result<(), crate::ApiError> {
     let n = password.chars().count();
     if n < MIN_PASSWORD_CHARS {
-        return Err(crate::ApiError::invalid_field(field, format!("must be at least {MIN_PASSWORD_CHARS} characters")));
+        return Err(crate::ApiError::invalid_field(
+            field,
+            format!("must be at least {MIN_PASSWORD_CHARS} characters"),
+        ));
     }
     if n > MAX_PASSWORD_CHARS {
-        return Err(crate::ApiError::invalid_field(field, format!("must be at most {MAX_PASSWORD_CHARS} characters")));
+        return Err(crate::ApiError::invalid_field(
+            field,
+            format!("must be at most {MAX_PASSWORD_CHARS} characters"),
+        ));
     }
     Ok(())
 }

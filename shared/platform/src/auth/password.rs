@@ -25,7 +25,10 @@ fn argon2() -> Argon2<'static> {
 
 fn hash_blocking(password: &str) -> String {
     let salt = SaltString::generate(&mut rand::rngs::OsRng);
-    argon2().hash_password(password.as_bytes(), &salt).expect("argon2 hashing").to_string()
+    argon2()
+        .hash_password(password.as_bytes(), &salt)
+        .expect("argon2 hashing")
+        .to_string()
 }
 
 impl PasswordHasher {
@@ -69,7 +72,9 @@ impl PasswordHasher {
 
 fn verify_blocking(phc: &str, password: &str) -> bool {
     match PasswordHash::new(phc) {
-        Ok(parsed) => argon2().verify_password(password.as_bytes(), &parsed).is_ok(),
+        Ok(parsed) => argon2()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok(),
         Err(_) => false,
     }
 }
@@ -85,8 +90,16 @@ mod tests {
         let b = h.hash("correct horse battery".into()).await.unwrap();
         assert_ne!(a, b, "salts differ");
         assert!(a.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{a}");
-        assert!(h.verify(a.clone(), "correct horse battery".into()).await.unwrap());
+        assert!(
+            h.verify(a.clone(), "correct horse battery".into())
+                .await
+                .unwrap()
+        );
         assert!(!h.verify(a, "wrong".into()).await.unwrap());
-        assert!(!h.verify("not a phc string".into(), "x".into()).await.unwrap());
+        assert!(
+            !h.verify("not a phc string".into(), "x".into())
+                .await
+                .unwrap()
+        );
     }
 }

@@ -16,7 +16,9 @@ impl LoginLimiter {
     /// `per_minute` attempts per IP, all of them available as a burst.
     pub fn new(per_minute: u32) -> Self {
         let n = NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN);
-        Self { limiter: Arc::new(RateLimiter::keyed(Quota::per_minute(n))) }
+        Self {
+            limiter: Arc::new(RateLimiter::keyed(Quota::per_minute(n))),
+        }
     }
 
     /// Takes one attempt for `ip`; false when over the limit.
@@ -41,7 +43,10 @@ pub struct ClientIp(pub IpAddr);
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ClientIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, _state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
         let ip = parts
             .extensions
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()

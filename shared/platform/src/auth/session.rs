@@ -84,7 +84,11 @@ pub async fn create(
     .bind(expires_at)
     .execute(conn)
     .await?;
-    Ok(NewSession { session_id, token, expires_at })
+    Ok(NewSession {
+        session_id,
+        token,
+        expires_at,
+    })
 }
 
 fn token_prefix(practice: PracticeId) -> String {
@@ -92,7 +96,11 @@ fn token_prefix(practice: PracticeId) -> String {
 }
 
 /// Revokes every open session of a staff member.
-pub async fn revoke_all(conn: &mut PgConnection, staff: StaffId, reason: &str) -> Result<u64, sqlx::Error> {
+pub async fn revoke_all(
+    conn: &mut PgConnection,
+    staff: StaffId,
+    reason: &str,
+) -> Result<u64, sqlx::Error> {
     let done = sqlx::query(
         "update core.session set revoked_at = now(), revoked_reason = $2 where staff_id = $1 and revoked_at is null",
     )
@@ -136,6 +144,18 @@ pub struct SessionInfo {
     pub route: String,
 }
 
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    session_id: Uuid,
+    staff_id: Uuid,
+    stage: String,
+    role: String,
+    last_seen_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    revoked_at: Option<DateTime<Utc>>,
+    account_ok: bool,
+}
+
 async fn load(parts: &mut Parts, state: &AppState) -> Result<SessionInfo, ApiError> {
     let token = bearer(parts).ok_or_else(ApiError::unauthenticated)?;
     let practice = practice_of(token).ok_or_else(ApiError::unauthenticated)?;
@@ -145,7 +165,7 @@ async fn load(parts: &mut Parts, state: &AppState) -> Result<SessionInfo, ApiErr
         .map(|p| p.as_str().to_owned())
         .unwrap_or_default();
     let mut tx = state.db().tenant(practice).await?;
-    let row: Option<(Uuid, Uuid, String, String, DateTime<Utc>, DateTime<Utc>, Option<DateTime<Utc>>, bool)> = sqlx::query_as(
+    let row: Option<SessionRow> = sqlx::query_as(
         r#"select s.session_id, s.staff_id, s.stage, a.role, s.last_seen_at, s.expires_at, s.revoked_at,
                   (a.deactivated_at is null and a.locked_at is null) as account_ok
              from core.session s
@@ -155,14 +175,31 @@ async fn load(parts: &mut Parts, state: &AppState) -> Result<SessionInfo, ApiErr
     .bind(token_hash(token))
     .fetch_optional(&mut *tx)
     .await?;
-    let Some((session_id, staff_id, stage, role, last_seen, expires_at, revoked_at, account_ok)) = row else {
+    let Some(SessionRow {
+        session_id,
+        staff_id,
+        stage,
+        role,
+        last_seen_at: last_seen,
+        expires_at,
+        revoked_at,
+        account_ok,
+    }) = row
+    else {
         return Err(ApiError::unauthenticated());
     };
     let now = Utc::now();
-    let idle = chrono::Duration::from_std(state.settings().session_idle_timeout).unwrap_or(chrono::Duration::MAX);
+    let idle = chrono::Duration::from_std(state.settings().session_idle_timeout)
+        .unwrap_or(chrono::Duration::MAX);
     if revoked_at.is_some() || !account_ok || now >= expires_at || now - last_seen >= idle {
         if revoked_at.is_none() {
-            let reason = if !account_ok { "account" } else if now >= expires_at { "absolute_timeout" } else { "idle_timeout" };
+            let reason = if !account_ok {
+                "account"
+            } else if now >= expires_at {
+                "absolute_timeout"
+            } else {
+                "idle_timeout"
+            };
             sqlx::query("update core.session set revoked_at = now(), revoked_reason = $2 where session_id = $1")
                 .bind(session_id)
                 .bind(reason)
@@ -179,8 +216,10 @@ async fn load(parts: &mut Parts, state: &AppState) -> Result<SessionInfo, ApiErr
             .await?;
     }
     tx.commit().await?;
-    let role = Role::parse(&role).ok_or_else(|| ApiError::internal(anyhow::anyhow!("unknown role in database")))?;
-    let stage = Stage::parse(&stage).ok_or_else(|| ApiError::internal(anyhow::anyhow!("unknown session stage")))?;
+    let role = Role::parse(&role)
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("unknown role in database")))?;
+    let stage = Stage::parse(&stage)
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("unknown session stage")))?;
     Ok(SessionInfo {
         practice,
         session_id: SessionId::from_uuid(session_id),
@@ -199,7 +238,10 @@ pub struct Staff(pub SessionInfo);
 impl FromRequestParts<AppState> for Staff {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let info = load(parts, state).await?;
         if info.stage != Stage::Active {
             return Err(ApiError::second_factor_required());
@@ -251,7 +293,10 @@ impl Staff {
         )
         .await?;
         tx.commit().await?;
-        Err(ApiError::forbidden(format!("the role {} may not do this", self.role().as_str())))
+        Err(ApiError::forbidden(format!(
+            "the role {} may not do this",
+            self.role().as_str()
+        )))
     }
 
     /// The route, for audit rows.
@@ -260,7 +305,13 @@ impl Staff {
     }
 
     /// An audit event by this staff member.
-    pub fn audit<'a>(&'a self, event: &'a str, action: Action, patient: Option<domain::PatientId>, outcome: &'a str) -> AuditEvent<'a> {
+    pub fn audit<'a>(
+        &'a self,
+        event: &'a str,
+        action: Action,
+        patient: Option<domain::PatientId>,
+        outcome: &'a str,
+    ) -> AuditEvent<'a> {
         AuditEvent {
             event,
             action,
@@ -292,7 +343,10 @@ pub struct PendingSession(pub SessionInfo);
 impl FromRequestParts<AppState> for PendingSession {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         Ok(PendingSession(load(parts, state).await?))
     }
 }

@@ -16,7 +16,15 @@ pub fn generate_secret() -> Vec<u8> {
 }
 
 fn totp(secret: &[u8], issuer: &str, account: &str) -> anyhow::Result<TOTP> {
-    Ok(TOTP::new(Algorithm::SHA1, 6, 1, STEP_SECS, secret.to_vec(), Some(issuer.to_owned()), account.to_owned())?)
+    Ok(TOTP::new(
+        Algorithm::SHA1,
+        6,
+        1,
+        STEP_SECS,
+        secret.to_vec(),
+        Some(issuer.to_owned()),
+        account.to_owned(),
+    )?)
 }
 
 /// The base32 form people type into an authenticator.
@@ -26,7 +34,9 @@ pub fn secret_base32(secret: &[u8]) -> String {
 
 /// Decodes a base32 secret.
 pub fn decode_base32(secret: &str) -> Option<Vec<u8>> {
-    Secret::Encoded(secret.trim().to_uppercase()).to_bytes().ok()
+    Secret::Encoded(secret.trim().to_uppercase())
+        .to_bytes()
+        .ok()
 }
 
 /// The `otpauth://` URI for QR codes.
@@ -37,13 +47,18 @@ pub fn otpauth_uri(secret: &[u8], issuer: &str, account: &str) -> anyhow::Result
 /// An SVG QR code of the URI.
 pub fn qr_svg(uri: &str) -> anyhow::Result<String> {
     let code = qrcode::QrCode::new(uri.as_bytes())?;
-    Ok(code.render::<qrcode::render::svg::Color<'_>>().min_dimensions(200, 200).build())
+    Ok(code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(200, 200)
+        .build())
 }
 
 /// The code for a step.
 pub fn code_at_step(secret: &[u8], step: u64) -> String {
     // The issuer and account do not enter the code.
-    totp(secret, "x", "x").map(|t| t.generate(step * STEP_SECS)).unwrap_or_default()
+    totp(secret, "x", "x")
+        .map(|t| t.generate(step * STEP_SECS))
+        .unwrap_or_default()
 }
 
 /// The step `code` belongs to, among the current and the previous one.
@@ -67,7 +82,13 @@ mod tests {
         let s = generate_secret();
         let now = 1_800_000_015;
         let step = now / STEP_SECS;
-        for (offset, accepted) in [(-2i64, false), (-1, true), (0, true), (1, false), (2, false)] {
+        for (offset, accepted) in [
+            (-2i64, false),
+            (-1, true),
+            (0, true),
+            (1, false),
+            (2, false),
+        ] {
             let code = code_at_step(&s, (step as i64 + offset) as u64);
             let got = matching_step(&s, &code, now);
             // A code of another step can collide by chance (1 in a million); only check the step.
@@ -85,7 +106,10 @@ mod tests {
     fn uri_and_qr() {
         let s = generate_secret();
         let uri = otpauth_uri(&s, "Praxis", "staff-1").unwrap();
-        assert!(uri.starts_with("otpauth://totp/Praxis:staff-1?secret="), "{uri}");
+        assert!(
+            uri.starts_with("otpauth://totp/Praxis:staff-1?secret="),
+            "{uri}"
+        );
         assert!(qr_svg(&uri).unwrap().starts_with("<?xml"));
     }
 }

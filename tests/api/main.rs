@@ -1,0 +1,9 @@
+//! End-to-end tests: the real server over HTTP, its own PostgreSQL database per test.
+
+mod audit;
+mod auth;
+mod bad_input;
+mod encryption;
+mod http;
+mod permissions;
+mod tenancy;

@@ -1,0 +1,97 @@
+//! The role matrix (domain::practice::Role::allows), walked cell by cell over HTTP, plus the
+//! clinical-text rule.
+
+use domain::practice::{Permission, Role};
+use praxis_tests::*;
+use serde_json::json;
+
+#[tokio::test]
+async fn every_role_gets_exactly_what_the_matrix_allows() {
+    let app = spawn_app().await;
+    let admin = app.practice_with_admin("A", "BE").await;
+    let patient = app
+        .patient(&admin, json!({"family_name": "Peeters", "given_names": "Lotte", "birth_date": "1984-03-12", "sex": "female",
+                                 "clinical_summary": "Lumbago"}))
+        .await;
+    for role in Role::ALL {
+        let s = if role == Role::PracticeAdmin {
+            admin.clone()
+        } else {
+            app.staff(&admin, role.as_str()).await
+        };
+        let t = Some(s.token.as_str());
+        let read = app
+            .call("GET", &format!("/v1/patients/{patient}"), t, None)
+            .await;
+        assert_eq!(
+            read.status == 200,
+            role.allows(Permission::PatientRead),
+            "{role:?} read: {}",
+            read.text
+        );
+        if read.status == 200 {
+            assert_eq!(
+                read.body.get("clinical_summary").is_some(),
+                role.allows(Permission::ClinicalText),
+                "{role:?}: {}",
+                read.text
+            );
+        }
+        let write = app
+            .call(
+                "PATCH",
+                &format!("/v1/patients/{patient}"),
+                t,
+                Some(&json!({"gp_name": "Dr. A"})),
+            )
+            .await;
+        assert_eq!(
+            write.status == 200,
+            role.allows(Permission::PatientWrite),
+            "{role:?} write: {}",
+            write.text
+        );
+        let clinical = app
+            .call(
+                "PATCH",
+                &format!("/v1/patients/{patient}"),
+                t,
+                Some(&json!({"clinical_summary": "changed"})),
+            )
+            .await;
+        assert_eq!(
+            clinical.status == 200,
+            role.allows(Permission::ClinicalText),
+            "{role:?} clinical: {}",
+            clinical.text
+        );
+        if clinical.status != 200 {
+            assert_eq!(clinical.status, 403);
+        }
+        let audit = app.call("GET", "/v1/audit-events", t, None).await;
+        assert_eq!(
+            audit.status == 200,
+            role.allows(Permission::AuditRead),
+            "{role:?} audit"
+        );
+        let staff = app.call("GET", "/v1/staff", t, None).await;
+        assert_eq!(
+            staff.status == 200,
+            role.allows(Permission::StaffManage),
+            "{role:?} staff"
+        );
+    }
+    // The receptionist could not overwrite the clinical text.
+    let read = app
+        .call(
+            "GET",
+            &format!("/v1/patients/{patient}"),
+            Some(&admin.token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        read.body["clinical_summary"], "changed",
+        "only permitted roles changed it"
+    );
+}
