@@ -47,6 +47,8 @@ enum Command {
     Demo,
     /// Prints the OpenAPI description.
     Openapi,
+    /// Exits 0 when the server on BIND_ADDR answers /readyz (for container health checks).
+    Healthcheck,
     /// Prints the current TOTP code of a base32 secret (for trying the API by hand).
     TotpCode {
         /// The base32 secret.
@@ -243,6 +245,7 @@ async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             print_demo(&base, &info);
             Ok(())
         }
+        Command::Healthcheck => healthcheck(&settings).await,
         Command::Openapi => {
             println!("{}", praxis::openapi().to_pretty_json()?);
             Ok(())
@@ -293,6 +296,32 @@ fn print_demo(base: &str, info: &demo::DemoInfo) {
         "    curl -s {base}/v1/auth/totp/verify -H 'authorization: Bearer <token>' -H 'content-type: application/json' -d '{{\"code\":\"<code>\"}}'"
     );
     println!();
+}
+
+/// A plain HTTP/1.0 GET of /readyz on the local port: no HTTP client needed in the image.
+async fn healthcheck(settings: &Settings) -> anyhow::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut addr = settings.bind_addr;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(addr).await?;
+        stream
+            .write_all(b"GET /readyz HTTP/1.0\r\nHost: localhost\r\n\r\n")
+            .await?;
+        let mut reply = Vec::new();
+        stream.read_to_end(&mut reply).await?;
+        Ok::<_, std::io::Error>(reply)
+    };
+    let reply = tokio::time::timeout(std::time::Duration::from_secs(3), exchange)
+        .await
+        .context("no answer from the server within 3 s")??;
+    if reply.starts_with(b"HTTP/1.0 200") || reply.starts_with(b"HTTP/1.1 200") {
+        Ok(())
+    } else {
+        anyhow::bail!("/readyz did not answer 200")
+    }
 }
 
 async fn shutdown_signal() {
