@@ -6,4 +6,5 @@ mod bad_input;
 mod encryption;
 mod http;
 mod permissions;
+mod support;
 mod tenancy;

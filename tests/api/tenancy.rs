@@ -16,6 +16,18 @@ async fn practice_a_cannot_reach_practice_b_by_id() {
                              "national_number": "111222333", "clinical_summary": "B's note"}))
         .await;
     let _a_patient = app.patient(&a, patient_body("Aerts")).await;
+    let b_grant = app
+        .call(
+            "POST",
+            "/v1/support-grants",
+            Some(&b.token),
+            Some(&json!({"operator_ref": "T-1", "reason": "r", "minutes": 30})),
+        )
+        .await
+        .body["grant_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let before_patient = snapshot(
         &app,
         "select * from core.patient where practice_id = $1",
@@ -25,6 +37,12 @@ async fn practice_a_cannot_reach_practice_b_by_id() {
     let before_staff = snapshot(
         &app,
         "select * from core.staff_account where practice_id = $1",
+        b.practice_id,
+    )
+    .await;
+    let before_grants = snapshot(
+        &app,
+        "select * from core.support_grant where practice_id = $1",
         b.practice_id,
     )
     .await;
@@ -55,6 +73,7 @@ async fn practice_a_cannot_reach_practice_b_by_id() {
         ("POST", format!("/v1/staff/{s}/unlock"), None),
         ("POST", format!("/v1/staff/{s}/reset"), None),
         ("POST", format!("/v1/staff/{s}/deactivate"), None),
+        ("DELETE", format!("/v1/support-grants/{b_grant}"), None),
     ];
     for (method, path, body) in calls {
         let r = app.call(method, &path, Some(&a.token), body.as_ref()).await;
@@ -102,6 +121,15 @@ async fn practice_a_cannot_reach_practice_b_by_id() {
         snapshot(
             &app,
             "select * from core.staff_account where practice_id = $1",
+            b.practice_id
+        )
+        .await
+    );
+    assert_eq!(
+        before_grants,
+        snapshot(
+            &app,
+            "select * from core.support_grant where practice_id = $1",
             b.practice_id
         )
         .await

@@ -74,6 +74,7 @@ fn auth_event<'a>(
         event,
         action: Action::Execute,
         actor,
+        support_grant: None,
         patient: None,
         purpose: "authentication",
         route,

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod patients;
 pub mod practices;
 pub mod staff;
+pub mod support;
 
 use axum::Router;
 use platform::AppState;
@@ -18,6 +19,7 @@ pub fn router() -> Router<AppState> {
         .merge(staff::router())
         .merge(patients::router())
         .merge(audit_trail::router())
+        .merge(support::router())
 }
 
 /// The OpenAPI description of the core routes.
@@ -46,6 +48,9 @@ pub fn router() -> Router<AppState> {
         patients::give_sms_consent,
         patients::withdraw_sms_consent,
         audit_trail::list_audit_events,
+        support::create_support_grant,
+        support::list_support_grants,
+        support::revoke_support_grant,
     ),
     components(schemas(platform::error::Problem)),
     tags(
@@ -54,6 +59,7 @@ pub fn router() -> Router<AppState> {
         (name = "staff", description = "Staff accounts of a practice"),
         (name = "patients", description = "Patients: identity, contact, insurance, clinical summary"),
         (name = "audit", description = "The audit trail of access to personal data"),
+        (name = "support", description = "Time-boxed, audited operator support access granted by a practice admin"),
     )
 )]
 pub struct CoreApi;

@@ -17,7 +17,7 @@ use domain::people::{ConsentMethod, Sex};
 use domain::practice::{Country, Language, Permission};
 use domain::{PatientId, PracticeId};
 use platform::audit::{self, Action};
-use platform::auth::Staff;
+use platform::auth::{Reader, Staff};
 use platform::crypto::{FieldRef, PracticeKeys};
 use platform::db::TenantTx;
 use platform::json::{ApiJson, ApiPath, ApiQuery};
@@ -578,8 +578,8 @@ async fn load(
     decode(&row, &keys, practice)
 }
 
-fn redact(mut p: Patient, staff: &Staff) -> Patient {
-    if !staff.can(Permission::ClinicalText) {
+fn redact(mut p: Patient, can: impl Fn(Permission) -> bool) -> Patient {
+    if !can(Permission::ClinicalText) {
         p.clinical_summary = None;
     }
     p
@@ -657,7 +657,7 @@ pub async fn create_patient(
     let (patient, _) = load(&mut tx, &state, practice, id.as_uuid(), false).await?;
     tx.commit().await?;
     tracing::info!(practice.id = %practice, patient.id = %id, "patient created");
-    Ok((StatusCode::CREATED, Json(redact(patient, &staff))))
+    Ok((StatusCode::CREATED, Json(redact(patient, |p| staff.can(p)))))
 }
 
 /// Reads a patient.
@@ -666,7 +666,7 @@ pub async fn create_patient(
     responses((status = 200, body = Patient), (status = 404, body = platform::error::Problem)))]
 pub async fn get_patient(
     State(state): State<AppState>,
-    staff: Staff,
+    staff: Reader,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<Patient>> {
     staff.require(&state, Permission::PatientRead).await?;
@@ -685,7 +685,7 @@ pub async fn get_patient(
     )
     .await?;
     tx.commit().await?;
-    Ok(Json(redact(patient, &staff)))
+    Ok(Json(redact(patient, |p| staff.can(p))))
 }
 
 /// Changes a patient: absent fields stay, `null` clears.
@@ -740,7 +740,7 @@ pub async fn update_patient(
     .await?;
     let (patient, _) = load(&mut tx, &state, practice, id, false).await?;
     tx.commit().await?;
-    Ok(Json(redact(patient, &staff)))
+    Ok(Json(redact(patient, |p| staff.can(p))))
 }
 
 /// Paging parameters.
@@ -768,7 +768,7 @@ fn page_limit(limit: Option<i64>) -> ApiResult<i64> {
 
 async fn page(
     tx: &mut TenantTx,
-    staff: &Staff,
+    staff: &Reader,
     reason: &'static str,
     limit: i64,
     rows: Vec<(Uuid, String, String, NaiveDate)>,
@@ -803,7 +803,7 @@ async fn page(
     responses((status = 200, body = PatientPage), (status = 400, body = platform::error::Problem)))]
 pub async fn list_patients(
     State(state): State<AppState>,
-    staff: Staff,
+    staff: Reader,
     ApiQuery(q): ApiQuery<PageQuery>,
 ) -> ApiResult<Json<PatientPage>> {
     staff.require(&state, Permission::PatientRead).await?;
@@ -849,7 +849,7 @@ pub struct PatientSearch {
     responses((status = 200, body = PatientPage), (status = 422, body = platform::error::Problem)))]
 pub async fn search_patients(
     State(state): State<AppState>,
-    staff: Staff,
+    staff: Reader,
     ApiJson(q): ApiJson<PatientSearch>,
 ) -> ApiResult<Json<PatientPage>> {
     staff.require(&state, Permission::PatientRead).await?;
@@ -955,7 +955,7 @@ pub async fn give_sms_consent(
     audit::record(&mut tx, practice, &ev).await?;
     let (patient, _) = load(&mut tx, &state, practice, id, false).await?;
     tx.commit().await?;
-    Ok(Json(redact(patient, &staff)))
+    Ok(Json(redact(patient, |p| staff.can(p))))
 }
 
 /// Records that the patient withdrew SMS consent; no SMS goes out from then on.
@@ -981,5 +981,5 @@ pub async fn withdraw_sms_consent(
     audit::record(&mut tx, practice, &ev).await?;
     let (patient, _) = load(&mut tx, &state, practice, id, false).await?;
     tx.commit().await?;
-    Ok(Json(redact(patient, &staff)))
+    Ok(Json(redact(patient, |p| staff.can(p))))
 }

@@ -202,6 +202,7 @@ pub async fn create_with_id(
             event: "practice_created",
             action: platform::audit::Action::Create,
             actor: None,
+            support_grant: None,
             patient: None,
             purpose: "administration",
             route: "/v1/operator/practices",

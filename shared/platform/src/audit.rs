@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, Utc};
 use domain::practice::Role;
-use domain::{PatientId, PracticeId, StaffId};
+use domain::{PatientId, PracticeId, StaffId, SupportGrantId};
 use sha2::{Digest, Sha256};
 use sqlx::AssertSqlSafe;
 use sqlx::{PgConnection, Row};
@@ -50,8 +50,10 @@ pub struct AuditEvent<'a> {
     pub event: &'a str,
     /// What kind of access.
     pub action: Action,
-    /// Who, if known.
+    /// Who, if a staff member.
     pub actor: Option<(StaffId, Role)>,
+    /// The support grant, when operator staff act under one (role `support`).
+    pub support_grant: Option<SupportGrantId>,
     /// Whose data, if a patient's.
     pub patient: Option<PatientId>,
     /// Purpose of use.
@@ -97,8 +99,8 @@ pub async fn record_for_patients(
     sqlx::query(
         r#"insert into core.audit_event
                (practice_id, audit_id, event, action, actor_staff_id, actor_role, patient_id,
-                purpose, route, outcome, request_id, reason)
-           select $1, a, $3, $4, $5, $6, p, $7, $8, $9, $10, $11
+                purpose, route, outcome, request_id, reason, support_grant_id)
+           select $1, a, $3, $4, $5, $6, p, $7, $8, $9, $10, $11, $13
              from unnest($2::uuid[], $12::uuid[]) as t(a, p)"#,
     )
     .bind(practice.as_uuid())
@@ -106,13 +108,18 @@ pub async fn record_for_patients(
     .bind(ev.event)
     .bind(ev.action.code())
     .bind(ev.actor.map(|(s, _)| s.as_uuid()))
-    .bind(ev.actor.map(|(_, r)| r.as_str()))
+    .bind(
+        ev.actor
+            .map(|(_, r)| r.as_str())
+            .or(ev.support_grant.map(|_| "support")),
+    )
     .bind(ev.purpose)
     .bind(ev.route)
     .bind(ev.outcome)
     .bind(crate::error::current_request_id())
     .bind(ev.reason)
     .bind(&pats)
+    .bind(ev.support_grant.map(|g| g.as_uuid()))
     .execute(conn)
     .await?;
     metrics::counter!("audit_events_total").increment(patients.len() as u64);

@@ -6,7 +6,7 @@ pub mod rate_limit;
 pub mod session;
 pub mod totp;
 
-pub use session::{PendingSession, Staff};
+pub use session::{PendingSession, Reader, Staff};
 
 /// Consecutive failed passwords or second factors that lock an account.
 pub const MAX_FAILED_ATTEMPTS: i32 = 5;

@@ -10,7 +10,7 @@ use axum::http::header;
 use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
 use domain::practice::{Permission, Role};
-use domain::{PracticeId, SessionId, StaffId};
+use domain::{PracticeId, SessionId, StaffId, SupportGrantId};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -92,7 +92,19 @@ pub async fn create(
 }
 
 fn token_prefix(practice: PracticeId) -> String {
-    format!("pxs_{}_", practice.as_uuid().simple())
+    format!("{SESSION_PREFIX}{}_", practice.as_uuid().simple())
+}
+
+const SESSION_PREFIX: &str = "pxs_";
+const SUPPORT_PREFIX: &str = "pxg_";
+
+/// A new support token for `practice`: `pxg_<practice id hex>_<256 random bits>`.
+pub fn new_support_token(practice: PracticeId) -> String {
+    format!(
+        "{SUPPORT_PREFIX}{}_{}",
+        practice.as_uuid().simple(),
+        random_token("")
+    )
 }
 
 /// Revokes every open session of a staff member.
@@ -111,9 +123,13 @@ pub async fn revoke_all(
     Ok(done.rows_affected())
 }
 
-/// The practice a token claims to belong to.
+/// The practice a session token claims to belong to.
 fn practice_of(token: &str) -> Option<PracticeId> {
-    let rest = token.strip_prefix("pxs_")?;
+    practice_in(token, SESSION_PREFIX)
+}
+
+fn practice_in(token: &str, prefix: &str) -> Option<PracticeId> {
+    let rest = token.strip_prefix(prefix)?;
     let (hex, secret) = rest.split_once('_')?;
     if hex.len() != 32 || secret.len() < 43 {
         return None;
@@ -284,6 +300,7 @@ impl Staff {
                 event: "authz_fail",
                 action: Action::Execute,
                 actor: Some((self.staff_id(), self.role())),
+                support_grant: None,
                 patient: None,
                 purpose: audit::purpose_for(self.role()),
                 route: &self.0.route,
@@ -316,6 +333,7 @@ impl Staff {
             event,
             action,
             actor: Some((self.staff_id(), self.role())),
+            support_grant: None,
             patient,
             purpose: audit::purpose_for(self.role()),
             route: &self.0.route,
@@ -333,6 +351,118 @@ fn permission_name(p: Permission) -> &'static str {
         Permission::AuditRead => "audit.read",
         Permission::StaffManage => "staff.manage",
         Permission::SupportGrant => "support.grant",
+    }
+}
+
+/// Who may read patient data: a signed-in staff member, or operator staff holding a support
+/// grant that a practice admin gave and that has not expired or been revoked. Support access is
+/// read-only, never includes clinical text, and every use is audited with the grant id.
+#[derive(Debug, Clone)]
+pub enum Reader {
+    /// A staff member with an active session.
+    Staff(Staff),
+    /// Operator staff under a support grant.
+    Support {
+        /// The practice that granted access.
+        practice: PracticeId,
+        /// The grant.
+        grant: SupportGrantId,
+        /// The matched route.
+        route: String,
+    },
+}
+
+impl FromRequestParts<AppState> for Reader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(token) = bearer(parts).filter(|t| t.starts_with(SUPPORT_PREFIX)) else {
+            return Staff::from_request_parts(parts, state)
+                .await
+                .map(Reader::Staff);
+        };
+        let practice = practice_in(token, SUPPORT_PREFIX).ok_or_else(ApiError::unauthenticated)?;
+        let mut tx = state.db().tenant(practice).await?;
+        let grant: Option<Uuid> = sqlx::query_scalar(
+            r#"select grant_id from core.support_grant
+                where token_hash = $1 and revoked_at is null and starts_at <= now() and expires_at > now()"#,
+        )
+        .bind(token_hash(token))
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let grant = grant.ok_or_else(ApiError::unauthenticated)?;
+        let route = parts
+            .extensions
+            .get::<MatchedPath>()
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_default();
+        Ok(Reader::Support {
+            practice,
+            grant: SupportGrantId::from_uuid(grant),
+            route,
+        })
+    }
+}
+
+impl Reader {
+    /// The practice.
+    pub fn practice(&self) -> PracticeId {
+        match self {
+            Reader::Staff(s) => s.practice(),
+            Reader::Support { practice, .. } => *practice,
+        }
+    }
+
+    /// Whether the reader may do this. Support may only read identity, contact and insurance.
+    pub fn can(&self, permission: Permission) -> bool {
+        match self {
+            Reader::Staff(s) => s.can(permission),
+            Reader::Support { .. } => permission == Permission::PatientRead,
+        }
+    }
+
+    /// Requires `permission`; refusals are audited.
+    pub async fn require(&self, state: &AppState, permission: Permission) -> Result<(), ApiError> {
+        match self {
+            Reader::Staff(s) => s.require(state, permission).await,
+            Reader::Support { .. } if self.can(permission) => Ok(()),
+            Reader::Support { .. } => {
+                let mut tx = state.db().tenant(self.practice()).await?;
+                let mut ev = self.audit("authz_fail", Action::Execute, None, "denied");
+                ev.reason = Some(permission_name(permission));
+                audit::record(&mut tx, self.practice(), &ev).await?;
+                tx.commit().await?;
+                Err(ApiError::forbidden("support access is read-only"))
+            }
+        }
+    }
+
+    /// An audit event by this reader.
+    pub fn audit<'a>(
+        &'a self,
+        event: &'a str,
+        action: Action,
+        patient: Option<domain::PatientId>,
+        outcome: &'a str,
+    ) -> AuditEvent<'a> {
+        match self {
+            Reader::Staff(s) => s.audit(event, action, patient, outcome),
+            Reader::Support { grant, route, .. } => AuditEvent {
+                event,
+                action,
+                actor: None,
+                support_grant: Some(*grant),
+                patient,
+                purpose: "support",
+                route,
+                outcome,
+                reason: None,
+            },
+        }
     }
 }
 

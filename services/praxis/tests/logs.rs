@@ -1,0 +1,195 @@
+//! The server's own log output, at debug level, holds none of a patient's personal data: the
+//! real binary runs, a patient whose every field is a canary goes through create, read, search,
+//! update and refused input, and the captured output is searched for every canary.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+fn admin_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .or_else(|_| std::env::var("DATABASE_URL"))
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+#[tokio::test]
+async fn logs_carry_ids_never_personal_data() {
+    let base = admin_url();
+    let (prefix, _) = base.rsplit_once('/').unwrap();
+    let name = format!(
+        "praxis_test_{}_logs{}",
+        chrono::Utc::now().timestamp(),
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_praxis"))
+        .args(["serve", "--demo"])
+        .env("DATABASE_URL", format!("{prefix}/{name}"))
+        .env("BIND_ADDR", "127.0.0.1:0")
+        .env("LOG_FORMAT", "json")
+        .env("RUST_LOG", "debug")
+        .env_remove("APP_DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("server starts");
+    // Read stdout until the listening line, in a thread (blocking pipe).
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        let mut all = String::new();
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            all.push_str(&String::from_utf8_lossy(&buf[..n]));
+            let _ = tx.send(all.clone());
+        }
+    });
+    let mut seen = String::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let base_url = loop {
+        if let Ok(s) = rx.recv_timeout(Duration::from_millis(200)) {
+            seen = s;
+        }
+        if let Some(line) = seen.lines().find(|l| l.starts_with("praxis listening on ")) {
+            break line["praxis listening on ".len()..]
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .to_owned();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "server did not start: {seen}"
+        );
+    };
+
+    let c = reqwest::Client::new();
+    let post = |path: &str, token: Option<&str>, body: Value| {
+        let mut r = c.post(format!("{base_url}{path}")).json(&body);
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        r.send()
+    };
+    let practice = "0d3e0000-0000-7000-8000-000000000001";
+    let login: Value = post("/v1/auth/login", None, json!({"practice_id": practice, "email": "kine@demo.praxis.test", "password": "demo-password-2026"}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = login["token"].as_str().unwrap().to_owned();
+    let secret = platform::auth::totp::decode_base32(&praxis::demo::totp_secret_base32()).unwrap();
+    let code =
+        platform::auth::totp::code_at_step(&secret, chrono::Utc::now().timestamp() as u64 / 30);
+    let v = post("/v1/auth/totp/verify", Some(&token), json!({"code": code}))
+        .await
+        .unwrap();
+    assert_eq!(v.status(), 200);
+
+    let canaries = [
+        "Canaryfamilyzq",
+        "Canarygivenzq",
+        "+32470998877",
+        "canary.zq@example.test",
+        "85073003328",
+        "CANARY-POLICY-ZQ",
+        "Dr. Canaryzq",
+        "CANARY CLINICAL ZQ",
+    ];
+    let created = post(
+        "/v1/patients",
+        Some(&token),
+        json!({"family_name": canaries[0], "given_names": canaries[1], "birth_date": "1985-07-30", "sex": "male",
+               "mobile": "0470 99 88 77", "email": canaries[3], "national_number": canaries[4],
+               "policy_number": canaries[5], "gp_name": canaries[6], "clinical_summary": canaries[7]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(created.status(), 201, "{}", created.text().await.unwrap());
+    let created: Value = created.json().await.unwrap();
+    let id = created["patient_id"].as_str().unwrap();
+    let read = c
+        .get(format!("{base_url}/v1/patients/{id}"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert!(read.text().await.unwrap().contains(canaries[7]));
+    post(
+        "/v1/patients/search",
+        Some(&token),
+        json!({"national_number": canaries[4]}),
+    )
+    .await
+    .unwrap();
+    post(
+        "/v1/patients/search",
+        Some(&token),
+        json!({"family_name": canaries[0]}),
+    )
+    .await
+    .unwrap();
+    c.patch(format!("{base_url}/v1/patients/{id}"))
+        .bearer_auth(&token)
+        .json(&json!({"gp_name": canaries[6]}))
+        .send()
+        .await
+        .unwrap();
+    // Refused input that carries personal data.
+    let bad = post("/v1/patients", Some(&token), json!({"family_name": canaries[0], "given_names": 5, "birth_date": "1985-07-30", "sex": "male"}))
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    let bad = c
+        .patch(format!("{base_url}/v1/patients/{id}"))
+        .bearer_auth(&token)
+        .json(&json!({"email": "not an email canary.zq@example.test", "national_number": "CANARY-POLICY-ZQ"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+    post(
+        "/v1/auth/login",
+        None,
+        json!({"practice_id": practice, "email": canaries[3], "password": canaries[7]}),
+    )
+    .await
+    .unwrap();
+
+    child.kill().unwrap();
+    let _ = child.wait();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    while let Ok(s) = rx.try_recv() {
+        seen = s;
+    }
+    let output = format!("{seen}\n{err}");
+    assert!(
+        output.contains("\"request_id\""),
+        "the logs are JSON with ids: {output}"
+    );
+    assert!(output.contains("patient created"), "{output}");
+    for canary in canaries {
+        assert!(!output.contains(canary), "log output contains {canary}");
+    }
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&base)
+        .await
+        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "drop database \"{name}\" with (force)"
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+}
