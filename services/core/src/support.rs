@@ -150,7 +150,7 @@ pub async fn list_support_grants(
 ) -> ApiResult<Json<Vec<SupportGrant>>> {
     staff.require(&state, Permission::SupportGrant).await?;
     let mut tx = state.db().tenant(staff.practice()).await?;
-    let rows: Vec<(Uuid, String, String, DateTime<Utc>, DateTime<Utc>, Option<DateTime<Utc>>)> = sqlx::query_as(
+    let rows: Vec<GrantRow> = sqlx::query_as(
         "select grant_id, operator_ref, reason, starts_at, expires_at, revoked_at from core.support_grant order by starts_at desc",
     )
     .fetch_all(&mut *tx)
@@ -158,18 +158,26 @@ pub async fn list_support_grants(
     tx.commit().await?;
     Ok(Json(
         rows.into_iter()
-            .map(
-                |(id, operator_ref, reason, starts_at, expires_at, revoked_at)| SupportGrant {
-                    grant_id: SupportGrantId::from_uuid(id),
-                    operator_ref,
-                    reason,
-                    starts_at,
-                    expires_at,
-                    revoked_at,
-                },
-            )
+            .map(|r| SupportGrant {
+                grant_id: SupportGrantId::from_uuid(r.grant_id),
+                operator_ref: r.operator_ref,
+                reason: r.reason,
+                starts_at: r.starts_at,
+                expires_at: r.expires_at,
+                revoked_at: r.revoked_at,
+            })
             .collect(),
     ))
+}
+
+#[derive(sqlx::FromRow)]
+struct GrantRow {
+    grant_id: Uuid,
+    operator_ref: String,
+    reason: String,
+    starts_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    revoked_at: Option<DateTime<Utc>>,
 }
 
 /// Ends a support grant now.
