@@ -335,3 +335,64 @@ async fn setup_tokens_work_once_and_reset_keeps_the_second_factor() {
         "a reset must not skip TOTP"
     );
 }
+
+#[tokio::test]
+async fn five_wrong_codes_lock_the_account_too() {
+    let app = spawn_app().await;
+    let admin = app.practice_with_admin("A", "BE").await;
+    let kine = app.staff(&admin, "practitioner").await;
+    let token = app
+        .login(kine.practice_id, &kine.email, PASSWORD)
+        .await
+        .body["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for _ in 0..5 {
+        app.call(
+            "POST",
+            "/v1/auth/totp/verify",
+            Some(&token),
+            Some(&json!({"code": "000000"})),
+        )
+        .await
+        .problem(401, "invalid_credentials");
+    }
+    let locked = app.count(&format!("select count(*) from core.staff_account where staff_id = '{}' and locked_at is not null", kine.staff_id)).await;
+    assert_eq!(locked, 1, "five wrong second factors lock the account");
+    // Even the right password now looks wrong, and the pending session is gone.
+    app.login(kine.practice_id, &kine.email, PASSWORD)
+        .await
+        .problem(401, "invalid_credentials");
+    app.call("GET", "/v1/auth/session", Some(&token), None)
+        .await
+        .problem(401, "unauthenticated");
+}
+
+#[tokio::test]
+async fn sessions_end_at_the_absolute_timeout() {
+    let app = spawn_app().await;
+    let admin = app.practice_with_admin("A", "BE").await;
+    assert_eq!(
+        app.call("GET", "/v1/patients", Some(&admin.token), None)
+            .await
+            .status,
+        200
+    );
+    let ttl: f64 = sqlx::query_scalar("select extract(epoch from expires_at - created_at)::float8 from core.session where staff_id = $1")
+        .bind(admin.staff_id)
+        .fetch_one(&app.owner)
+        .await
+        .unwrap();
+    assert!(
+        (ttl - 12.0 * 3600.0).abs() < 5.0,
+        "absolute timeout is 12 h: {ttl}"
+    );
+    sqlx::query("update core.session set expires_at = now() - interval '1 second'")
+        .execute(&app.owner)
+        .await
+        .unwrap();
+    app.call("GET", "/v1/patients", Some(&admin.token), None)
+        .await
+        .problem(401, "unauthenticated");
+}
