@@ -215,27 +215,11 @@ impl TestApp {
         token: Option<&str>,
         body: Option<&Value>,
     ) -> Reply {
-        let mut req = self.client.request(
-            method.parse().expect("method"),
-            format!("{}{}", self.base, path),
-        );
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
+        let mut req = self.request(method, path, token);
         if let Some(b) = body {
             req = req.json(b);
         }
-        let resp = req.send().await.expect("request sent");
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let text = resp.text().await.expect("body");
-        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply {
-            status,
-            headers,
-            body,
-            text,
-        }
+        send(req).await
     }
 
     /// Sends raw bytes with a content type.
@@ -247,27 +231,22 @@ impl TestApp {
         content_type: &str,
         body: Vec<u8>,
     ) -> Reply {
-        let mut req = self
-            .client
-            .request(
-                method.parse().expect("method"),
-                format!("{}{}", self.base, path),
-            )
-            .header("content-type", content_type)
-            .body(body);
-        if let Some(t) = token {
-            req = req.bearer_auth(t);
-        }
-        let resp = req.send().await.expect("request sent");
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let text = resp.text().await.expect("body");
-        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply {
-            status,
-            headers,
-            body,
-            text,
+        send(
+            self.request(method, path, token)
+                .header("content-type", content_type)
+                .body(body),
+        )
+        .await
+    }
+
+    fn request(&self, method: &str, path: &str, token: Option<&str>) -> reqwest::RequestBuilder {
+        let req = self.client.request(
+            method.parse().expect("method"),
+            format!("{}{}", self.base, path),
+        );
+        match token {
+            Some(t) => req.bearer_auth(t),
+            None => req,
         }
     }
 
@@ -400,6 +379,20 @@ impl TestApp {
             .connect_with(self.app_options.clone())
             .await
             .expect("app role")
+    }
+}
+
+async fn send(req: reqwest::RequestBuilder) -> Reply {
+    let resp = req.send().await.expect("request sent");
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let text = resp.text().await.expect("body");
+    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Reply {
+        status,
+        headers,
+        body,
+        text,
     }
 }
 

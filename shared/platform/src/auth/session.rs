@@ -292,28 +292,15 @@ impl Staff {
         if self.can(permission) {
             return Ok(());
         }
-        let mut tx = state.db().tenant(self.practice()).await?;
-        audit::record(
-            &mut tx,
+        let mut ev = self.audit("authz_fail", Action::Execute, None, "denied");
+        ev.reason = Some(permission_name(permission));
+        deny(
+            state,
             self.practice(),
-            &AuditEvent {
-                event: "authz_fail",
-                action: Action::Execute,
-                actor: Some((self.staff_id(), self.role())),
-                support_grant: None,
-                patient: None,
-                purpose: audit::purpose_for(self.role()),
-                route: &self.0.route,
-                outcome: "denied",
-                reason: Some(permission_name(permission)),
-            },
+            &ev,
+            format!("the role {} may not do this", self.role().as_str()),
         )
-        .await?;
-        tx.commit().await?;
-        Err(ApiError::forbidden(format!(
-            "the role {} may not do this",
-            self.role().as_str()
-        )))
+        .await
     }
 
     /// The route, for audit rows.
@@ -341,6 +328,19 @@ impl Staff {
             reason: None,
         }
     }
+}
+
+/// Records a refused authorisation in its own transaction, then refuses.
+async fn deny(
+    state: &AppState,
+    practice: PracticeId,
+    ev: &AuditEvent<'_>,
+    detail: String,
+) -> Result<(), ApiError> {
+    let mut tx = state.db().tenant(practice).await?;
+    audit::record(&mut tx, practice, ev).await?;
+    tx.commit().await?;
+    Err(ApiError::forbidden(detail))
 }
 
 fn permission_name(p: Permission) -> &'static str {
@@ -431,12 +431,15 @@ impl Reader {
             Reader::Staff(s) => s.require(state, permission).await,
             Reader::Support { .. } if self.can(permission) => Ok(()),
             Reader::Support { .. } => {
-                let mut tx = state.db().tenant(self.practice()).await?;
                 let mut ev = self.audit("authz_fail", Action::Execute, None, "denied");
                 ev.reason = Some(permission_name(permission));
-                audit::record(&mut tx, self.practice(), &ev).await?;
-                tx.commit().await?;
-                Err(ApiError::forbidden("support access is read-only"))
+                deny(
+                    state,
+                    self.practice(),
+                    &ev,
+                    "support access is read-only".to_owned(),
+                )
+                .await
             }
         }
     }
