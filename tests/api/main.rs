@@ -6,5 +6,6 @@ mod bad_input;
 mod encryption;
 mod http;
 mod permissions;
+mod scheduling;
 mod support;
 mod tenancy;

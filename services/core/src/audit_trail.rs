@@ -21,6 +21,7 @@ pub(crate) fn router() -> Router<AppState> {
 
 /// Filters.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
     /// Only events about this patient.

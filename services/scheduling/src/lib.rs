@@ -1,14 +1,95 @@
-//! Scheduling: practitioners, rooms, working hours, appointment types, appointments and the waitlist. Built in its own issue; this crate already takes part in routing, `--only` and OpenAPI.
+//! Scheduling: practitioners, rooms, appointment types, working hours, exceptions, closures,
+//! availability search and conflict-free booking.
+//!
+//! Time rules: instants are stored as `timestamptz`; working hours are wall-clock times in the
+//! practice's IANA zone and are turned into instants per date (`domain::schedule`), so slots,
+//! reminders and recurrences land on the intended local time across DST changes. The API
+//! answers instants with the practice's UTC offset (`2026-10-25T02:30:00+01:00`), which keeps
+//! autumn-overlap times unambiguous.
+
+pub mod appointments;
+pub mod availability;
+pub mod hours;
+pub mod resources;
 
 use axum::Router;
-use platform::AppState;
+use chrono::{DateTime, FixedOffset, Utc};
+use chrono_tz::Tz;
+use domain::practice::Country;
+use platform::db::TenantTx;
+use platform::{ApiError, ApiResult, AppState};
 
 /// This service's routes.
 pub fn router() -> Router<AppState> {
     Router::new()
+        .merge(resources::router())
+        .merge(hours::router())
+        .merge(availability::router())
+        .merge(appointments::router())
 }
 
 /// This service's OpenAPI description.
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(
+    paths(
+        resources::create_practitioner,
+        resources::list_practitioners,
+        resources::update_practitioner,
+        resources::create_room,
+        resources::list_rooms,
+        resources::create_appointment_type,
+        resources::list_appointment_types,
+        resources::update_appointment_type,
+        hours::put_working_hours,
+        hours::get_working_hours,
+        hours::create_exception,
+        hours::list_exceptions,
+        hours::delete_exception,
+        hours::create_closure,
+        hours::list_closures,
+        hours::delete_closure,
+        hours::apply_holidays,
+        availability::search_availability,
+        appointments::book_appointment,
+        appointments::hold_slot,
+        appointments::confirm_hold,
+        appointments::get_appointment,
+        appointments::reschedule_appointment,
+        appointments::cancel_appointment,
+        appointments::complete_appointment,
+        appointments::no_show_appointment,
+    ),
+    tags((name = "scheduling", description = "Practitioners, working hours, availability and appointments"))
+)]
 pub struct Api;
+
+/// The practice's zone and country.
+pub(crate) async fn practice_zone(tx: &mut TenantTx) -> ApiResult<(Tz, Country)> {
+    let (tz, country): (String, String) =
+        sqlx::query_as("select time_zone, country from core.practice")
+            .fetch_one(&mut **tx)
+            .await?;
+    let tz: Tz = tz
+        .parse()
+        .map_err(|_| ApiError::internal(anyhow::anyhow!("invalid time zone in database")))?;
+    let country = Country::parse(&country)
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("invalid country")))?;
+    Ok((tz, country))
+}
+
+/// An instant shown with the practice's offset at that instant.
+pub(crate) fn local(tz: Tz, t: DateTime<Utc>) -> DateTime<FixedOffset> {
+    t.with_timezone(&tz).fixed_offset()
+}
+
+/// A name-like text: trimmed, 1 to `max` characters, no control characters.
+pub(crate) fn name(field: &'static str, v: &str, max: usize) -> ApiResult<String> {
+    let t = v.trim();
+    if t.is_empty() || t.chars().count() > max || t.chars().any(char::is_control) {
+        return Err(ApiError::invalid_field(
+            field,
+            format!("must be 1 to {max} characters without control characters"),
+        ));
+    }
+    Ok(t.to_owned())
+}

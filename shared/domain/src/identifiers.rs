@@ -393,3 +393,48 @@ mod email_tests {
         }
     }
 }
+
+/// NL AGB code of a care provider or practice: 8 digits (type of care 2 + number 6).
+pub fn parse_agb(input: &str) -> Result<String, IdentifierError> {
+    let d = digits(input, "8")?;
+    if d.len() == 8 {
+        Ok(d)
+    } else {
+        Err(IdentifierError::Format { expected: "8" })
+    }
+}
+
+/// BE RIZIV/INAMI (NIHII) number of a provider: 11 digits, a 6-digit base, 2 check digits
+/// `97 - (base mod 97)` and a 3-digit qualification code.
+pub fn parse_riziv(input: &str) -> Result<String, IdentifierError> {
+    let d = digits(input, "11")?;
+    if d.len() != 11 {
+        return Err(IdentifierError::Format { expected: "11" });
+    }
+    let base: u64 = d[..6]
+        .parse()
+        .map_err(|_| IdentifierError::Format { expected: "11" })?;
+    let check: u64 = d[6..8]
+        .parse()
+        .map_err(|_| IdentifierError::Format { expected: "11" })?;
+    if 97 - base % 97 == check {
+        Ok(d)
+    } else {
+        Err(IdentifierError::Checksum)
+    }
+}
+
+#[cfg(test)]
+mod provider_tests {
+    use super::*;
+
+    #[test]
+    fn riziv_and_agb() {
+        assert_eq!(parse_riziv("5-42634-81-527").unwrap(), "54263481527");
+        assert_eq!(parse_riziv("19234011004").unwrap(), "19234011004");
+        assert_eq!(parse_riziv("54263482527"), Err(IdentifierError::Checksum));
+        assert!(parse_riziv("1234").is_err());
+        assert_eq!(parse_agb("04123456").unwrap(), "04123456");
+        assert!(parse_agb("0412345").is_err());
+    }
+}

@@ -3,9 +3,11 @@
 //!
 //! No I/O lives here: no sqlx, axum, reqwest or tokio.
 
+pub mod holidays;
 pub mod identifiers;
 pub mod ids;
 pub mod people;
 pub mod practice;
+pub mod schedule;
 
 pub use ids::{AuditId, PatientId, PracticeId, SessionId, StaffId, SupportGrantId};

@@ -97,17 +97,29 @@ pub enum Permission {
     StaffManage,
     /// Grant and revoke operator support access.
     SupportGrant,
+    /// See agendas and appointments.
+    ScheduleRead,
+    /// Book, hold, reschedule, cancel and close appointments.
+    ScheduleWrite,
+    /// Set up practitioners, rooms, appointment types, working hours and closures.
+    ScheduleManage,
+    /// Book a deliberate overlap (double booking) with a reason.
+    OverlapOverride,
 }
 
 impl Permission {
     /// Every permission, for the matrix test and the README table.
-    pub const ALL: [Permission; 6] = [
+    pub const ALL: [Permission; 10] = [
         Permission::PatientRead,
         Permission::PatientWrite,
         Permission::ClinicalText,
         Permission::AuditRead,
         Permission::StaffManage,
         Permission::SupportGrant,
+        Permission::ScheduleRead,
+        Permission::ScheduleWrite,
+        Permission::ScheduleManage,
+        Permission::OverlapOverride,
     ];
 }
 
@@ -140,10 +152,14 @@ impl Role {
         use Permission::*;
         use Role::*;
         match permission {
-            PatientRead => true,
-            PatientWrite => matches!(self, Practitioner | Receptionist | PracticeAdmin),
-            ClinicalText => matches!(self, Practitioner | PracticeAdmin),
-            AuditRead | StaffManage | SupportGrant => matches!(self, PracticeAdmin),
+            PatientRead | ScheduleRead => true,
+            PatientWrite | ScheduleWrite => {
+                matches!(self, Practitioner | Receptionist | PracticeAdmin)
+            }
+            ClinicalText | OverlapOverride => matches!(self, Practitioner | PracticeAdmin),
+            AuditRead | StaffManage | SupportGrant | ScheduleManage => {
+                matches!(self, PracticeAdmin)
+            }
         }
     }
 }

@@ -30,6 +30,7 @@ pub struct ApiError {
     title: &'static str,
     detail: Cow<'static, str>,
     field: Option<Cow<'static, str>>,
+    extensions: serde_json::Map<String, serde_json::Value>,
     source: Option<anyhow::Error>,
 }
 
@@ -60,6 +61,10 @@ pub struct Problem {
     /// The request id, for 5xx answers.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// Problem-specific members (RFC 9457 extensions), e.g. `conflicting_appointment_id`.
+    #[serde(flatten)]
+    #[schema(additional_properties)]
+    pub extensions: serde_json::Map<String, serde_json::Value>,
 }
 
 impl ApiError {
@@ -75,6 +80,7 @@ impl ApiError {
             title,
             detail: detail.into(),
             field: None,
+            extensions: serde_json::Map::new(),
             source: None,
         }
     }
@@ -219,6 +225,12 @@ impl ApiError {
         self
     }
 
+    /// Adds a problem-specific member to the body.
+    pub fn with_extension(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.extensions.insert(key.to_owned(), value.into());
+        self
+    }
+
     /// The status.
     pub fn status(&self) -> StatusCode {
         self.status
@@ -267,6 +279,7 @@ impl IntoResponse for ApiError {
             } else {
                 None
             },
+            extensions: self.extensions,
         };
         let mut response = (self.status, axum::Json(body)).into_response();
         response.headers_mut().insert(
@@ -297,6 +310,20 @@ impl<T> ResultExt<T> for Result<T, sqlx::Error> {
             } else {
                 ApiError::from(e)
             }
+        })
+    }
+}
+
+impl<T> ResultExt<T> for Result<T, ApiError> {
+    /// Chains after a first `on_constraint`: a 500 whose cause violated `name` becomes `f()`.
+    fn on_constraint(self, name: &str, f: impl FnOnce() -> ApiError) -> Result<T, ApiError> {
+        self.map_err(|e| {
+            let matches = e
+                .source
+                .as_ref()
+                .and_then(|s| s.downcast_ref::<sqlx::Error>())
+                .is_some_and(|s| crate::db::violated_constraint(s) == Some(name));
+            if matches { f() } else { e }
         })
     }
 }

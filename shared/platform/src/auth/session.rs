@@ -351,6 +351,10 @@ fn permission_name(p: Permission) -> &'static str {
         Permission::AuditRead => "audit.read",
         Permission::StaffManage => "staff.manage",
         Permission::SupportGrant => "support.grant",
+        Permission::ScheduleRead => "schedule.read",
+        Permission::ScheduleWrite => "schedule.write",
+        Permission::ScheduleManage => "schedule.manage",
+        Permission::OverlapOverride => "schedule.overlap_override",
     }
 }
 

@@ -1,0 +1,846 @@
+//! Appointments: book, hold and confirm, reschedule, cancel, complete, no-show.
+//!
+//! The exclusion constraints decide conflicts: two requests for one slot both insert, one
+//! commits, the other gets 409 naming the appointment it collides with. A deliberate overlap
+//! (practitioner or admin, with a reason) is kept out of the constraints; ordinary bookings
+//! take a shared advisory lock per practitioner and check those rows, overlaps take it
+//! exclusively, so the two kinds cannot race past each other.
+//!
+//! Allowed transitions: held → booked (confirm) | cancelled | expired; booked → booked
+//! (reschedule) | cancelled | completed | no_show. Every change raises `version`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Duration, FixedOffset, Utc};
+use chrono_tz::Tz;
+use domain::PatientId;
+use domain::practice::Permission;
+use domain::schedule::Span;
+use platform::audit::{self, Action};
+use platform::auth::Staff;
+use platform::db::TenantTx;
+use platform::error::ResultExt;
+use platform::json::{ApiJson, ApiPath};
+use platform::{ApiError, ApiResult, AppState};
+use serde::{Deserialize, Serialize};
+use sqlx::postgres::types::PgRange;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::availability::{Calendar, TypeTiming, free_room, room_busy, settings, type_timing};
+use crate::{local, name, practice_zone};
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/appointments", post(book_appointment))
+        .route("/v1/appointments/holds", post(hold_slot))
+        .route("/v1/appointments/{appointment_id}", get(get_appointment))
+        .route(
+            "/v1/appointments/{appointment_id}/confirm",
+            post(confirm_hold),
+        )
+        .route(
+            "/v1/appointments/{appointment_id}/reschedule",
+            post(reschedule_appointment),
+        )
+        .route(
+            "/v1/appointments/{appointment_id}/cancel",
+            post(cancel_appointment),
+        )
+        .route(
+            "/v1/appointments/{appointment_id}/complete",
+            post(complete_appointment),
+        )
+        .route(
+            "/v1/appointments/{appointment_id}/no-show",
+            post(no_show_appointment),
+        )
+}
+
+/// A booking.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAppointment {
+    /// The patient.
+    pub patient_id: Uuid,
+    /// The practitioner.
+    pub practitioner_id: Uuid,
+    /// The appointment type (decides length, buffers, room need).
+    pub appointment_type_id: Uuid,
+    /// Start, RFC 3339 with offset (e.g. `2026-12-01T09:00:00+01:00`).
+    pub starts_at: DateTime<FixedOffset>,
+    /// A room; one is chosen when the type needs a room and none is given.
+    #[serde(default)]
+    pub room_id: Option<Uuid>,
+    /// Book on top of another appointment on purpose (practitioners and admins); audited.
+    #[serde(default)]
+    pub overlap_reason: Option<String>,
+    /// Book outside working hours on purpose (practitioners and admins); audited.
+    #[serde(default)]
+    pub outside_hours_reason: Option<String>,
+}
+
+/// A short hold on a slot during a booking flow.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewHold {
+    /// The practitioner.
+    pub practitioner_id: Uuid,
+    /// The appointment type.
+    pub appointment_type_id: Uuid,
+    /// Start, RFC 3339 with offset.
+    pub starts_at: DateTime<FixedOffset>,
+    /// A room.
+    #[serde(default)]
+    pub room_id: Option<Uuid>,
+}
+
+/// An appointment.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Appointment {
+    /// Id.
+    pub appointment_id: Uuid,
+    /// Practitioner.
+    pub practitioner_id: Uuid,
+    /// Patient (absent on a hold).
+    pub patient_id: Option<Uuid>,
+    /// Type.
+    pub appointment_type_id: Uuid,
+    /// Room.
+    pub room_id: Option<Uuid>,
+    /// Start, with the practice's offset.
+    pub starts_at: DateTime<FixedOffset>,
+    /// End.
+    pub ends_at: DateTime<FixedOffset>,
+    /// `held`, `booked`, `completed`, `cancelled`, `no_show` or `expired`.
+    pub status: String,
+    /// When a hold lapses.
+    pub hold_expires_at: Option<DateTime<FixedOffset>>,
+    /// Reason of a deliberate overlap.
+    pub overlap_reason: Option<String>,
+    /// Reason of a booking outside working hours.
+    pub outside_hours_reason: Option<String>,
+    /// Why it was cancelled.
+    pub cancel_reason: Option<String>,
+    /// Raised by every change.
+    pub version: i32,
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    appointment_id: Uuid,
+    practitioner_id: Uuid,
+    patient_id: Option<Uuid>,
+    type_id: Uuid,
+    room_id: Option<Uuid>,
+    starts_at: DateTime<Utc>,
+    ends_at: DateTime<Utc>,
+    status: String,
+    hold_expires_at: Option<DateTime<Utc>>,
+    overlap_reason: Option<String>,
+    outside_hours_reason: Option<String>,
+    cancel_reason: Option<String>,
+    version: i32,
+}
+
+const COLUMNS: &str = "appointment_id, practitioner_id, patient_id, type_id, room_id, starts_at, ends_at, status, \
+     hold_expires_at, overlap_reason, outside_hours_reason, cancel_reason, version";
+
+impl Row {
+    fn view(self, tz: Tz) -> Appointment {
+        Appointment {
+            appointment_id: self.appointment_id,
+            practitioner_id: self.practitioner_id,
+            patient_id: self.patient_id,
+            appointment_type_id: self.type_id,
+            room_id: self.room_id,
+            starts_at: local(tz, self.starts_at),
+            ends_at: local(tz, self.ends_at),
+            status: self.status,
+            hold_expires_at: self.hold_expires_at.map(|t| local(tz, t)),
+            overlap_reason: self.overlap_reason,
+            outside_hours_reason: self.outside_hours_reason,
+            cancel_reason: self.cancel_reason,
+            version: self.version,
+        }
+    }
+}
+
+async fn load(tx: &mut TenantTx, id: Uuid, for_update: bool) -> ApiResult<Row> {
+    let lock = if for_update { " for update" } else { "" };
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from scheduling.appointment where appointment_id = $1{lock}"
+    )))
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or_else(|| ApiError::not_found("appointment_not_found", "appointment_id", id))
+}
+
+/// Where and when an appointment goes, checked against the practitioner's calendar.
+struct Placement {
+    practitioner: Uuid,
+    appt: Span,
+    blocked: Span,
+    room: Option<Uuid>,
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call site per flow; a struct would only rename them"
+)]
+async fn place(
+    tx: &mut TenantTx,
+    state: &AppState,
+    staff: &Staff,
+    tz: Tz,
+    practitioner: Uuid,
+    timing: &TypeTiming,
+    starts_at: DateTime<Utc>,
+    room: Option<Uuid>,
+    outside_hours: bool,
+    skip: Option<Uuid>,
+) -> ApiResult<Placement> {
+    let active: Option<bool> =
+        sqlx::query_scalar("select active from scheduling.practitioner where practitioner_id = $1")
+            .bind(practitioner)
+            .fetch_optional(&mut **tx)
+            .await?;
+    if active != Some(true) {
+        return Err(ApiError::invalid_field(
+            "practitioner_id",
+            format!("no active practitioner {practitioner}"),
+        ));
+    }
+    if starts_at < Utc::now() - Duration::minutes(1) {
+        return Err(ApiError::invalid_field("starts_at", "is in the past"));
+    }
+    let appt = Span {
+        start: starts_at,
+        end: starts_at + timing.duration(),
+    };
+    let blocked = timing.blocked(appt);
+    let cal = Calendar::load(tx, tz, &[practitioner], blocked, skip).await?;
+    if !cal.workable(practitioner, &appt) {
+        if !outside_hours {
+            return Err(ApiError::invalid_field(
+                "starts_at",
+                "is outside the practitioner's working hours, in an absence or in a closure (outside_hours_reason books it anyway)",
+            ));
+        }
+        staff.require(state, Permission::OverlapOverride).await?;
+    }
+    let room = match room {
+        Some(r) => {
+            let ok: bool = sqlx::query_scalar(
+                "select exists (select 1 from scheduling.room where room_id = $1 and active)",
+            )
+            .bind(r)
+            .fetch_one(&mut **tx)
+            .await?;
+            if !ok {
+                return Err(ApiError::invalid_field(
+                    "room_id",
+                    format!("no active room {r}"),
+                ));
+            }
+            Some(r)
+        }
+        None if timing.needs_room => {
+            let rooms = room_busy(tx, blocked, skip).await?;
+            Some(free_room(&rooms, &blocked).ok_or_else(|| {
+                ApiError::conflict("no_room_free", "no room is free at that time")
+                    .with_field("starts_at")
+            })?)
+        }
+        None => None,
+    };
+    Ok(Placement {
+        practitioner,
+        appt,
+        blocked,
+        room,
+    })
+}
+
+fn lock_key(practitioner: Uuid) -> String {
+    format!("scheduling.practitioner/{practitioner}")
+}
+
+/// Runs `write` (an insert or update of one appointment) under the overlap rules; a collision
+/// becomes 409 naming the appointment it collides with.
+async fn guarded_write<F>(
+    tx: &mut TenantTx,
+    p: &Placement,
+    overlap: bool,
+    skip: Option<Uuid>,
+    write: F,
+) -> ApiResult<Row>
+where
+    F: for<'c> FnOnce(
+        &'c mut sqlx::PgConnection,
+    ) -> futures_like::BoxFuture<'c, Result<Row, sqlx::Error>>,
+{
+    let range = PgRange::from(p.blocked.start..p.blocked.end);
+    let lock = if overlap {
+        "select pg_advisory_xact_lock(hashtext($1))"
+    } else {
+        "select pg_advisory_xact_lock_shared(hashtext($1))"
+    };
+    sqlx::query(lock)
+        .bind(lock_key(p.practitioner))
+        .execute(&mut **tx)
+        .await?;
+    if !overlap {
+        let deliberate: Option<Uuid> = sqlx::query_scalar(
+            r#"select appointment_id from scheduling.appointment
+                where practitioner_id = $1 and overlap_reason is not null and status in ('held', 'booked')
+                  and blocked && $2 and ($3::uuid is null or appointment_id <> $3) limit 1"#,
+        )
+        .bind(p.practitioner)
+        .bind(range)
+        .bind(skip)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if let Some(id) = deliberate {
+            return Err(conflict(id));
+        }
+    }
+    // Holds that ran out give their slot back now.
+    sqlx::query(
+        r#"update scheduling.appointment set status = 'expired', version = version + 1
+            where status = 'held' and hold_expires_at <= now() and blocked && $2
+              and (practitioner_id = $1 or ($3::uuid is not null and room_id = $3))"#,
+    )
+    .bind(p.practitioner)
+    .bind(range)
+    .bind(p.room)
+    .execute(&mut **tx)
+    .await?;
+    let mut savepoint = sqlx::Connection::begin(&mut **tx).await?;
+    match write(&mut savepoint).await {
+        Ok(row) => {
+            savepoint.commit().await?;
+            Ok(row)
+        }
+        Err(e) => {
+            let constraint = platform::db::violated_constraint(&e).map(str::to_owned);
+            savepoint.rollback().await?;
+            match constraint.as_deref() {
+                Some("appointment_no_overlap") | Some("appointment_room_no_overlap") => {
+                    let other: Option<Uuid> = sqlx::query_scalar(
+                        r#"select appointment_id from scheduling.appointment
+                            where status in ('held', 'booked') and overlap_reason is null and blocked && $2
+                              and (practitioner_id = $1 or ($3::uuid is not null and room_id = $3))
+                              and ($4::uuid is null or appointment_id <> $4)
+                            order by starts_at limit 1"#,
+                    )
+                    .bind(p.practitioner)
+                    .bind(range)
+                    .bind(p.room)
+                    .bind(skip)
+                    .fetch_optional(&mut **tx)
+                    .await?;
+                    Err(match other {
+                        Some(id) => conflict(id),
+                        None => {
+                            ApiError::conflict("appointment_conflict", "the time was just taken")
+                                .with_field("starts_at")
+                        }
+                    })
+                }
+                Some("appointment_patient_fkey") => {
+                    Err(ApiError::invalid_field("patient_id", "no such patient"))
+                }
+                _ => Err(e.into()),
+            }
+        }
+    }
+}
+
+fn conflict(other: Uuid) -> ApiError {
+    ApiError::conflict(
+        "appointment_conflict",
+        format!("overlaps appointment {other}"),
+    )
+    .with_field("starts_at")
+    .with_extension("conflicting_appointment_id", other.to_string())
+}
+
+/// Boxed futures without pulling in the `futures` crate.
+mod futures_like {
+    pub(crate) type BoxFuture<'a, T> =
+        std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+}
+
+fn reason(field: &'static str, v: Option<&str>) -> ApiResult<Option<String>> {
+    v.map(|r| name(field, r, 500)).transpose()
+}
+
+async fn record(
+    tx: &mut TenantTx,
+    staff: &Staff,
+    event: &'static str,
+    action: Action,
+    patient: Option<Uuid>,
+    why: &'static str,
+) -> ApiResult<()> {
+    let mut ev = staff.audit(event, action, patient.map(PatientId::from_uuid), "success");
+    ev.reason = Some(why);
+    audit::record(tx, staff.practice(), &ev).await?;
+    Ok(())
+}
+
+/// Books an appointment.
+#[utoipa::path(post, path = "/v1/appointments", tag = "scheduling", security(("session" = [])), request_body = NewAppointment,
+    responses((status = 201, body = Appointment), (status = 409, description = "Conflict; `conflicting_appointment_id` names the other appointment", body = platform::error::Problem),
+              (status = 422, body = platform::error::Problem)))]
+pub async fn book_appointment(
+    State(state): State<AppState>,
+    staff: Staff,
+    ApiJson(b): ApiJson<NewAppointment>,
+) -> ApiResult<(StatusCode, Json<Appointment>)> {
+    staff.require(&state, Permission::ScheduleWrite).await?;
+    let overlap_reason = reason("overlap_reason", b.overlap_reason.as_deref())?;
+    let outside_hours_reason = reason("outside_hours_reason", b.outside_hours_reason.as_deref())?;
+    if overlap_reason.is_some() {
+        staff.require(&state, Permission::OverlapOverride).await?;
+    }
+    let mut tx = state.db().tenant(staff.practice()).await?;
+    let (tz, _) = practice_zone(&mut tx).await?;
+    let timing = type_timing(&mut tx, b.appointment_type_id, "appointment_type_id").await?;
+    let p = place(
+        &mut tx,
+        &state,
+        &staff,
+        tz,
+        b.practitioner_id,
+        &timing,
+        b.starts_at.to_utc(),
+        b.room_id,
+        outside_hours_reason.is_some(),
+        None,
+    )
+    .await?;
+    let id = Uuid::now_v7();
+    let (practice, patient, type_id, staff_id) = (
+        staff.practice().as_uuid(),
+        b.patient_id,
+        b.appointment_type_id,
+        staff.staff_id().as_uuid(),
+    );
+    let (appt, blocked, room, practitioner) = (p.appt, p.blocked, p.room, p.practitioner);
+    let (or, ohr) = (overlap_reason.clone(), outside_hours_reason.clone());
+    let row = guarded_write(&mut tx, &p, overlap_reason.is_some(), None, move |c| {
+        Box::pin(async move {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                r#"insert into scheduling.appointment (practice_id, appointment_id, practitioner_id, patient_id, type_id, room_id,
+                       starts_at, ends_at, blocked, status, overlap_reason, outside_hours_reason, created_by)
+                   values ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'booked', $10, $11, $12) returning {COLUMNS}"#
+            )))
+            .bind(practice)
+            .bind(id)
+            .bind(practitioner)
+            .bind(patient)
+            .bind(type_id)
+            .bind(room)
+            .bind(appt.start)
+            .bind(appt.end)
+            .bind(PgRange::from(blocked.start..blocked.end))
+            .bind(or)
+            .bind(ohr)
+            .bind(staff_id)
+            .fetch_one(c)
+            .await
+        })
+    })
+    .await?;
+    record(
+        &mut tx,
+        &staff,
+        "sensitive_create",
+        Action::Create,
+        Some(patient),
+        "appointment_booked",
+    )
+    .await?;
+    if overlap_reason.is_some() {
+        record(
+            &mut tx,
+            &staff,
+            "schedule_override",
+            Action::Create,
+            Some(patient),
+            "overlap",
+        )
+        .await?;
+    }
+    if outside_hours_reason.is_some() {
+        record(
+            &mut tx,
+            &staff,
+            "schedule_override",
+            Action::Create,
+            Some(patient),
+            "outside_hours",
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(row.view(tz))))
+}
+
+/// Holds a slot for a few minutes (the practice's hold time) while a booking is completed.
+#[utoipa::path(post, path = "/v1/appointments/holds", tag = "scheduling", security(("session" = [])), request_body = NewHold,
+    responses((status = 201, body = Appointment), (status = 409, body = platform::error::Problem), (status = 422, body = platform::error::Problem)))]
+pub async fn hold_slot(
+    State(state): State<AppState>,
+    staff: Staff,
+    ApiJson(b): ApiJson<NewHold>,
+) -> ApiResult<(StatusCode, Json<Appointment>)> {
+    staff.require(&state, Permission::ScheduleWrite).await?;
+    let mut tx = state.db().tenant(staff.practice()).await?;
+    let (tz, _) = practice_zone(&mut tx).await?;
+    let timing = type_timing(&mut tx, b.appointment_type_id, "appointment_type_id").await?;
+    let hold_minutes = settings(&mut tx).await?.hold_minutes;
+    let p = place(
+        &mut tx,
+        &state,
+        &staff,
+        tz,
+        b.practitioner_id,
+        &timing,
+        b.starts_at.to_utc(),
+        b.room_id,
+        false,
+        None,
+    )
+    .await?;
+    let (practice, type_id, staff_id, id) = (
+        staff.practice().as_uuid(),
+        b.appointment_type_id,
+        staff.staff_id().as_uuid(),
+        Uuid::now_v7(),
+    );
+    let (appt, blocked, room, practitioner) = (p.appt, p.blocked, p.room, p.practitioner);
+    let row = guarded_write(&mut tx, &p, false, None, move |c| {
+        Box::pin(async move {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                r#"insert into scheduling.appointment (practice_id, appointment_id, practitioner_id, type_id, room_id,
+                       starts_at, ends_at, blocked, status, hold_expires_at, created_by)
+                   values ($1, $2, $3, $4, $5, $6, $7, $8, 'held', now() + make_interval(mins => $9), $10) returning {COLUMNS}"#
+            )))
+            .bind(practice)
+            .bind(id)
+            .bind(practitioner)
+            .bind(type_id)
+            .bind(room)
+            .bind(appt.start)
+            .bind(appt.end)
+            .bind(PgRange::from(blocked.start..blocked.end))
+            .bind(hold_minutes)
+            .bind(staff_id)
+            .fetch_one(c)
+            .await
+        })
+    })
+    .await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(row.view(tz))))
+}
+
+/// The patient for a held slot.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmHold {
+    /// The patient.
+    pub patient_id: Uuid,
+}
+
+/// Turns a hold that has not lapsed into a booking.
+#[utoipa::path(post, path = "/v1/appointments/{appointment_id}/confirm", tag = "scheduling", security(("session" = [])),
+    params(("appointment_id" = Uuid, Path)), request_body = ConfirmHold,
+    responses((status = 200, body = Appointment), (status = 404, body = platform::error::Problem), (status = 409, body = platform::error::Problem)))]
+pub async fn confirm_hold(
+    State(state): State<AppState>,
+    staff: Staff,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(b): ApiJson<ConfirmHold>,
+) -> ApiResult<Json<Appointment>> {
+    staff.require(&state, Permission::ScheduleWrite).await?;
+    let mut tx = state.db().tenant(staff.practice()).await?;
+    let (tz, _) = practice_zone(&mut tx).await?;
+    let current = load(&mut tx, id, true).await?;
+    let live = current.status == "held" && current.hold_expires_at.is_some_and(|t| t > Utc::now());
+    if !live {
+        return Err(ApiError::conflict(
+            "hold_not_active",
+            format!(
+                "appointment {id} is not a live hold (it is {})",
+                current.status
+            ),
+        ));
+    }
+    let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "update scheduling.appointment set status = 'booked', patient_id = $2, hold_expires_at = null, version = version + 1
+          where appointment_id = $1 returning {COLUMNS}"
+    )))
+    .bind(id)
+    .bind(b.patient_id)
+    .fetch_one(&mut *tx)
+    .await
+    .on_constraint("appointment_patient_fkey", || ApiError::invalid_field("patient_id", "no such patient"))?;
+    record(
+        &mut tx,
+        &staff,
+        "sensitive_create",
+        Action::Create,
+        Some(b.patient_id),
+        "appointment_booked",
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(row.view(tz)))
+}
+
+/// Reads an appointment.
+#[utoipa::path(get, path = "/v1/appointments/{appointment_id}", tag = "scheduling", security(("session" = [])),
+    params(("appointment_id" = Uuid, Path)), responses((status = 200, body = Appointment), (status = 404, body = platform::error::Problem)))]
+pub async fn get_appointment(
+    State(state): State<AppState>,
+    staff: Staff,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<Appointment>> {
+    staff.require(&state, Permission::ScheduleRead).await?;
+    let mut tx = state.db().tenant(staff.practice()).await?;
+    let (tz, _) = practice_zone(&mut tx).await?;
+    let row = load(&mut tx, id, false).await?;
+    if row.patient_id.is_some() {
+        record(
+            &mut tx,
+            &staff,
+            "sensitive_read",
+            Action::Read,
+            row.patient_id,
+            "appointment",
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(Json(row.view(tz)))
+}
+
+/// A new time (and optionally practitioner) for a booked appointment.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Reschedule {
+    /// New start, RFC 3339 with offset.
+    pub starts_at: DateTime<FixedOffset>,
+    /// Another practitioner.
+    #[serde(default)]
+    pub practitioner_id: Option<Uuid>,
+    /// Another room.
+    #[serde(default)]
+    pub room_id: Option<Uuid>,
+    /// Outside working hours on purpose (practitioners and admins).
+    #[serde(default)]
+    pub outside_hours_reason: Option<String>,
+}
+
+/// Moves a booked appointment.
+#[utoipa::path(post, path = "/v1/appointments/{appointment_id}/reschedule", tag = "scheduling", security(("session" = [])),
+    params(("appointment_id" = Uuid, Path)), request_body = Reschedule,
+    responses((status = 200, body = Appointment), (status = 404, body = platform::error::Problem), (status = 409, body = platform::error::Problem), (status = 422, body = platform::error::Problem)))]
+pub async fn reschedule_appointment(
+    State(state): State<AppState>,
+    staff: Staff,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(b): ApiJson<Reschedule>,
+) -> ApiResult<Json<Appointment>> {
+    staff.require(&state, Permission::ScheduleWrite).await?;
+    let outside_hours_reason = reason("outside_hours_reason", b.outside_hours_reason.as_deref())?;
+    let mut tx = state.db().tenant(staff.practice()).await?;
+    let (tz, _) = practice_zone(&mut tx).await?;
+    let current = load(&mut tx, id, true).await?;
+    if current.status != "booked" {
+        return Err(invalid_transition(id, &current.status, "reschedule"));
+    }
+    let timing = type_timing(&mut tx, current.type_id, "appointment_type_id").await?;
+    let practitioner = b.practitioner_id.unwrap_or(current.practitioner_id);
+    let room = b.room_id.or(current.room_id);
+    let p = place(
+        &mut tx,
+        &state,
+        &staff,
+        tz,
+        practitioner,
+        &timing,
+        b.starts_at.to_utc(),
+        room,
+        outside_hours_reason.is_some(),
+        Some(id),
+    )
+    .await?;
+    let (appt, blocked, room, practitioner) = (p.appt, p.blocked, p.room, p.practitioner);
+    let ohr = outside_hours_reason.clone();
+    let row = guarded_write(&mut tx, &p, current.overlap_reason.is_some(), Some(id), move |c| {
+        Box::pin(async move {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                r#"update scheduling.appointment
+                      set practitioner_id = $2, room_id = $3, starts_at = $4, ends_at = $5, blocked = $6,
+                          outside_hours_reason = $7, version = version + 1
+                    where appointment_id = $1 returning {COLUMNS}"#
+            )))
+            .bind(id)
+            .bind(practitioner)
+            .bind(room)
+            .bind(appt.start)
+            .bind(appt.end)
+            .bind(PgRange::from(blocked.start..blocked.end))
+            .bind(ohr)
+            .fetch_one(c)
+            .await
+        })
+    })
+    .await?;
+    record(
+        &mut tx,
+        &staff,
+        "sensitive_update",
+        Action::Update,
+        row.patient_id,
+        "appointment_rescheduled",
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(row.view(tz)))
+}
+
+fn invalid_transition(id: Uuid, from: &str, action: &str) -> ApiError {
+    ApiError::conflict(
+        "invalid_transition",
+        format!("cannot {action} appointment {id}: it is {from}"),
+    )
+    .with_field("status")
+}
+
+/// Why an appointment is cancelled.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Cancel {
+    /// Reason (kept with the appointment).
+    pub reason: String,
+}
+
+/// Cancels a booked appointment or a hold; the slot is free at once.
+#[utoipa::path(post, path = "/v1/appointments/{appointment_id}/cancel", tag = "scheduling", security(("session" = [])),
+    params(("appointment_id" = Uuid, Path)), request_body = Cancel,
+    responses((status = 200, body = Appointment), (status = 404, body = platform::error::Problem), (status = 409, body = platform::error::Problem)))]
+pub async fn cancel_appointment(
+    State(state): State<AppState>,
+    staff: Staff,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(b): ApiJson<Cancel>,
+) -> ApiResult<Json<Appointment>> {
+    staff.require(&state, Permission::ScheduleWrite).await?;
+    let why = name("reason", &b.reason, 500)?;
+    let mut tx = state.db().tenant(staff.practice()).await?;
+    let (tz, _) = practice_zone(&mut tx).await?;
+    let current = load(&mut tx, id, true).await?;
+    if !matches!(current.status.as_str(), "booked" | "held") {
+        return Err(invalid_transition(id, &current.status, "cancel"));
+    }
+    let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        r#"update scheduling.appointment
+              set status = 'cancelled', cancelled_at = now(), cancelled_by = $2, cancel_reason = $3, cancelled_via = 'staff',
+                  hold_expires_at = null, version = version + 1
+            where appointment_id = $1 returning {COLUMNS}"#
+    )))
+    .bind(id)
+    .bind(staff.staff_id().as_uuid())
+    .bind(&why)
+    .fetch_one(&mut *tx)
+    .await?;
+    if row.patient_id.is_some() {
+        record(
+            &mut tx,
+            &staff,
+            "sensitive_update",
+            Action::Update,
+            row.patient_id,
+            "appointment_cancelled",
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(Json(row.view(tz)))
+}
+
+async fn close(
+    state: &AppState,
+    staff: &Staff,
+    id: Uuid,
+    to: &'static str,
+    action: &'static str,
+) -> ApiResult<Json<Appointment>> {
+    staff.require(state, Permission::ScheduleWrite).await?;
+    let mut tx = state.db().tenant(staff.practice()).await?;
+    let (tz, _) = practice_zone(&mut tx).await?;
+    let current = load(&mut tx, id, true).await?;
+    if current.status != "booked" {
+        return Err(invalid_transition(id, &current.status, action));
+    }
+    if current.starts_at > Utc::now() {
+        return Err(ApiError::conflict(
+            "appointment_not_started",
+            format!("appointment {id} has not started yet"),
+        )
+        .with_field("status"));
+    }
+    let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "update scheduling.appointment set status = $2, version = version + 1 where appointment_id = $1 returning {COLUMNS}"
+    )))
+    .bind(id)
+    .bind(to)
+    .fetch_one(&mut *tx)
+    .await?;
+    record(
+        &mut tx,
+        staff,
+        "sensitive_update",
+        Action::Update,
+        row.patient_id,
+        if to == "completed" {
+            "appointment_completed"
+        } else {
+            "appointment_no_show"
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Json(row.view(tz)))
+}
+
+/// Marks a started appointment as completed.
+#[utoipa::path(post, path = "/v1/appointments/{appointment_id}/complete", tag = "scheduling", security(("session" = [])),
+    params(("appointment_id" = Uuid, Path)), responses((status = 200, body = Appointment), (status = 409, body = platform::error::Problem)))]
+pub async fn complete_appointment(
+    State(state): State<AppState>,
+    staff: Staff,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<Appointment>> {
+    close(&state, &staff, id, "completed", "complete").await
+}
+
+/// Marks a started appointment as a no-show.
+#[utoipa::path(post, path = "/v1/appointments/{appointment_id}/no-show", tag = "scheduling", security(("session" = [])),
+    params(("appointment_id" = Uuid, Path)), responses((status = 200, body = Appointment), (status = 409, body = platform::error::Problem)))]
+pub async fn no_show_appointment(
+    State(state): State<AppState>,
+    staff: Staff,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<Appointment>> {
+    close(&state, &staff, id, "no_show", "mark as no-show").await
+}

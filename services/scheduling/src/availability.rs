@@ -1,0 +1,454 @@
+//! Free slots: working hours (weekly, local) plus extra hours, minus absences, closures and
+//! existing appointments with their buffers, on the practice's wall-clock grid, within the
+//! minimum notice and the horizon, with a free room when the type needs one.
+
+use std::collections::HashMap;
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveTime, Utc};
+use chrono_tz::Tz;
+use domain::practice::Permission;
+use domain::schedule::{Span, boundary, candidate_starts, local_date};
+use platform::auth::Staff;
+use platform::db::TenantTx;
+use platform::json::ApiQuery;
+use platform::{ApiError, ApiResult, AppState};
+use serde::{Deserialize, Serialize};
+use sqlx::postgres::types::PgRange;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::{local, practice_zone};
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new().route("/v1/availability", get(search_availability))
+}
+
+/// Longest search range, in days.
+pub const MAX_DAYS: i64 = 62;
+
+/// Practice scheduling settings (defaults when never set).
+#[derive(Debug, Clone, Copy, sqlx::FromRow)]
+pub(crate) struct Settings {
+    pub(crate) slot_step_minutes: i32,
+    pub(crate) min_notice_minutes: i32,
+    pub(crate) horizon_days: i32,
+    pub(crate) hold_minutes: i32,
+}
+
+pub(crate) async fn settings(tx: &mut TenantTx) -> ApiResult<Settings> {
+    let s: Option<Settings> = sqlx::query_as(
+        "select slot_step_minutes, min_notice_minutes, horizon_days, hold_minutes from scheduling.settings",
+    )
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(s.unwrap_or(Settings {
+        slot_step_minutes: 15,
+        min_notice_minutes: 0,
+        horizon_days: 365,
+        hold_minutes: 5,
+    }))
+}
+
+/// An appointment type's timing.
+#[derive(Debug, Clone, Copy, sqlx::FromRow)]
+pub(crate) struct TypeTiming {
+    pub(crate) duration_minutes: i32,
+    pub(crate) buffer_before_minutes: i32,
+    pub(crate) buffer_after_minutes: i32,
+    pub(crate) needs_room: bool,
+}
+
+impl TypeTiming {
+    pub(crate) fn duration(&self) -> Duration {
+        Duration::minutes(self.duration_minutes.into())
+    }
+
+    /// The appointment plus its buffers.
+    pub(crate) fn blocked(&self, appt: Span) -> Span {
+        Span {
+            start: appt.start - Duration::minutes(self.buffer_before_minutes.into()),
+            end: appt.end + Duration::minutes(self.buffer_after_minutes.into()),
+        }
+    }
+}
+
+/// Loads an active appointment type, or a 422 naming `field`.
+pub(crate) async fn type_timing(
+    tx: &mut TenantTx,
+    id: Uuid,
+    field: &'static str,
+) -> ApiResult<TypeTiming> {
+    let t: Option<TypeTiming> = sqlx::query_as(
+        "select duration_minutes, buffer_before_minutes, buffer_after_minutes, needs_room
+           from scheduling.appointment_type where type_id = $1 and active",
+    )
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    t.ok_or_else(|| ApiError::invalid_field(field, format!("no active appointment type {id}")))
+}
+
+fn span_of(r: &PgRange<DateTime<Utc>>) -> Option<Span> {
+    use std::ops::Bound::*;
+    let s = match r.start {
+        Included(t) | Excluded(t) => t,
+        Unbounded => DateTime::<Utc>::MIN_UTC,
+    };
+    let e = match r.end {
+        Included(t) | Excluded(t) => t,
+        Unbounded => DateTime::<Utc>::MAX_UTC,
+    };
+    Span::new(s, e)
+}
+
+/// Everything that decides whether practitioners can work at a time, over a window.
+pub(crate) struct Calendar {
+    pub(crate) tz: Tz,
+    weekly: HashMap<Uuid, Vec<(i16, NaiveTime, NaiveTime)>>,
+    extras: HashMap<Uuid, Vec<Span>>,
+    absences: HashMap<Uuid, Vec<Span>>,
+    closures: Vec<Span>,
+    /// Active appointments' blocked spans per practitioner (held ones only while the hold lasts).
+    pub(crate) busy: HashMap<Uuid, Vec<Span>>,
+}
+
+impl Calendar {
+    /// Loads the calendar of `practitioners` over `window`.
+    pub(crate) async fn load(
+        tx: &mut TenantTx,
+        tz: Tz,
+        practitioners: &[Uuid],
+        window: Span,
+        skip: Option<Uuid>,
+    ) -> ApiResult<Self> {
+        let range = PgRange::from(window.start..window.end);
+        let weekly_rows: Vec<(Uuid, i16, NaiveTime, NaiveTime)> = sqlx::query_as(
+            "select practitioner_id, weekday, starts_local, ends_local from scheduling.working_hours where practitioner_id = any($1)",
+        )
+        .bind(practitioners)
+        .fetch_all(&mut **tx)
+        .await?;
+        let exception_rows: Vec<(Uuid, String, PgRange<DateTime<Utc>>)> = sqlx::query_as(
+            "select practitioner_id, kind, period from scheduling.schedule_exception where practitioner_id = any($1) and period && $2",
+        )
+        .bind(practitioners)
+        .bind(range)
+        .fetch_all(&mut **tx)
+        .await?;
+        let closure_rows: Vec<PgRange<DateTime<Utc>>> =
+            sqlx::query_scalar("select period from scheduling.closure where period && $1")
+                .bind(range)
+                .fetch_all(&mut **tx)
+                .await?;
+        // Widen by the longest buffers so that neighbours' buffers count.
+        let wide =
+            PgRange::from((window.start - Duration::hours(4))..(window.end + Duration::hours(4)));
+        let busy_rows: Vec<(Uuid, PgRange<DateTime<Utc>>)> = sqlx::query_as(
+            r#"select practitioner_id, blocked from scheduling.appointment
+                where practitioner_id = any($1) and blocked && $2
+                  and (status = 'booked' or (status = 'held' and hold_expires_at > now()))
+                  and ($3::uuid is null or appointment_id <> $3)"#,
+        )
+        .bind(practitioners)
+        .bind(wide)
+        .bind(skip)
+        .fetch_all(&mut **tx)
+        .await?;
+        let mut cal = Calendar {
+            tz,
+            weekly: HashMap::new(),
+            extras: HashMap::new(),
+            absences: HashMap::new(),
+            closures: closure_rows.iter().filter_map(span_of).collect(),
+            busy: HashMap::new(),
+        };
+        for (p, d, s, e) in weekly_rows {
+            cal.weekly.entry(p).or_default().push((d, s, e));
+        }
+        for (p, kind, r) in exception_rows {
+            if let Some(span) = span_of(&r) {
+                let map = if kind == "extra" {
+                    &mut cal.extras
+                } else {
+                    &mut cal.absences
+                };
+                map.entry(p).or_default().push(span);
+            }
+        }
+        for (p, r) in busy_rows {
+            if let Some(span) = span_of(&r) {
+                cal.busy.entry(p).or_default().push(span);
+            }
+        }
+        Ok(cal)
+    }
+
+    /// Working spans of a practitioner on a local date, with the wall-clock bounds to put the
+    /// slot grid on: the weekly periods and the extra hours that start that day.
+    fn working(&self, p: Uuid, date: NaiveDate) -> Vec<(NaiveTime, NaiveTime)> {
+        let weekday = date.weekday().number_from_monday() as i16;
+        let mut out: Vec<(NaiveTime, NaiveTime)> = self
+            .weekly
+            .get(&p)
+            .into_iter()
+            .flatten()
+            .filter(|(d, _, _)| *d == weekday)
+            .map(|(_, s, e)| (*s, *e))
+            .collect();
+        for extra in self.extras.get(&p).into_iter().flatten() {
+            if local_date(self.tz, extra.start) == date {
+                let s = extra.start.with_timezone(&self.tz).time();
+                let e = if local_date(self.tz, extra.end) == date {
+                    extra.end.with_timezone(&self.tz).time()
+                } else {
+                    NaiveTime::from_hms_opt(23, 59, 0).expect("valid time")
+                };
+                if s < e {
+                    out.push((s, e));
+                }
+            }
+        }
+        out
+    }
+
+    fn blocked_by_absence_or_closure(&self, p: Uuid, appt: &Span) -> bool {
+        self.closures.iter().any(|c| c.overlaps(appt))
+            || self
+                .absences
+                .get(&p)
+                .into_iter()
+                .flatten()
+                .any(|a| a.overlaps(appt))
+    }
+
+    /// Whether `appt` lies inside the practitioner's working time (and not in an absence or a
+    /// closure). Buffers are not required to lie inside working time.
+    pub(crate) fn workable(&self, p: Uuid, appt: &Span) -> bool {
+        let date = local_date(self.tz, appt.start);
+        let inside = self.working(p, date).iter().any(|(s, e)| {
+            let period = Span::new(
+                boundary(self.tz, date.and_time(*s), true),
+                boundary(self.tz, date.and_time(*e), false),
+            );
+            period.is_some_and(|period| period.contains(appt))
+        });
+        inside && !self.blocked_by_absence_or_closure(p, appt)
+    }
+
+    /// Free candidate slots of a practitioner on a date.
+    pub(crate) fn free_slots(
+        &self,
+        p: Uuid,
+        date: NaiveDate,
+        step: Duration,
+        timing: &TypeTiming,
+    ) -> Vec<Span> {
+        let busy = self.busy.get(&p);
+        let mut out: Vec<Span> = self
+            .working(p, date)
+            .into_iter()
+            .flat_map(|(s, e)| candidate_starts(self.tz, date, s, e, step, timing.duration()))
+            .filter(|appt| !self.blocked_by_absence_or_closure(p, appt))
+            .filter(|appt| {
+                let blocked = timing.blocked(*appt);
+                !busy.into_iter().flatten().any(|b| b.overlaps(&blocked))
+            })
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+/// Search parameters.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct AvailabilityQuery {
+    /// The appointment type.
+    pub appointment_type_id: Uuid,
+    /// Practitioners, comma-separated; all active ones when absent.
+    #[serde(default)]
+    pub practitioner_ids: Option<String>,
+    /// First local date (YYYY-MM-DD).
+    #[param(value_type = String)]
+    pub from: NaiveDate,
+    /// Last local date, inclusive (at most 62 days after `from`).
+    #[param(value_type = String)]
+    pub to: NaiveDate,
+}
+
+/// A free slot.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Slot {
+    /// Who.
+    pub practitioner_id: Uuid,
+    /// Start, with the practice's offset at that instant.
+    pub starts_at: DateTime<FixedOffset>,
+    /// End.
+    pub ends_at: DateTime<FixedOffset>,
+    /// A free room, when the type needs one.
+    pub room_id: Option<Uuid>,
+}
+
+/// Free slots.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Availability {
+    /// The practice's time zone.
+    pub time_zone: String,
+    /// Slots, earliest first.
+    pub slots: Vec<Slot>,
+}
+
+/// Rooms and their busy spans over a window.
+pub(crate) async fn room_busy(
+    tx: &mut TenantTx,
+    window: Span,
+    skip: Option<Uuid>,
+) -> ApiResult<Vec<(Uuid, Vec<Span>)>> {
+    let rooms: Vec<Uuid> =
+        sqlx::query_scalar("select room_id from scheduling.room where active order by name")
+            .fetch_all(&mut **tx)
+            .await?;
+    let wide =
+        PgRange::from((window.start - Duration::hours(4))..(window.end + Duration::hours(4)));
+    let rows: Vec<(Uuid, PgRange<DateTime<Utc>>)> = sqlx::query_as(
+        r#"select room_id, blocked from scheduling.appointment
+            where room_id is not null and blocked && $1
+              and (status = 'booked' or (status = 'held' and hold_expires_at > now()))
+              and ($2::uuid is null or appointment_id <> $2)"#,
+    )
+    .bind(wide)
+    .bind(skip)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rooms
+        .into_iter()
+        .map(|r| {
+            (
+                r,
+                rows.iter()
+                    .filter(|(room, _)| *room == r)
+                    .filter_map(|(_, span)| span_of(span))
+                    .collect(),
+            )
+        })
+        .collect())
+}
+
+/// The first room free over `blocked`.
+pub(crate) fn free_room(rooms: &[(Uuid, Vec<Span>)], blocked: &Span) -> Option<Uuid> {
+    rooms
+        .iter()
+        .find(|(_, busy)| !busy.iter().any(|b| b.overlaps(blocked)))
+        .map(|(r, _)| *r)
+}
+
+/// Searches free slots for an appointment type over a range of local dates.
+#[utoipa::path(get, path = "/v1/availability", tag = "scheduling", security(("session" = [])), params(AvailabilityQuery),
+    responses((status = 200, body = Availability), (status = 400, body = platform::error::Problem), (status = 422, body = platform::error::Problem)))]
+pub async fn search_availability(
+    State(state): State<AppState>,
+    staff: Staff,
+    ApiQuery(q): ApiQuery<AvailabilityQuery>,
+) -> ApiResult<Json<Availability>> {
+    staff.require(&state, Permission::ScheduleRead).await?;
+    if q.to < q.from {
+        return Err(ApiError::invalid_parameter("to", "must not be before from"));
+    }
+    if (q.to - q.from).num_days() >= MAX_DAYS {
+        return Err(ApiError::invalid_parameter(
+            "to",
+            format!("the range is at most {MAX_DAYS} days"),
+        ));
+    }
+    let requested: Option<Vec<Uuid>> = q
+        .practitioner_ids
+        .as_deref()
+        .map(|s| {
+            s.split(',')
+                .map(|p| p.trim().parse::<Uuid>())
+                .collect::<Result<_, _>>()
+        })
+        .transpose()
+        .map_err(|_| {
+            ApiError::invalid_parameter("practitioner_ids", "must be comma-separated ids")
+        })?;
+    let mut tx = state.db().tenant(staff.practice()).await?;
+    let (tz, _) = practice_zone(&mut tx).await?;
+    let timing = type_timing(&mut tx, q.appointment_type_id, "appointment_type_id").await?;
+    let settings = settings(&mut tx).await?;
+    let active: Vec<Uuid> = sqlx::query_scalar(
+        "select practitioner_id from scheduling.practitioner where active order by display_name",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    let practitioners = match requested {
+        Some(ids) => {
+            if let Some(unknown) = ids.iter().find(|id| !active.contains(id)) {
+                return Err(ApiError::not_found(
+                    "practitioner_not_found",
+                    "practitioner_ids",
+                    unknown,
+                ));
+            }
+            ids
+        }
+        None => active,
+    };
+    let window = Span::new(
+        boundary(tz, q.from.and_time(NaiveTime::MIN), true),
+        boundary(
+            tz,
+            (q.to + Duration::days(1)).and_time(NaiveTime::MIN),
+            true,
+        ),
+    )
+    .ok_or_else(|| ApiError::invalid_parameter("to", "empty range"))?;
+    let cal = Calendar::load(&mut tx, tz, &practitioners, window, None).await?;
+    let rooms = if timing.needs_room {
+        room_busy(&mut tx, window, None).await?
+    } else {
+        vec![]
+    };
+    tx.commit().await?;
+
+    let now = Utc::now();
+    let earliest = now + Duration::minutes(settings.min_notice_minutes.into());
+    let latest = now + Duration::days(settings.horizon_days.into());
+    let step = Duration::minutes(settings.slot_step_minutes.into());
+    let mut slots = Vec::new();
+    let mut date = q.from;
+    while date <= q.to {
+        for &p in &practitioners {
+            for appt in cal.free_slots(p, date, step, &timing) {
+                if appt.start < earliest || appt.start > latest {
+                    continue;
+                }
+                let room_id = if timing.needs_room {
+                    match free_room(&rooms, &timing.blocked(appt)) {
+                        Some(r) => Some(r),
+                        None => continue,
+                    }
+                } else {
+                    None
+                };
+                slots.push(Slot {
+                    practitioner_id: p,
+                    starts_at: local(tz, appt.start),
+                    ends_at: local(tz, appt.end),
+                    room_id,
+                });
+            }
+        }
+        date += Duration::days(1);
+    }
+    slots.sort_by_key(|s| (s.starts_at, s.practitioner_id));
+    Ok(Json(Availability {
+        time_zone: tz.name().to_owned(),
+        slots,
+    }))
+}

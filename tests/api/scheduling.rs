@@ -1,0 +1,687 @@
+//! Scheduling over HTTP: one winner per slot under contention, DST-correct slots, holds,
+//! deliberate overlaps, transitions, availability rules and bad input.
+
+use praxis_tests::*;
+use serde_json::{Value, json};
+
+struct Clinic {
+    admin: Session,
+    practitioner: String,
+    type_id: String,
+    patient: uuid::Uuid,
+}
+
+/// A Brussels practice with one practitioner working `hours` every day and a 30-minute type.
+async fn clinic(app: &TestApp, hours: Value, buffers: (i32, i32), needs_room: bool) -> Clinic {
+    let admin = app.practice_with_admin("Sched", "BE").await;
+    let t = Some(admin.token.as_str());
+    let p = app
+        .call(
+            "POST",
+            "/v1/practitioners",
+            t,
+            Some(&json!({"display_name": "Kine", "riziv_number": "54263481527"})),
+        )
+        .await;
+    assert_eq!(p.status, 201, "{}", p.text);
+    let practitioner = p.body["practitioner_id"].as_str().unwrap().to_owned();
+    let periods: Vec<Value> = (1..=7)
+        .flat_map(|d| {
+            hours
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(move |h| json!({"weekday": d, "starts": h[0], "ends": h[1]}))
+        })
+        .collect();
+    let w = app
+        .call(
+            "PUT",
+            &format!("/v1/practitioners/{practitioner}/working-hours"),
+            t,
+            Some(&json!({"periods": periods})),
+        )
+        .await;
+    assert_eq!(w.status, 200, "{}", w.text);
+    let ty = app
+        .call(
+            "POST",
+            "/v1/appointment-types",
+            t,
+            Some(&json!({"name": "Kine 30", "duration_minutes": 30, "buffer_before_minutes": buffers.0,
+                         "buffer_after_minutes": buffers.1, "needs_room": needs_room, "tariff_code": "560011"})),
+        )
+        .await;
+    assert_eq!(ty.status, 201, "{}", ty.text);
+    let patient = app.patient(&admin, patient_body("Peeters")).await;
+    Clinic {
+        practitioner,
+        type_id: ty.body["type_id"].as_str().unwrap().to_owned(),
+        patient,
+        admin,
+    }
+}
+
+fn booking(c: &Clinic, starts_at: &str) -> Value {
+    json!({"patient_id": c.patient, "practitioner_id": c.practitioner, "appointment_type_id": c.type_id, "starts_at": starts_at})
+}
+
+/// A local date some weeks ahead, as YYYY-MM-DD.
+fn future_date(days: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::days(days))
+        .date_naive()
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_thousand_attempts_on_one_slot_give_one_booking() {
+    let app = std::sync::Arc::new(spawn_app().await);
+    let c = std::sync::Arc::new(clinic(&app, json!([["08:00", "18:00"]]), (0, 0), false).await);
+    let starts_at = format!("{}T10:00:00+01:00", future_date(20));
+    let attempts = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..64 {
+        let (app, c, attempts, starts_at) =
+            (app.clone(), c.clone(), attempts.clone(), starts_at.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut out = Vec::new();
+            while attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < 1000 {
+                let r = app
+                    .call(
+                        "POST",
+                        "/v1/appointments",
+                        Some(&c.admin.token),
+                        Some(&booking(&c, &starts_at)),
+                    )
+                    .await;
+                out.push((r.status.as_u16(), r.body));
+            }
+            out
+        }));
+    }
+    let mut results = Vec::new();
+    for t in tasks {
+        results.extend(t.await.unwrap());
+    }
+    assert_eq!(results.len(), 1000);
+    let winners: Vec<&Value> = results
+        .iter()
+        .filter(|(s, _)| *s == 201)
+        .map(|(_, b)| b)
+        .collect();
+    assert_eq!(winners.len(), 1, "exactly one booking");
+    let winner = winners[0]["appointment_id"].as_str().unwrap();
+    for (status, body) in &results {
+        if *status != 201 {
+            assert_eq!(*status, 409, "{body}");
+            assert_eq!(body["code"], "appointment_conflict");
+            assert_eq!(body["conflicting_appointment_id"], winner, "{body}");
+        }
+    }
+    let overlapping = app
+        .count(
+            "select count(*) from scheduling.appointment a join scheduling.appointment b
+               on a.practitioner_id = b.practitioner_id and a.appointment_id < b.appointment_id and a.blocked && b.blocked
+            where a.status in ('held', 'booked') and b.status in ('held', 'booked')",
+        )
+        .await;
+    assert_eq!(overlapping, 0);
+    assert_eq!(
+        app.count("select count(*) from scheduling.appointment")
+            .await,
+        1
+    );
+}
+
+async fn slots(app: &TestApp, c: &Clinic, from: &str, to: &str) -> Vec<String> {
+    let r = app
+        .call(
+            "GET",
+            &format!(
+                "/v1/availability?appointment_type_id={}&practitioner_ids={}&from={from}&to={to}",
+                c.type_id, c.practitioner
+            ),
+            Some(&c.admin.token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    r.body["slots"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["starts_at"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn slots_across_dst_changes_keep_the_wall_clock_and_skip_the_gap() {
+    let app = spawn_app().await;
+    // A night service 00:00-06:00 and a morning 09:00-10:00, every day.
+    let c = clinic(
+        &app,
+        json!([["00:00", "06:00"], ["09:00", "10:00"]]),
+        (0, 0),
+        false,
+    )
+    .await;
+    let spring = slots(&app, &c, "2027-03-28", "2027-03-28").await;
+    assert!(
+        !spring.iter().any(|s| s.contains("T02:")),
+        "no slot in the spring gap: {spring:?}"
+    );
+    assert!(
+        spring.contains(&"2027-03-28T01:45:00+01:00".to_owned()),
+        "{spring:?}"
+    );
+    assert!(
+        spring.contains(&"2027-03-28T03:00:00+02:00".to_owned()),
+        "{spring:?}"
+    );
+    assert!(
+        spring.contains(&"2027-03-28T09:00:00+02:00".to_owned()),
+        "{spring:?}"
+    );
+    // 5 real night hours of 15-minute steps, 30-minute slots: 19; morning: 3.
+    assert_eq!(spring.len(), 19 + 3, "{spring:?}");
+    let autumn = slots(&app, &c, "2027-10-31", "2027-10-31").await;
+    assert!(
+        autumn.contains(&"2027-10-31T02:30:00+02:00".to_owned()),
+        "{autumn:?}"
+    );
+    assert!(
+        autumn.contains(&"2027-10-31T02:30:00+01:00".to_owned()),
+        "{autumn:?}"
+    );
+    assert!(
+        autumn.contains(&"2027-10-31T09:00:00+01:00".to_owned()),
+        "{autumn:?}"
+    );
+    assert_eq!(autumn.len(), 27 + 3, "7 real night hours: {autumn:?}");
+    // Both 02:30s can be booked: they are different instants.
+    let first = app
+        .call(
+            "POST",
+            "/v1/appointments",
+            Some(&c.admin.token),
+            Some(&booking(&c, "2027-10-31T02:30:00+02:00")),
+        )
+        .await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    let second = app
+        .call(
+            "POST",
+            "/v1/appointments",
+            Some(&c.admin.token),
+            Some(&booking(&c, "2027-10-31T02:30:00+01:00")),
+        )
+        .await;
+    assert_eq!(second.status, 201, "{}", second.text);
+    assert_eq!(second.body["starts_at"], "2027-10-31T02:30:00+01:00");
+    assert_eq!(second.body["ends_at"], "2027-10-31T03:00:00+01:00");
+    // A time in the spring gap does not exist on the practice's clock: 02:30+01:00 is 03:30+02:00.
+    let gap = app
+        .call(
+            "POST",
+            "/v1/appointments",
+            Some(&c.admin.token),
+            Some(&booking(&c, "2027-03-28T02:30:00+01:00")),
+        )
+        .await;
+    assert_eq!(gap.status, 201, "{}", gap.text);
+    assert_eq!(gap.body["starts_at"], "2027-03-28T03:30:00+02:00");
+}
+
+#[tokio::test]
+async fn availability_honours_buffers_rooms_absences_and_holidays() {
+    let app = spawn_app().await;
+    let c = clinic(&app, json!([["09:00", "17:00"]]), (10, 10), true).await;
+    let t = Some(c.admin.token.as_str());
+    let day = future_date(30);
+    // No room yet: nothing to offer.
+    assert!(slots(&app, &c, &day, &day).await.is_empty());
+    app.call("POST", "/v1/rooms", t, Some(&json!({"name": "Room 1"})))
+        .await;
+    let all = slots(&app, &c, &day, &day).await;
+    let booked = app
+        .call(
+            "POST",
+            "/v1/appointments",
+            t,
+            Some(&booking(
+                &c,
+                &all.iter().find(|s| s.contains("T10:00")).unwrap().clone(),
+            )),
+        )
+        .await;
+    assert_eq!(booked.status, 201, "{}", booked.text);
+    assert!(booked.body["room_id"].is_string(), "a room was chosen");
+    let after = slots(&app, &c, &day, &day).await;
+    let times: Vec<&str> = after.iter().map(|s| &s[11..16]).collect();
+    // Existing 10:00-10:30 blocks 09:50-10:40; a new slot blocks 10 minutes either side, so
+    // 09:15 (blocking until 09:55) and 10:45 (from 10:35) collide, 09:00 and 11:00 do not.
+    for gone in [
+        "09:15", "09:30", "09:45", "10:00", "10:15", "10:30", "10:45",
+    ] {
+        assert!(!times.contains(&gone), "{gone} should be taken: {times:?}");
+    }
+    for free in ["09:00", "11:00"] {
+        assert!(times.contains(&free), "{free} should be free: {times:?}");
+    }
+    // An absence from 14:00 to 15:00 removes the slots that touch it.
+    let offset = &all[0][19..];
+    let ex = app
+        .call(
+            "POST",
+            &format!("/v1/practitioners/{}/exceptions", c.practitioner),
+            t,
+            Some(&json!({"kind": "absence", "starts_at": format!("{day}T14:00:00{offset}"), "ends_at": format!("{day}T15:00:00{offset}")})),
+        )
+        .await;
+    assert_eq!(ex.status, 201, "{}", ex.text);
+    let times: Vec<String> = slots(&app, &c, &day, &day)
+        .await
+        .iter()
+        .map(|s| s[11..16].to_owned())
+        .collect();
+    for gone in ["13:45", "14:00", "14:30"] {
+        assert!(!times.contains(&gone.to_owned()), "{gone}: {times:?}");
+    }
+    assert!(times.contains(&"15:00".to_owned()));
+    // Public holidays close the practice: Ascension Day 2027 in Belgium is 6 May.
+    let h = app
+        .call(
+            "POST",
+            "/v1/closures/holidays",
+            t,
+            Some(&json!({"year": 2027})),
+        )
+        .await;
+    assert_eq!(h.status, 200, "{}", h.text);
+    assert!(slots(&app, &c, "2027-05-06", "2027-05-06").await.is_empty());
+    assert!(!slots(&app, &c, "2027-05-07", "2027-05-07").await.is_empty());
+    let again = app
+        .call(
+            "POST",
+            "/v1/closures/holidays",
+            t,
+            Some(&json!({"year": 2027})),
+        )
+        .await;
+    assert_eq!(
+        again.body.as_array().unwrap().len(),
+        h.body.as_array().unwrap().len(),
+        "applying twice adds nothing"
+    );
+}
+
+#[tokio::test]
+async fn holds_overlaps_and_transitions() {
+    let app = spawn_app().await;
+    let c = clinic(&app, json!([["08:00", "18:00"]]), (0, 0), false).await;
+    let t = Some(c.admin.token.as_str());
+    let day = future_date(10);
+    let at = |h: &str| format!("{day}T{h}:00+01:00");
+    // A hold keeps the slot; a booking on it is refused.
+    let hold = app
+        .call("POST", "/v1/appointments/holds", t, Some(&json!({"practitioner_id": c.practitioner, "appointment_type_id": c.type_id, "starts_at": at("09:00")})))
+        .await;
+    assert_eq!(hold.status, 201, "{}", hold.text);
+    assert_eq!(hold.body["status"], "held");
+    let hold_id = hold.body["appointment_id"].as_str().unwrap().to_owned();
+    let r = app
+        .call(
+            "POST",
+            "/v1/appointments",
+            t,
+            Some(&booking(&c, &at("09:15"))),
+        )
+        .await;
+    assert_eq!(
+        r.problem(409, "appointment_conflict")["conflicting_appointment_id"],
+        hold_id.as_str()
+    );
+    let confirmed = app
+        .call(
+            "POST",
+            &format!("/v1/appointments/{hold_id}/confirm"),
+            t,
+            Some(&json!({"patient_id": c.patient})),
+        )
+        .await;
+    assert_eq!(confirmed.body["status"], "booked", "{}", confirmed.text);
+    // A lapsed hold frees its slot by itself.
+    let hold2 = app
+        .call("POST", "/v1/appointments/holds", t, Some(&json!({"practitioner_id": c.practitioner, "appointment_type_id": c.type_id, "starts_at": at("11:00")})))
+        .await;
+    let hold2_id: uuid::Uuid = hold2.body["appointment_id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    sqlx::query("update scheduling.appointment set hold_expires_at = now() - interval '1 second' where appointment_id = $1")
+        .bind(hold2_id)
+        .execute(&app.owner)
+        .await
+        .unwrap();
+    let over = app
+        .call(
+            "POST",
+            "/v1/appointments",
+            t,
+            Some(&booking(&c, &at("11:00"))),
+        )
+        .await;
+    assert_eq!(over.status, 201, "{}", over.text);
+    app.call(
+        "POST",
+        &format!("/v1/appointments/{hold2_id}/confirm"),
+        t,
+        Some(&json!({"patient_id": c.patient})),
+    )
+    .await
+    .problem(409, "hold_not_active");
+
+    // Deliberate overlap: not for receptionists; practitioners and admins with a reason, audited.
+    let desk = app.staff(&c.admin, "receptionist").await;
+    let mut ov = booking(&c, &at("09:00"));
+    ov["overlap_reason"] = json!("short check between sessions");
+    app.call("POST", "/v1/appointments", Some(&desk.token), Some(&ov))
+        .await
+        .problem(403, "forbidden");
+    let overlap = app.call("POST", "/v1/appointments", t, Some(&ov)).await;
+    assert_eq!(overlap.status, 201, "{}", overlap.text);
+    assert_eq!(app.count("select count(*) from core.audit_event where event = 'schedule_override' and reason = 'overlap'").await, 1);
+    // An ordinary booking still cannot land on the overlapping one.
+    let third = app
+        .call(
+            "POST",
+            "/v1/appointments",
+            t,
+            Some(&booking(&c, &at("09:20"))),
+        )
+        .await;
+    third.problem(409, "appointment_conflict");
+
+    // Transitions.
+    let id = over.body["appointment_id"].as_str().unwrap();
+    let moved = app
+        .call(
+            "POST",
+            &format!("/v1/appointments/{id}/reschedule"),
+            t,
+            Some(&json!({"starts_at": at("13:00")})),
+        )
+        .await;
+    assert_eq!(moved.status, 200, "{}", moved.text);
+    assert_eq!(moved.body["version"], 2);
+    let clash = app
+        .call(
+            "POST",
+            &format!("/v1/appointments/{id}/reschedule"),
+            t,
+            Some(&json!({"starts_at": at("09:00")})),
+        )
+        .await;
+    clash.problem(409, "appointment_conflict");
+    app.call("POST", &format!("/v1/appointments/{id}/complete"), t, None)
+        .await
+        .problem(409, "appointment_not_started");
+    let cancelled = app
+        .call(
+            "POST",
+            &format!("/v1/appointments/{id}/cancel"),
+            t,
+            Some(&json!({"reason": "patient ill"})),
+        )
+        .await;
+    assert_eq!(cancelled.body["status"], "cancelled");
+    app.call(
+        "POST",
+        &format!("/v1/appointments/{id}/cancel"),
+        t,
+        Some(&json!({"reason": "again"})),
+    )
+    .await
+    .problem(409, "invalid_transition");
+    // The freed slot can be booked again.
+    assert_eq!(
+        app.call(
+            "POST",
+            "/v1/appointments",
+            t,
+            Some(&booking(&c, &at("13:00")))
+        )
+        .await
+        .status,
+        201
+    );
+    // Past appointments can be completed (set up directly: bookings in the past are refused).
+    sqlx::query("update scheduling.appointment set starts_at = now() - interval '1 hour', ends_at = now() - interval '30 minutes', blocked = tstzrange(now() - interval '1 hour', now() - interval '30 minutes') where appointment_id = $1")
+        .bind(hold_id.parse::<uuid::Uuid>().unwrap())
+        .execute(&app.owner)
+        .await
+        .unwrap();
+    let done = app
+        .call(
+            "POST",
+            &format!("/v1/appointments/{hold_id}/complete"),
+            t,
+            None,
+        )
+        .await;
+    assert_eq!(done.body["status"], "completed", "{}", done.text);
+}
+
+#[tokio::test]
+async fn bad_scheduling_input_names_the_field_and_writes_nothing() {
+    let app = spawn_app().await;
+    let c = clinic(&app, json!([["09:00", "17:00"]]), (0, 0), false).await;
+    let t = Some(c.admin.token.as_str());
+    let day = future_date(10);
+    let unknown = uuid::Uuid::now_v7().to_string();
+    let mut cases: Vec<(Value, u16, &str)> = Vec::new();
+    let mut b = booking(&c, &format!("{day}T20:00:00+01:00"));
+    cases.push((b.clone(), 422, "starts_at")); // outside working hours
+    b["starts_at"] = json!("2020-01-06T10:00:00+01:00");
+    cases.push((b.clone(), 422, "starts_at")); // in the past
+    b = booking(&c, &format!("{day}T10:00:00+01:00"));
+    b["appointment_type_id"] = json!(unknown);
+    cases.push((b.clone(), 422, "appointment_type_id"));
+    b = booking(&c, &format!("{day}T10:00:00+01:00"));
+    b["practitioner_id"] = json!(unknown);
+    cases.push((b.clone(), 422, "practitioner_id"));
+    b = booking(&c, &format!("{day}T10:00:00+01:00"));
+    b["patient_id"] = json!(unknown);
+    cases.push((b.clone(), 422, "patient_id"));
+    b = booking(&c, &format!("{day}T10:00:00+01:00"));
+    b["starts_at"] = json!("tomorrow at ten");
+    cases.push((b.clone(), 400, "starts_at"));
+    for (body, status, field) in cases {
+        let r = app.call("POST", "/v1/appointments", t, Some(&body)).await;
+        assert_eq!(r.status.as_u16(), status, "{body}: {}", r.text);
+        assert_eq!(r.body["field"], field, "{body}: {}", r.text);
+    }
+    assert_eq!(
+        app.count("select count(*) from scheduling.appointment")
+            .await,
+        0,
+        "nothing written"
+    );
+    // End before start.
+    let r = app
+        .call("POST", "/v1/closures", t, Some(&json!({"starts_at": format!("{day}T12:00:00+01:00"), "ends_at": format!("{day}T10:00:00+01:00"), "reason": "x"})))
+        .await;
+    assert_eq!(r.problem(422, "invalid_field")["field"], "ends_at");
+    let r = app
+        .call(
+            "PUT",
+            &format!("/v1/practitioners/{}/working-hours", c.practitioner),
+            t,
+            Some(&json!({"periods": [{"weekday": 1, "starts": "12:00", "ends": "09:00"}]})),
+        )
+        .await;
+    assert_eq!(r.problem(422, "invalid_field")["field"], "periods[0].ends");
+    let r = app
+        .call(
+            "PUT",
+            &format!("/v1/practitioners/{}/working-hours", c.practitioner),
+            t,
+            Some(&json!({"periods": [{"weekday": 8, "starts": "09:00", "ends": "12:00"}]})),
+        )
+        .await;
+    assert_eq!(
+        r.problem(422, "invalid_field")["field"],
+        "periods[0].weekday"
+    );
+    let r = app
+        .call(
+            "POST",
+            "/v1/practitioners",
+            t,
+            Some(&json!({"display_name": "X", "riziv_number": "54263482527"})),
+        )
+        .await;
+    assert_eq!(r.problem(422, "invalid_field")["field"], "riziv_number");
+    let r = app
+        .call(
+            "GET",
+            &format!(
+                "/v1/availability?appointment_type_id={}&from=2027-01-10&to=2027-01-01",
+                c.type_id
+            ),
+            t,
+            None,
+        )
+        .await;
+    assert_eq!(r.problem(400, "invalid_parameter")["field"], "to");
+    let r = app
+        .call("GET", &format!("/v1/appointments/{unknown}"), t, None)
+        .await;
+    assert_eq!(
+        r.problem(404, "appointment_not_found")["field"],
+        "appointment_id"
+    );
+    // Working hours stayed as they were.
+    let w = app
+        .call(
+            "GET",
+            &format!("/v1/practitioners/{}/working-hours", c.practitioner),
+            t,
+            None,
+        )
+        .await;
+    assert_eq!(w.body["periods"].as_array().unwrap().len(), 7);
+}
+
+#[tokio::test]
+async fn another_practice_reaches_no_scheduling_object() {
+    let app = spawn_app().await;
+    let b = clinic(&app, json!([["08:00", "18:00"]]), (0, 0), false).await;
+    let a = app.practice_with_admin("A", "BE").await;
+    let day = future_date(10);
+    let appt = app
+        .call(
+            "POST",
+            "/v1/appointments",
+            Some(&b.admin.token),
+            Some(&booking(&b, &format!("{day}T10:00:00+01:00"))),
+        )
+        .await;
+    let id = appt.body["appointment_id"].as_str().unwrap().to_owned();
+    let closure = app
+        .call("POST", "/v1/closures", Some(&b.admin.token), Some(&json!({"starts_at": format!("{day}T12:00:00+01:00"), "ends_at": format!("{day}T13:00:00+01:00"), "reason": "x"})))
+        .await;
+    let closure_id = closure.body["closure_id"].as_str().unwrap().to_owned();
+    let p = &b.practitioner;
+    let before = app
+        .count(
+            "select count(*) from scheduling.appointment where status = 'booked' and version = 1",
+        )
+        .await;
+    let at = format!("{day}T11:00:00+01:00");
+    let calls: Vec<(&str, String, Option<Value>)> = vec![
+        ("GET", format!("/v1/appointments/{id}"), None),
+        (
+            "POST",
+            format!("/v1/appointments/{id}/cancel"),
+            Some(json!({"reason": "x"})),
+        ),
+        (
+            "POST",
+            format!("/v1/appointments/{id}/reschedule"),
+            Some(json!({"starts_at": at})),
+        ),
+        ("POST", format!("/v1/appointments/{id}/complete"), None),
+        ("POST", format!("/v1/appointments/{id}/no-show"), None),
+        (
+            "POST",
+            format!("/v1/appointments/{id}/confirm"),
+            Some(json!({"patient_id": b.patient})),
+        ),
+        ("GET", format!("/v1/practitioners/{p}/working-hours"), None),
+        (
+            "PUT",
+            format!("/v1/practitioners/{p}/working-hours"),
+            Some(json!({"periods": []})),
+        ),
+        (
+            "PATCH",
+            format!("/v1/practitioners/{p}"),
+            Some(json!({"active": false})),
+        ),
+        ("GET", format!("/v1/practitioners/{p}/exceptions"), None),
+        (
+            "POST",
+            format!("/v1/practitioners/{p}/exceptions"),
+            Some(
+                json!({"kind": "absence", "starts_at": at, "ends_at": format!("{day}T12:00:00+01:00")}),
+            ),
+        ),
+        ("DELETE", format!("/v1/closures/{closure_id}"), None),
+        (
+            "PATCH",
+            format!("/v1/appointment-types/{}", b.type_id),
+            Some(json!({"active": false})),
+        ),
+    ];
+    for (method, path, body) in calls {
+        let r = app.call(method, &path, Some(&a.token), body.as_ref()).await;
+        assert_eq!(r.status.as_u16(), 404, "{method} {path}: {}", r.text);
+    }
+    // Booking with B's ids refers to nothing in A.
+    let mut foreign = booking(&b, &format!("{day}T10:00:00+01:00"));
+    foreign["practitioner_id"] = json!(p);
+    let r = app
+        .call("POST", "/v1/appointments", Some(&a.token), Some(&foreign))
+        .await;
+    assert_eq!(r.status.as_u16(), 422, "{}", r.text);
+    let r = app
+        .call(
+            "GET",
+            &format!(
+                "/v1/availability?appointment_type_id={}&from={day}&to={day}",
+                b.type_id
+            ),
+            Some(&a.token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status.as_u16(), 422, "{}", r.text);
+    assert_eq!(
+        app.count(
+            "select count(*) from scheduling.appointment where status = 'booked' and version = 1"
+        )
+        .await,
+        before
+    );
+    assert_eq!(
+        app.count("select count(*) from scheduling.working_hours")
+            .await,
+        7
+    );
+    assert_eq!(
+        app.count("select count(*) from scheduling.closure").await,
+        1
+    );
+}
