@@ -685,3 +685,157 @@ async fn another_practice_reaches_no_scheduling_object() {
         1
     );
 }
+
+#[tokio::test]
+async fn reminders_of_moved_or_cancelled_appointments_do_nothing() {
+    let app = spawn_app().await;
+    let c = clinic(&app, json!([["08:00", "18:00"]]), (0, 0), false).await;
+    let t = Some(c.admin.token.as_str());
+    // 09:00 the day after the 2027 spring change: reminder at 09:00 local the day before.
+    let a = app
+        .call(
+            "POST",
+            "/v1/appointments",
+            t,
+            Some(&booking(&c, "2027-03-29T09:00:00+02:00")),
+        )
+        .await;
+    assert_eq!(a.status, 201, "{}", a.text);
+    let a_id = a.body["appointment_id"].as_str().unwrap().to_owned();
+    let run_at: chrono::DateTime<chrono::Utc> = sqlx::query_scalar(
+        "select run_at from apalis.jobs where job_type = 'scheduling.reminder-due' and convert_from(job, 'UTF8')::jsonb ->> 'appointment_id' = $1",
+    )
+    .bind(&a_id)
+    .fetch_one(&app.owner)
+    .await
+    .unwrap();
+    assert_eq!(
+        run_at.to_rfc3339(),
+        "2027-03-28T07:00:00+00:00",
+        "09:00+02:00 on 28 March"
+    );
+
+    let day = future_date(10);
+    let b = app
+        .call(
+            "POST",
+            "/v1/appointments",
+            t,
+            Some(&booking(&c, &format!("{day}T10:00:00+01:00"))),
+        )
+        .await;
+    let b_id = b.body["appointment_id"].as_str().unwrap().to_owned();
+    let moved = app
+        .call(
+            "POST",
+            &format!("/v1/appointments/{b_id}/reschedule"),
+            t,
+            Some(&json!({"starts_at": format!("{day}T11:00:00+01:00")})),
+        )
+        .await;
+    assert_eq!(moved.body["version"], 2);
+    let cx = app
+        .call(
+            "POST",
+            "/v1/appointments",
+            t,
+            Some(&booking(&c, &format!("{day}T14:00:00+01:00"))),
+        )
+        .await;
+    let c_id = cx.body["appointment_id"].as_str().unwrap().to_owned();
+    app.call(
+        "POST",
+        &format!("/v1/appointments/{c_id}/cancel"),
+        t,
+        Some(&json!({"reason": "patient cancelled"})),
+    )
+    .await;
+    // A refused booking enqueues nothing: the job commits with the booking or not at all.
+    app.call(
+        "POST",
+        "/v1/appointments",
+        t,
+        Some(&booking(&c, &format!("{day}T11:15:00+01:00"))),
+    )
+    .await
+    .problem(409, "appointment_conflict");
+    assert_eq!(
+        app.count("select count(*) from apalis.jobs where job_type = 'scheduling.reminder-due'")
+            .await,
+        4
+    );
+
+    // Everything is due now; run the real workers until the queue is drained.
+    sqlx::query("update apalis.jobs set run_at = now() - interval '1 second' where job_type = 'scheduling.reminder-due'")
+        .execute(&app.owner)
+        .await
+        .unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let workers = tokio::spawn(praxis::workers::run(app.state.clone(), async move {
+        let _ = stopped.await;
+    }));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while app.count("select count(*) from apalis.jobs where job_type = 'scheduling.reminder-due' and status <> 'Done'").await > 0 {
+        assert!(std::time::Instant::now() < deadline, "reminder checks did not finish");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let _ = stop.send(());
+    workers.await.unwrap().unwrap();
+
+    let forwarded: Vec<String> = sqlx::query_scalar(
+        "select convert_from(job, 'UTF8') from apalis.jobs where job_type = 'notifications.send-reminder' order by 1",
+    )
+    .fetch_all(&app.owner)
+    .await
+    .unwrap();
+    let forwarded: Vec<Value> = forwarded
+        .iter()
+        .map(|j| serde_json::from_str(j).unwrap())
+        .collect();
+    assert_eq!(forwarded.len(), 2, "{forwarded:?}");
+    assert!(
+        forwarded
+            .iter()
+            .any(|j| j["appointment_id"] == a_id.as_str() && j["version"] == 1)
+    );
+    assert!(
+        forwarded
+            .iter()
+            .any(|j| j["appointment_id"] == b_id.as_str() && j["version"] == 2),
+        "only the moved time"
+    );
+    assert!(
+        !forwarded
+            .iter()
+            .any(|j| j["appointment_id"] == c_id.as_str()),
+        "nothing for the cancelled one"
+    );
+    let stale = app
+        .count("select count(*) from apalis.jobs where job_type = 'scheduling.reminder-due' and last_result::text like '%Stale%'")
+        .await;
+    assert_eq!(
+        stale, 2,
+        "the first version of the moved one and the cancelled one"
+    );
+
+    // Completing an appointment asks invoicing for a draft.
+    sqlx::query("update scheduling.appointment set starts_at = now() - interval '1 hour', ends_at = now() - interval '30 minutes', blocked = tstzrange(now() - interval '1 hour', now() - interval '30 minutes') where appointment_id = $1")
+        .bind(b_id.parse::<uuid::Uuid>().unwrap())
+        .execute(&app.owner)
+        .await
+        .unwrap();
+    let done = app
+        .call(
+            "POST",
+            &format!("/v1/appointments/{b_id}/complete"),
+            t,
+            None,
+        )
+        .await;
+    assert_eq!(done.status, 200, "{}", done.text);
+    assert_eq!(
+        app.count("select count(*) from apalis.jobs where job_type = 'invoicing.draft-invoice'")
+            .await,
+        1
+    );
+}

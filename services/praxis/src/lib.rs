@@ -3,6 +3,7 @@
 
 pub mod demo;
 pub mod docs;
+pub mod workers;
 
 use std::future::Future;
 use std::net::SocketAddr;

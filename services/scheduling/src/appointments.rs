@@ -457,6 +457,15 @@ pub async fn book_appointment(
         })
     })
     .await?;
+    crate::jobs::reminder(
+        &mut tx,
+        tz,
+        staff.practice(),
+        row.appointment_id,
+        row.version,
+        row.starts_at,
+    )
+    .await?;
     record(
         &mut tx,
         &staff,
@@ -592,6 +601,15 @@ pub async fn confirm_hold(
     .fetch_one(&mut *tx)
     .await
     .on_constraint("appointment_patient_fkey", || ApiError::invalid_field("patient_id", "no such patient"))?;
+    crate::jobs::reminder(
+        &mut tx,
+        tz,
+        staff.practice(),
+        row.appointment_id,
+        row.version,
+        row.starts_at,
+    )
+    .await?;
     record(
         &mut tx,
         &staff,
@@ -705,6 +723,15 @@ pub async fn reschedule_appointment(
         })
     })
     .await?;
+    crate::jobs::reminder(
+        &mut tx,
+        tz,
+        staff.practice(),
+        row.appointment_id,
+        row.version,
+        row.starts_at,
+    )
+    .await?;
     record(
         &mut tx,
         &staff,
@@ -806,6 +833,10 @@ async fn close(
     .bind(to)
     .fetch_one(&mut *tx)
     .await?;
+    if to == "completed" {
+        crate::jobs::draft_invoice(&mut tx, staff.practice(), row.appointment_id, row.version)
+            .await?;
+    }
     record(
         &mut tx,
         staff,

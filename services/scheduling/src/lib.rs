@@ -10,6 +10,7 @@
 pub mod appointments;
 pub mod availability;
 pub mod hours;
+pub mod jobs;
 pub mod resources;
 
 use axum::Router;

@@ -6,6 +6,7 @@
 pub mod holidays;
 pub mod identifiers;
 pub mod ids;
+pub mod jobs;
 pub mod people;
 pub mod practice;
 pub mod schedule;

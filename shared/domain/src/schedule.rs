@@ -102,6 +102,19 @@ pub fn candidate_starts(
     out
 }
 
+/// When a reminder `before` an appointment is due. Whole days are counted on the wall clock
+/// (a 24-hour reminder of a 09:00 appointment is at 09:00 the day before, also across a DST
+/// change); other offsets are physical.
+pub fn reminder_at(tz: Tz, starts_at: DateTime<Utc>, before: Duration) -> DateTime<Utc> {
+    let days = before.num_days();
+    if days > 0 && before == Duration::days(days) {
+        let local = starts_at.with_timezone(&tz).naive_local() - Duration::days(days);
+        boundary(tz, local, true)
+    } else {
+        starts_at - before
+    }
+}
+
 /// The local date of an instant in a zone.
 pub fn local_date(tz: Tz, t: DateTime<Utc>) -> NaiveDate {
     t.with_timezone(&tz).date_naive()
@@ -191,6 +204,27 @@ mod tests {
                     .map(|s| s.start.with_timezone(&tz).hour())
                     .collect();
                 assert_eq!(hours, vec![9, 10, 11], "{day}");
+            }
+        }
+    }
+
+    #[test]
+    fn day_reminders_keep_the_wall_clock_across_every_transition() {
+        for tz in [chrono_tz::Europe::Brussels, chrono_tz::Europe::Amsterdam] {
+            for (day, _) in transitions(tz, 2020, 2035) {
+                // A 09:00 appointment the day after the change.
+                let next = day + Duration::days(1);
+                let appt = tz
+                    .from_local_datetime(&next.and_time(t(9, 0)))
+                    .unwrap()
+                    .with_timezone(&Utc);
+                let r = reminder_at(tz, appt, Duration::hours(24)).with_timezone(&tz);
+                assert_eq!((r.date_naive(), r.time()), (day, t(9, 0)), "{tz} {day}");
+                // A 2-hour reminder is two real hours.
+                assert_eq!(
+                    appt - reminder_at(tz, appt, Duration::hours(2)),
+                    Duration::hours(2)
+                );
             }
         }
     }

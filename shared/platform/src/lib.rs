@@ -11,6 +11,7 @@ pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod jobs;
 pub mod json;
 pub mod metrics;
 pub mod state;
