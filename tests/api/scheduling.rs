@@ -839,3 +839,279 @@ async fn reminders_of_moved_or_cancelled_appointments_do_nothing() {
         1
     );
 }
+
+fn series_body(c: &Clinic, first: &str, n: i32) -> Value {
+    json!({"patient_id": c.patient, "practitioner_id": c.practitioner, "appointment_type_id": c.type_id,
+           "first_starts_at": first, "occurrences": n})
+}
+
+#[tokio::test]
+async fn series_keep_local_time_report_every_conflict_and_move_together() {
+    let app = spawn_app().await;
+    let c = clinic(&app, json!([["08:00", "20:00"]]), (0, 0), false).await;
+    let t = Some(c.admin.token.as_str());
+    // Nine weekly sessions at 18:30 across the 2027 autumn change.
+    let first = "2027-10-10T18:30:00+02:00";
+    // Someone already has the fourth occurrence's time.
+    let blocker = app
+        .call(
+            "POST",
+            "/v1/appointments",
+            t,
+            Some(&booking(&c, "2027-10-31T18:30:00+01:00")),
+        )
+        .await;
+    assert_eq!(blocker.status, 201, "{}", blocker.text);
+    let blocker_id = blocker.body["appointment_id"].as_str().unwrap().to_owned();
+    let before = app
+        .count("select count(*) from scheduling.appointment")
+        .await;
+    let refused = app
+        .call(
+            "POST",
+            "/v1/appointment-series",
+            t,
+            Some(&series_body(&c, first, 9)),
+        )
+        .await;
+    let body = refused.problem(409, "series_conflicts");
+    let occ = body["occurrences"].as_array().unwrap();
+    assert_eq!(occ.len(), 9);
+    assert_eq!(occ[3]["problem"], "conflict");
+    assert_eq!(occ[3]["conflicting_appointment_id"], blocker_id.as_str());
+    assert!(
+        occ.iter()
+            .enumerate()
+            .all(|(i, o)| i == 3 || o["problem"].is_null()),
+        "{occ:?}"
+    );
+    assert_eq!(
+        app.count("select count(*) from scheduling.appointment")
+            .await,
+        before,
+        "nothing written"
+    );
+    assert_eq!(
+        app.count("select count(*) from scheduling.appointment_series")
+            .await,
+        0
+    );
+    // A dry run reports the same without a 409; after the blocker is cancelled the series books.
+    let mut dry = series_body(&c, first, 9);
+    dry["dry_run"] = json!(true);
+    let d = app
+        .call("POST", "/v1/appointment-series", t, Some(&dry))
+        .await;
+    assert_eq!(d.status, 200, "{}", d.text);
+    app.call(
+        "POST",
+        &format!("/v1/appointments/{blocker_id}/cancel"),
+        t,
+        Some(&json!({"reason": "moved"})),
+    )
+    .await;
+    let s = app
+        .call(
+            "POST",
+            "/v1/appointment-series",
+            t,
+            Some(&series_body(&c, first, 9)),
+        )
+        .await;
+    assert_eq!(s.status, 201, "{}", s.text);
+    let series_id = s.body["series_id"].as_str().unwrap().to_owned();
+    let appts = s.body["appointments"].as_array().unwrap();
+    let starts: Vec<&str> = appts
+        .iter()
+        .map(|a| a["starts_at"].as_str().unwrap())
+        .collect();
+    assert_eq!(starts.len(), 9);
+    for (k, st) in starts.iter().enumerate() {
+        assert_eq!(
+            &st[11..19],
+            "18:30:00",
+            "occurrence {k} keeps 18:30 local: {st}"
+        );
+        assert_eq!(&st[19..], if k < 3 { "+02:00" } else { "+01:00" }, "{st}");
+    }
+    assert_eq!(
+        app.count("select count(*) from apalis.jobs where job_type = 'scheduling.reminder-due'")
+            .await,
+        1 + 9
+    );
+
+    // This and following: move occurrence 4 on by an hour, then cancel from occurrence 6.
+    let fourth = appts[4]["appointment_id"].as_str().unwrap();
+    let moved = app
+        .call(
+            "POST",
+            &format!("/v1/appointment-series/{series_id}/reschedule"),
+            t,
+            Some(&json!({"from_appointment_id": fourth, "starts_at": "2027-11-07T19:30:00+01:00"})),
+        )
+        .await;
+    assert_eq!(moved.status, 200, "{}", moved.text);
+    let moved_starts: Vec<&str> = moved
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| &a["starts_at"].as_str().unwrap()[11..16])
+        .collect();
+    assert_eq!(moved_starts, vec!["19:30"; 5]);
+    let sixth = appts[6]["appointment_id"].as_str().unwrap();
+    let cancelled = app
+        .call(
+            "POST",
+            &format!("/v1/appointment-series/{series_id}/cancel"),
+            t,
+            Some(&json!({"from_appointment_id": sixth, "reason": "treatment ended early"})),
+        )
+        .await;
+    assert_eq!(
+        cancelled.body.as_array().unwrap().len(),
+        3,
+        "{}",
+        cancelled.text
+    );
+    let booked: Vec<(String,)> = sqlx::query_as(
+        "select to_char(starts_at at time zone 'Europe/Brussels', 'HH24:MI') from scheduling.appointment where series_id = $1 and status = 'booked' order by starts_at",
+    )
+    .bind(series_id.parse::<uuid::Uuid>().unwrap())
+    .fetch_all(&app.owner)
+    .await
+    .unwrap();
+    let booked: Vec<&str> = booked.iter().map(|b| b.0.as_str()).collect();
+    assert_eq!(
+        booked,
+        vec!["18:30", "18:30", "18:30", "18:30", "19:30", "19:30"]
+    );
+    // Bad input.
+    let r = app
+        .call(
+            "POST",
+            "/v1/appointment-series",
+            t,
+            Some(&series_body(&c, first, 1)),
+        )
+        .await;
+    assert_eq!(r.problem(422, "invalid_field")["field"], "occurrences");
+    app.call(
+        "POST",
+        &format!("/v1/appointment-series/{}/cancel", uuid::Uuid::now_v7()),
+        t,
+        Some(&json!({"from_appointment_id": sixth, "reason": "x"})),
+    )
+    .await
+    .problem(404, "series_not_found");
+}
+
+#[tokio::test]
+async fn a_series_meeting_the_spring_gap_is_refused_per_occurrence() {
+    let app = spawn_app().await;
+    let c = clinic(&app, json!([["00:00", "06:00"]]), (0, 0), false).await;
+    let r = app
+        .call(
+            "POST",
+            "/v1/appointment-series",
+            Some(&c.admin.token),
+            Some(&series_body(&c, "2027-03-21T02:30:00+01:00", 3)),
+        )
+        .await;
+    let occ = r.problem(409, "series_conflicts")["occurrences"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(occ[1]["problem"], "nonexistent_local_time");
+    assert_eq!(occ[1]["local_time"], "2027-03-28T02:30");
+    assert!(occ[1]["starts_at"].is_null());
+    assert!(occ[0]["problem"].is_null() && occ[2]["problem"].is_null());
+}
+
+#[tokio::test]
+async fn agenda_and_history_show_patients_and_are_audited() {
+    let app = spawn_app().await;
+    let c = clinic(&app, json!([["08:00", "18:00"]]), (0, 0), false).await;
+    let t = Some(c.admin.token.as_str());
+    let other = app.patient(&c.admin, patient_body("Janssens")).await;
+    let day = future_date(12);
+    for (h, p) in [("09:00", c.patient), ("10:00", other), ("11:00", c.patient)] {
+        let mut b = booking(&c, &format!("{day}T{h}:00+01:00"));
+        b["patient_id"] = json!(p);
+        assert_eq!(
+            app.call("POST", "/v1/appointments", t, Some(&b))
+                .await
+                .status,
+            201
+        );
+    }
+    let desk = app.staff(&c.admin, "receptionist").await;
+    let before = app
+        .count("select count(*) from core.audit_event where reason = 'agenda'")
+        .await;
+    let agenda = app
+        .call(
+            "GET",
+            &format!("/v1/agenda?date={day}&practitioner_id={}", c.practitioner),
+            Some(&desk.token),
+            None,
+        )
+        .await;
+    assert_eq!(agenda.status, 200, "{}", agenda.text);
+    let items = agenda.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 3);
+    assert_eq!(items[1]["family_name"], "Janssens");
+    assert!(
+        !agenda.text.contains("clinical"),
+        "no clinical text on the agenda"
+    );
+    assert_eq!(
+        app.count("select count(*) from core.audit_event where reason = 'agenda'")
+            .await,
+        before + 2,
+        "one row per patient shown"
+    );
+    let week = app
+        .call("GET", &format!("/v1/agenda?date={day}&days=7"), t, None)
+        .await;
+    assert_eq!(week.body["items"].as_array().unwrap().len(), 3);
+    app.call("GET", &format!("/v1/agenda?date={day}&days=9"), t, None)
+        .await
+        .problem(400, "invalid_parameter");
+    // History, paged.
+    let h = app
+        .call(
+            "GET",
+            &format!("/v1/patients/{}/appointments?limit=1", c.patient),
+            t,
+            None,
+        )
+        .await;
+    assert_eq!(h.body["items"].as_array().unwrap().len(), 1, "{}", h.text);
+    let cursor = h.body["next_cursor"].as_str().unwrap();
+    let h2 = app
+        .call(
+            "GET",
+            &format!(
+                "/v1/patients/{}/appointments?limit=1&cursor={cursor}",
+                c.patient
+            ),
+            t,
+            None,
+        )
+        .await;
+    assert_eq!(h2.body["items"].as_array().unwrap().len(), 1);
+    assert!(h2.body["next_cursor"].is_null());
+    assert_ne!(
+        h.body["items"][0]["appointment_id"],
+        h2.body["items"][0]["appointment_id"]
+    );
+    app.call(
+        "GET",
+        &format!("/v1/patients/{}/appointments", uuid::Uuid::now_v7()),
+        t,
+        None,
+    )
+    .await
+    .problem(404, "patient_not_found");
+}

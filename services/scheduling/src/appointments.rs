@@ -129,27 +129,27 @@ pub struct Appointment {
 }
 
 #[derive(sqlx::FromRow)]
-struct Row {
-    appointment_id: Uuid,
-    practitioner_id: Uuid,
-    patient_id: Option<Uuid>,
+pub(crate) struct Row {
+    pub(crate) appointment_id: Uuid,
+    pub(crate) practitioner_id: Uuid,
+    pub(crate) patient_id: Option<Uuid>,
     type_id: Uuid,
     room_id: Option<Uuid>,
-    starts_at: DateTime<Utc>,
+    pub(crate) starts_at: DateTime<Utc>,
     ends_at: DateTime<Utc>,
-    status: String,
+    pub(crate) status: String,
     hold_expires_at: Option<DateTime<Utc>>,
     overlap_reason: Option<String>,
     outside_hours_reason: Option<String>,
     cancel_reason: Option<String>,
-    version: i32,
+    pub(crate) version: i32,
 }
 
-const COLUMNS: &str = "appointment_id, practitioner_id, patient_id, type_id, room_id, starts_at, ends_at, status, \
+pub(crate) const COLUMNS: &str = "appointment_id, practitioner_id, patient_id, type_id, room_id, starts_at, ends_at, status, \
      hold_expires_at, overlap_reason, outside_hours_reason, cancel_reason, version";
 
 impl Row {
-    fn view(self, tz: Tz) -> Appointment {
+    pub(crate) fn view(self, tz: Tz) -> Appointment {
         Appointment {
             appointment_id: self.appointment_id,
             practitioner_id: self.practitioner_id,
@@ -180,11 +180,11 @@ async fn load(tx: &mut TenantTx, id: Uuid, for_update: bool) -> ApiResult<Row> {
 }
 
 /// Where and when an appointment goes, checked against the practitioner's calendar.
-struct Placement {
-    practitioner: Uuid,
-    appt: Span,
-    blocked: Span,
-    room: Option<Uuid>,
+pub(crate) struct Placement {
+    pub(crate) practitioner: Uuid,
+    pub(crate) appt: Span,
+    pub(crate) blocked: Span,
+    pub(crate) room: Option<Uuid>,
 }
 
 #[expect(
@@ -222,7 +222,7 @@ async fn place(
         end: starts_at + timing.duration(),
     };
     let blocked = timing.blocked(appt);
-    let cal = Calendar::load(tx, tz, &[practitioner], blocked, skip).await?;
+    let cal = Calendar::load(tx, tz, &[practitioner], blocked, skip.as_slice()).await?;
     if !cal.workable(practitioner, &appt) {
         if !outside_hours {
             return Err(ApiError::invalid_field(
@@ -249,7 +249,7 @@ async fn place(
             Some(r)
         }
         None if timing.needs_room => {
-            let rooms = room_busy(tx, blocked, skip).await?;
+            let rooms = room_busy(tx, blocked, skip.as_slice()).await?;
             Some(free_room(&rooms, &blocked).ok_or_else(|| {
                 ApiError::conflict("no_room_free", "no room is free at that time")
                     .with_field("starts_at")
@@ -271,7 +271,7 @@ fn lock_key(practitioner: Uuid) -> String {
 
 /// Runs `write` (an insert or update of one appointment) under the overlap rules; a collision
 /// becomes 409 naming the appointment it collides with.
-async fn guarded_write<F>(
+pub(crate) async fn guarded_write<F>(
     tx: &mut TenantTx,
     p: &Placement,
     overlap: bool,
@@ -360,7 +360,7 @@ where
     }
 }
 
-fn conflict(other: Uuid) -> ApiError {
+pub(crate) fn conflict(other: Uuid) -> ApiError {
     ApiError::conflict(
         "appointment_conflict",
         format!("overlaps appointment {other}"),
@@ -370,7 +370,7 @@ fn conflict(other: Uuid) -> ApiError {
 }
 
 /// Boxed futures without pulling in the `futures` crate.
-mod futures_like {
+pub(crate) mod futures_like {
     pub(crate) type BoxFuture<'a, T> =
         std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 }
@@ -379,7 +379,7 @@ fn reason(field: &'static str, v: Option<&str>) -> ApiResult<Option<String>> {
     v.map(|r| name(field, r, 500)).transpose()
 }
 
-async fn record(
+pub(crate) async fn record(
     tx: &mut TenantTx,
     staff: &Staff,
     event: &'static str,

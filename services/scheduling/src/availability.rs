@@ -111,8 +111,9 @@ pub(crate) struct Calendar {
     extras: HashMap<Uuid, Vec<Span>>,
     absences: HashMap<Uuid, Vec<Span>>,
     closures: Vec<Span>,
-    /// Active appointments' blocked spans per practitioner (held ones only while the hold lasts).
-    pub(crate) busy: HashMap<Uuid, Vec<Span>>,
+    /// Active appointments' blocked spans per practitioner (held ones only while the hold
+    /// lasts), with their ids.
+    pub(crate) busy: HashMap<Uuid, Vec<(Span, Uuid)>>,
 }
 
 impl Calendar {
@@ -122,7 +123,7 @@ impl Calendar {
         tz: Tz,
         practitioners: &[Uuid],
         window: Span,
-        skip: Option<Uuid>,
+        skip: &[Uuid],
     ) -> ApiResult<Self> {
         let range = PgRange::from(window.start..window.end);
         let weekly_rows: Vec<(Uuid, i16, NaiveTime, NaiveTime)> = sqlx::query_as(
@@ -146,11 +147,11 @@ impl Calendar {
         // Widen by the longest buffers so that neighbours' buffers count.
         let wide =
             PgRange::from((window.start - Duration::hours(4))..(window.end + Duration::hours(4)));
-        let busy_rows: Vec<(Uuid, PgRange<DateTime<Utc>>)> = sqlx::query_as(
-            r#"select practitioner_id, blocked from scheduling.appointment
+        let busy_rows: Vec<(Uuid, PgRange<DateTime<Utc>>, Uuid)> = sqlx::query_as(
+            r#"select practitioner_id, blocked, appointment_id from scheduling.appointment
                 where practitioner_id = any($1) and blocked && $2
                   and (status = 'booked' or (status = 'held' and hold_expires_at > now()))
-                  and ($3::uuid is null or appointment_id <> $3)"#,
+                  and not (appointment_id = any($3))"#,
         )
         .bind(practitioners)
         .bind(wide)
@@ -178,9 +179,9 @@ impl Calendar {
                 map.entry(p).or_default().push(span);
             }
         }
-        for (p, r) in busy_rows {
+        for (p, r, id) in busy_rows {
             if let Some(span) = span_of(&r) {
-                cal.busy.entry(p).or_default().push(span);
+                cal.busy.entry(p).or_default().push((span, id));
             }
         }
         Ok(cal)
@@ -238,6 +239,16 @@ impl Calendar {
         inside && !self.blocked_by_absence_or_closure(p, appt)
     }
 
+    /// The first active appointment whose blocked time overlaps `blocked`.
+    pub(crate) fn busy_at(&self, p: Uuid, blocked: &Span) -> Option<Uuid> {
+        self.busy
+            .get(&p)
+            .into_iter()
+            .flatten()
+            .find(|(b, _)| b.overlaps(blocked))
+            .map(|(_, id)| *id)
+    }
+
     /// Free candidate slots of a practitioner on a date.
     pub(crate) fn free_slots(
         &self,
@@ -254,7 +265,10 @@ impl Calendar {
             .filter(|appt| !self.blocked_by_absence_or_closure(p, appt))
             .filter(|appt| {
                 let blocked = timing.blocked(*appt);
-                !busy.into_iter().flatten().any(|b| b.overlaps(&blocked))
+                !busy
+                    .into_iter()
+                    .flatten()
+                    .any(|(b, _)| b.overlaps(&blocked))
             })
             .collect();
         out.sort();
@@ -307,7 +321,7 @@ pub struct Availability {
 pub(crate) async fn room_busy(
     tx: &mut TenantTx,
     window: Span,
-    skip: Option<Uuid>,
+    skip: &[Uuid],
 ) -> ApiResult<Vec<(Uuid, Vec<Span>)>> {
     let rooms: Vec<Uuid> =
         sqlx::query_scalar("select room_id from scheduling.room where active order by name")
@@ -319,7 +333,7 @@ pub(crate) async fn room_busy(
         r#"select room_id, blocked from scheduling.appointment
             where room_id is not null and blocked && $1
               and (status = 'booked' or (status = 'held' and hold_expires_at > now()))
-              and ($2::uuid is null or appointment_id <> $2)"#,
+              and not (appointment_id = any($2))"#,
     )
     .bind(wide)
     .bind(skip)
@@ -408,9 +422,9 @@ pub async fn search_availability(
         ),
     )
     .ok_or_else(|| ApiError::invalid_parameter("to", "empty range"))?;
-    let cal = Calendar::load(&mut tx, tz, &practitioners, window, None).await?;
+    let cal = Calendar::load(&mut tx, tz, &practitioners, window, &[]).await?;
     let rooms = if timing.needs_room {
-        room_busy(&mut tx, window, None).await?
+        room_busy(&mut tx, window, &[]).await?
     } else {
         vec![]
     };

@@ -7,11 +7,13 @@
 //! answers instants with the practice's UTC offset (`2026-10-25T02:30:00+01:00`), which keeps
 //! autumn-overlap times unambiguous.
 
+pub mod agenda;
 pub mod appointments;
 pub mod availability;
 pub mod hours;
 pub mod jobs;
 pub mod resources;
+pub mod series;
 
 use axum::Router;
 use chrono::{DateTime, FixedOffset, Utc};
@@ -27,6 +29,8 @@ pub fn router() -> Router<AppState> {
         .merge(hours::router())
         .merge(availability::router())
         .merge(appointments::router())
+        .merge(agenda::router())
+        .merge(series::router())
 }
 
 /// This service's OpenAPI description.
@@ -59,6 +63,11 @@ pub fn router() -> Router<AppState> {
         appointments::cancel_appointment,
         appointments::complete_appointment,
         appointments::no_show_appointment,
+        agenda::get_agenda,
+        agenda::patient_appointments,
+        series::create_series,
+        series::reschedule_following,
+        series::cancel_following,
     ),
     tags((name = "scheduling", description = "Practitioners, working hours, availability and appointments"))
 )]

@@ -115,6 +115,26 @@ pub fn reminder_at(tz: Tz, starts_at: DateTime<Utc>, before: Duration) -> DateTi
     }
 }
 
+/// Occurrences of a series: the first start's local wall-clock time, every `interval_weeks`
+/// weeks. An occurrence whose local time does not exist that day (spring gap) is `None`; one
+/// that exists twice (autumn overlap) takes the earlier instant.
+pub fn series_starts(
+    tz: Tz,
+    first: DateTime<Utc>,
+    count: u32,
+    interval_weeks: u32,
+) -> Vec<Option<DateTime<Utc>>> {
+    let local = first.with_timezone(&tz).naive_local();
+    (0..count)
+        .map(|k| {
+            let at = local + Duration::weeks(i64::from(k) * i64::from(interval_weeks));
+            tz.from_local_datetime(&at)
+                .earliest()
+                .map(|t| t.with_timezone(&Utc))
+        })
+        .collect()
+}
+
 /// The local date of an instant in a zone.
 pub fn local_date(tz: Tz, t: DateTime<Utc>) -> NaiveDate {
     t.with_timezone(&tz).date_naive()
@@ -226,6 +246,40 @@ mod tests {
                     Duration::hours(2)
                 );
             }
+        }
+    }
+
+    #[test]
+    fn weekly_series_keep_their_local_time_through_dst() {
+        for tz in [chrono_tz::Europe::Brussels, chrono_tz::Europe::Amsterdam] {
+            for (day, _) in transitions(tz, 2020, 2035) {
+                // Nine weekly sessions at 18:30, starting three weeks before the change.
+                let first = tz
+                    .from_local_datetime(&(day - Duration::weeks(3)).and_time(t(18, 30)))
+                    .unwrap()
+                    .with_timezone(&Utc);
+                let all = series_starts(tz, first, 9, 1);
+                for (k, s) in all.iter().enumerate() {
+                    let local = s.expect("18:30 always exists").with_timezone(&tz);
+                    assert_eq!(local.time(), t(18, 30), "{tz} {day} #{k}");
+                    assert_eq!(
+                        local.date_naive(),
+                        day - Duration::weeks(3) + Duration::weeks(k as i64)
+                    );
+                }
+            }
+            // A series at 02:30 meets the spring gap: that occurrence does not exist.
+            let spring = transitions(tz, 2027, 2027)
+                .into_iter()
+                .find(|(_, s)| *s)
+                .unwrap()
+                .0;
+            let first = tz
+                .from_local_datetime(&(spring - Duration::weeks(1)).and_time(t(2, 30)))
+                .unwrap()
+                .with_timezone(&Utc);
+            let all = series_starts(tz, first, 3, 1);
+            assert!(all[0].is_some() && all[1].is_none() && all[2].is_some());
         }
     }
 

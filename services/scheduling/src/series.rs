@@ -1,0 +1,568 @@
+//! Recurring series (e.g. nine weekly physiotherapy sessions). Occurrences are ordinary
+//! appointments, computed on the local wall clock; every occurrence is checked before anything
+//! is written, and any problem is reported per occurrence with nothing written. One occurrence
+//! changes through the appointment routes; "this and following" moves or cancels the rest.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use chrono::{DateTime, Duration, FixedOffset, TimeZone, Utc};
+use chrono_tz::Tz;
+use domain::PatientId;
+use domain::practice::Permission;
+use domain::schedule::{Span, series_starts};
+use platform::audit::{self, Action};
+use platform::auth::Staff;
+use platform::db::TenantTx;
+use platform::json::{ApiJson, ApiPath};
+use platform::{ApiError, ApiResult, AppState};
+use serde::{Deserialize, Serialize};
+use sqlx::postgres::types::PgRange;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::appointments::{Appointment, COLUMNS, Placement, Row, guarded_write};
+use crate::availability::{Calendar, TypeTiming, free_room, room_busy, type_timing};
+use crate::{local, name, practice_zone};
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/appointment-series", post(create_series))
+        .route(
+            "/v1/appointment-series/{series_id}/reschedule",
+            post(reschedule_following),
+        )
+        .route(
+            "/v1/appointment-series/{series_id}/cancel",
+            post(cancel_following),
+        )
+}
+
+/// A new series.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewSeries {
+    /// The patient.
+    pub patient_id: Uuid,
+    /// The practitioner.
+    pub practitioner_id: Uuid,
+    /// The appointment type.
+    pub appointment_type_id: Uuid,
+    /// The first occurrence, RFC 3339 with offset; the others keep its local time.
+    pub first_starts_at: DateTime<FixedOffset>,
+    /// How many occurrences, 2 to 60.
+    pub occurrences: i32,
+    /// Weeks between occurrences, 1 to 8 (default 1).
+    #[serde(default)]
+    pub interval_weeks: Option<i32>,
+    /// A room for every occurrence; chosen per occurrence when the type needs one.
+    #[serde(default)]
+    pub room_id: Option<Uuid>,
+    /// Check only: report every occurrence, write nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// One occurrence as checked.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OccurrenceCheck {
+    /// Position in the series, from 0.
+    pub index: usize,
+    /// The instant; absent when the local time does not exist that day (spring gap).
+    pub starts_at: Option<DateTime<FixedOffset>>,
+    /// The local wall-clock time asked for.
+    pub local_time: String,
+    /// What is wrong: `in_the_past`, `nonexistent_local_time`, `outside_working_hours`,
+    /// `conflict`, `no_room_free`; absent when the occurrence can be booked.
+    pub problem: Option<String>,
+    /// The appointment it collides with.
+    pub conflicting_appointment_id: Option<Uuid>,
+}
+
+/// A created series.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Series {
+    /// The series (absent on a dry run).
+    pub series_id: Option<Uuid>,
+    /// Every occurrence as checked.
+    pub occurrences: Vec<OccurrenceCheck>,
+    /// The booked appointments.
+    pub appointments: Vec<Appointment>,
+}
+
+struct Planned {
+    check: OccurrenceCheck,
+    placement: Option<Placement>,
+}
+
+/// Checks every target instant against one calendar loaded for the whole series.
+async fn plan(
+    tx: &mut TenantTx,
+    tz: Tz,
+    practitioner: Uuid,
+    timing: &TypeTiming,
+    room: Option<Uuid>,
+    targets: &[(String, Option<DateTime<Utc>>)],
+    skip: &[Uuid],
+) -> ApiResult<Vec<Planned>> {
+    let known: Vec<DateTime<Utc>> = targets.iter().filter_map(|(_, t)| *t).collect();
+    let (Some(first), Some(last)) = (known.iter().min(), known.iter().max()) else {
+        return Ok(targets
+            .iter()
+            .enumerate()
+            .map(|(index, (lt, _))| Planned {
+                check: OccurrenceCheck {
+                    index,
+                    starts_at: None,
+                    local_time: lt.clone(),
+                    problem: Some("nonexistent_local_time".into()),
+                    conflicting_appointment_id: None,
+                },
+                placement: None,
+            })
+            .collect());
+    };
+    let window = Span {
+        start: *first - Duration::days(1),
+        end: *last + Duration::days(1),
+    };
+    let cal = Calendar::load(tx, tz, &[practitioner], window, skip).await?;
+    let rooms = if timing.needs_room || room.is_some() {
+        room_busy(tx, window, skip).await?
+    } else {
+        vec![]
+    };
+    let now = Utc::now();
+    Ok(targets
+        .iter()
+        .enumerate()
+        .map(|(index, (local_time, at))| {
+            let mut check = OccurrenceCheck {
+                index,
+                starts_at: at.map(|t| local(tz, t)),
+                local_time: local_time.clone(),
+                problem: None,
+                conflicting_appointment_id: None,
+            };
+            let Some(start) = *at else {
+                check.problem = Some("nonexistent_local_time".into());
+                return Planned {
+                    check,
+                    placement: None,
+                };
+            };
+            let appt = Span {
+                start,
+                end: start + timing.duration(),
+            };
+            let blocked = timing.blocked(appt);
+            let chosen_room = match room {
+                Some(r) => rooms.iter().find(|(id, _)| *id == r).and_then(|(_, busy)| {
+                    (!busy.iter().any(|b| b.overlaps(&blocked))).then_some(r)
+                }),
+                None if timing.needs_room => free_room(&rooms, &blocked),
+                None => None,
+            };
+            let problem = if start < now {
+                Some(("in_the_past", None))
+            } else if !cal.workable(practitioner, &appt) {
+                Some(("outside_working_hours", None))
+            } else if let Some(other) = cal.busy_at(practitioner, &blocked) {
+                Some(("conflict", Some(other)))
+            } else if (timing.needs_room || room.is_some()) && chosen_room.is_none() {
+                Some(("no_room_free", None))
+            } else {
+                None
+            };
+            if let Some((p, other)) = problem {
+                check.problem = Some(p.into());
+                check.conflicting_appointment_id = other;
+                return Planned {
+                    check,
+                    placement: None,
+                };
+            }
+            Planned {
+                check,
+                placement: Some(Placement {
+                    practitioner,
+                    appt,
+                    blocked,
+                    room: chosen_room,
+                }),
+            }
+        })
+        .collect())
+}
+
+fn refuse(planned: &[Planned]) -> ApiError {
+    let checks: Vec<&OccurrenceCheck> = planned.iter().map(|p| &p.check).collect();
+    let bad = checks.iter().filter(|c| c.problem.is_some()).count();
+    ApiError::conflict(
+        "series_conflicts",
+        format!(
+            "{bad} of {} occurrences cannot be booked; nothing was written",
+            checks.len()
+        ),
+    )
+    .with_field("occurrences")
+    .with_extension(
+        "occurrences",
+        serde_json::to_value(&checks).unwrap_or_default(),
+    )
+}
+
+/// Books a series: every occurrence or none.
+#[utoipa::path(post, path = "/v1/appointment-series", tag = "scheduling", security(("session" = [])), request_body = NewSeries,
+    responses((status = 201, body = Series), (status = 200, description = "dry run", body = Series),
+              (status = 409, description = "`occurrences` lists each occurrence and its problem", body = platform::error::Problem),
+              (status = 422, body = platform::error::Problem)))]
+pub async fn create_series(
+    State(state): State<AppState>,
+    staff: Staff,
+    ApiJson(b): ApiJson<NewSeries>,
+) -> ApiResult<(StatusCode, Json<Series>)> {
+    staff.require(&state, Permission::ScheduleWrite).await?;
+    if !(2..=60).contains(&b.occurrences) {
+        return Err(ApiError::invalid_field(
+            "occurrences",
+            "must be between 2 and 60",
+        ));
+    }
+    let interval = b.interval_weeks.unwrap_or(1);
+    if !(1..=8).contains(&interval) {
+        return Err(ApiError::invalid_field(
+            "interval_weeks",
+            "must be between 1 and 8",
+        ));
+    }
+    let mut tx = state.db().tenant(staff.practice()).await?;
+    let (tz, _) = practice_zone(&mut tx).await?;
+    let timing = type_timing(&mut tx, b.appointment_type_id, "appointment_type_id").await?;
+    let active: Option<bool> =
+        sqlx::query_scalar("select active from scheduling.practitioner where practitioner_id = $1")
+            .bind(b.practitioner_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if active != Some(true) {
+        return Err(ApiError::invalid_field(
+            "practitioner_id",
+            format!("no active practitioner {}", b.practitioner_id),
+        ));
+    }
+    let patient_known: bool =
+        sqlx::query_scalar("select exists (select 1 from core.patient where patient_id = $1)")
+            .bind(b.patient_id)
+            .fetch_one(&mut *tx)
+            .await?;
+    if !patient_known {
+        return Err(ApiError::invalid_field("patient_id", "no such patient"));
+    }
+    let first = b.first_starts_at.to_utc();
+    let first_local = first.with_timezone(&tz).naive_local();
+    let targets: Vec<(String, Option<DateTime<Utc>>)> =
+        series_starts(tz, first, b.occurrences as u32, interval as u32)
+            .into_iter()
+            .enumerate()
+            .map(|(k, t)| {
+                let lt = first_local + Duration::weeks(k as i64 * i64::from(interval));
+                (lt.format("%Y-%m-%dT%H:%M").to_string(), t)
+            })
+            .collect();
+    let planned = plan(
+        &mut tx,
+        tz,
+        b.practitioner_id,
+        &timing,
+        b.room_id,
+        &targets,
+        &[],
+    )
+    .await?;
+    if b.dry_run {
+        return Ok((
+            StatusCode::OK,
+            Json(Series {
+                series_id: None,
+                occurrences: planned.into_iter().map(|p| p.check).collect(),
+                appointments: vec![],
+            }),
+        ));
+    }
+    if planned.iter().any(|p| p.check.problem.is_some()) {
+        return Err(refuse(&planned));
+    }
+    let series_id = Uuid::now_v7();
+    sqlx::query(
+        r#"insert into scheduling.appointment_series (practice_id, series_id, patient_id, practitioner_id, type_id, interval_weeks, occurrences, created_by)
+           values ($1, $2, $3, $4, $5, $6, $7, $8)"#,
+    )
+    .bind(staff.practice().as_uuid())
+    .bind(series_id)
+    .bind(b.patient_id)
+    .bind(b.practitioner_id)
+    .bind(b.appointment_type_id)
+    .bind(interval)
+    .bind(b.occurrences)
+    .bind(staff.staff_id().as_uuid())
+    .execute(&mut *tx)
+    .await?;
+    let mut appointments = Vec::new();
+    for p in &planned {
+        let place = p.placement.as_ref().expect("checked above");
+        let (practice, patient, type_id, staff_id, id) = (
+            staff.practice().as_uuid(),
+            b.patient_id,
+            b.appointment_type_id,
+            staff.staff_id().as_uuid(),
+            Uuid::now_v7(),
+        );
+        let (appt, blocked, room, practitioner) =
+            (place.appt, place.blocked, place.room, place.practitioner);
+        let row = guarded_write(&mut tx, place, false, None, move |c| {
+            Box::pin(async move {
+                sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    r#"insert into scheduling.appointment (practice_id, appointment_id, practitioner_id, patient_id, type_id, room_id,
+                           starts_at, ends_at, blocked, status, series_id, created_by)
+                       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'booked', $10, $11) returning {COLUMNS}"#
+                )))
+                .bind(practice)
+                .bind(id)
+                .bind(practitioner)
+                .bind(patient)
+                .bind(type_id)
+                .bind(room)
+                .bind(appt.start)
+                .bind(appt.end)
+                .bind(PgRange::from(blocked.start..blocked.end))
+                .bind(series_id)
+                .bind(staff_id)
+                .fetch_one(c)
+                .await
+            })
+        })
+        .await?;
+        crate::jobs::reminder(
+            &mut tx,
+            tz,
+            staff.practice(),
+            row.appointment_id,
+            row.version,
+            row.starts_at,
+        )
+        .await?;
+        appointments.push(row.view(tz));
+    }
+    let mut ev = staff.audit(
+        "sensitive_create",
+        Action::Create,
+        Some(PatientId::from_uuid(b.patient_id)),
+        "success",
+    );
+    ev.reason = Some("series_booked");
+    audit::record(&mut tx, staff.practice(), &ev).await?;
+    tx.commit().await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Series {
+            series_id: Some(series_id),
+            occurrences: planned.into_iter().map(|p| p.check).collect(),
+            appointments,
+        }),
+    ))
+}
+
+/// The occurrences of a series from one of them on, still booked, in time order.
+async fn following(tx: &mut TenantTx, series: Uuid, from: Uuid) -> ApiResult<Vec<Row>> {
+    let exists: bool = sqlx::query_scalar(
+        "select exists (select 1 from scheduling.appointment_series where series_id = $1)",
+    )
+    .bind(series)
+    .fetch_one(&mut **tx)
+    .await?;
+    if !exists {
+        return Err(ApiError::not_found("series_not_found", "series_id", series));
+    }
+    let start: Option<DateTime<Utc>> = sqlx::query_scalar(
+        "select starts_at from scheduling.appointment where appointment_id = $1 and series_id = $2",
+    )
+    .bind(from)
+    .bind(series)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let start = start.ok_or_else(|| {
+        ApiError::invalid_field("from_appointment_id", "not an occurrence of this series")
+    })?;
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from scheduling.appointment
+          where series_id = $1 and starts_at >= $2 and status = 'booked' order by starts_at for update"
+    )))
+    .bind(series)
+    .bind(start)
+    .fetch_all(&mut **tx)
+    .await?)
+}
+
+/// Cancelling this and the following occurrences.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CancelFollowing {
+    /// The first occurrence to cancel.
+    pub from_appointment_id: Uuid,
+    /// Reason.
+    pub reason: String,
+}
+
+/// Cancels an occurrence and every later one of the series.
+#[utoipa::path(post, path = "/v1/appointment-series/{series_id}/cancel", tag = "scheduling", security(("session" = [])),
+    params(("series_id" = Uuid, Path)), request_body = CancelFollowing,
+    responses((status = 200, body = [Appointment]), (status = 404, body = platform::error::Problem), (status = 422, body = platform::error::Problem)))]
+pub async fn cancel_following(
+    State(state): State<AppState>,
+    staff: Staff,
+    ApiPath(series): ApiPath<Uuid>,
+    ApiJson(b): ApiJson<CancelFollowing>,
+) -> ApiResult<Json<Vec<Appointment>>> {
+    staff.require(&state, Permission::ScheduleWrite).await?;
+    let why = name("reason", &b.reason, 500)?;
+    let mut tx = state.db().tenant(staff.practice()).await?;
+    let (tz, _) = practice_zone(&mut tx).await?;
+    let ids: Vec<Uuid> = following(&mut tx, series, b.from_appointment_id)
+        .await?
+        .into_iter()
+        .map(|r| r.appointment_id)
+        .collect();
+    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        r#"update scheduling.appointment
+              set status = 'cancelled', cancelled_at = now(), cancelled_by = $2, cancel_reason = $3, cancelled_via = 'staff',
+                  version = version + 1
+            where appointment_id = any($1) returning {COLUMNS}"#
+    )))
+    .bind(&ids)
+    .bind(staff.staff_id().as_uuid())
+    .bind(&why)
+    .fetch_all(&mut *tx)
+    .await?;
+    if let Some(p) = rows.first().and_then(|r| r.patient_id) {
+        let mut ev = staff.audit(
+            "sensitive_update",
+            Action::Update,
+            Some(PatientId::from_uuid(p)),
+            "success",
+        );
+        ev.reason = Some("series_cancelled");
+        audit::record(&mut tx, staff.practice(), &ev).await?;
+    }
+    tx.commit().await?;
+    let mut out: Vec<Appointment> = rows.into_iter().map(|r| r.view(tz)).collect();
+    out.sort_by_key(|a| a.starts_at);
+    Ok(Json(out))
+}
+
+/// Moving this and the following occurrences.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RescheduleFollowing {
+    /// The first occurrence to move.
+    pub from_appointment_id: Uuid,
+    /// Its new start; later occurrences move by the same wall-clock shift.
+    pub starts_at: DateTime<FixedOffset>,
+}
+
+/// Moves an occurrence and every later one by the same wall-clock shift; all or nothing.
+#[utoipa::path(post, path = "/v1/appointment-series/{series_id}/reschedule", tag = "scheduling", security(("session" = [])),
+    params(("series_id" = Uuid, Path)), request_body = RescheduleFollowing,
+    responses((status = 200, body = [Appointment]), (status = 404, body = platform::error::Problem),
+              (status = 409, body = platform::error::Problem), (status = 422, body = platform::error::Problem)))]
+pub async fn reschedule_following(
+    State(state): State<AppState>,
+    staff: Staff,
+    ApiPath(series): ApiPath<Uuid>,
+    ApiJson(b): ApiJson<RescheduleFollowing>,
+) -> ApiResult<Json<Vec<Appointment>>> {
+    staff.require(&state, Permission::ScheduleWrite).await?;
+    let mut tx = state.db().tenant(staff.practice()).await?;
+    let (tz, _) = practice_zone(&mut tx).await?;
+    let rows = following(&mut tx, series, b.from_appointment_id).await?;
+    let Some(head) = rows.first() else {
+        return Ok(Json(vec![]));
+    };
+    let (type_id, practitioner): (Uuid, Uuid) = sqlx::query_as(
+        "select type_id, practitioner_id from scheduling.appointment_series where series_id = $1",
+    )
+    .bind(series)
+    .fetch_one(&mut *tx)
+    .await?;
+    let timing = type_timing(&mut tx, type_id, "appointment_type_id").await?;
+    let shift = b.starts_at.to_utc().with_timezone(&tz).naive_local()
+        - head.starts_at.with_timezone(&tz).naive_local();
+    let targets: Vec<(String, Option<DateTime<Utc>>)> = rows
+        .iter()
+        .map(|r| {
+            let lt = r.starts_at.with_timezone(&tz).naive_local() + shift;
+            (
+                lt.format("%Y-%m-%dT%H:%M").to_string(),
+                tz.from_local_datetime(&lt)
+                    .earliest()
+                    .map(|t| t.with_timezone(&Utc)),
+            )
+        })
+        .collect();
+    let ids: Vec<Uuid> = rows.iter().map(|r| r.appointment_id).collect();
+    let planned = plan(&mut tx, tz, practitioner, &timing, None, &targets, &ids).await?;
+    if planned.iter().any(|p| p.check.problem.is_some()) {
+        return Err(refuse(&planned));
+    }
+    // Move in the direction of the shift, so no occurrence lands on one not yet moved.
+    let mut order: Vec<usize> = (0..rows.len()).collect();
+    if shift > Duration::zero() {
+        order.reverse();
+    }
+    let mut out = Vec::new();
+    for i in order {
+        let place = planned[i].placement.as_ref().expect("checked above");
+        let id = rows[i].appointment_id;
+        let (appt, blocked, room) = (place.appt, place.blocked, place.room);
+        let row = guarded_write(&mut tx, place, false, Some(id), move |c| {
+            Box::pin(async move {
+                sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    r#"update scheduling.appointment set starts_at = $2, ends_at = $3, blocked = $4, room_id = coalesce($5, room_id),
+                           version = version + 1
+                        where appointment_id = $1 returning {COLUMNS}"#
+                )))
+                .bind(id)
+                .bind(appt.start)
+                .bind(appt.end)
+                .bind(PgRange::from(blocked.start..blocked.end))
+                .bind(room)
+                .fetch_one(c)
+                .await
+            })
+        })
+        .await?;
+        crate::jobs::reminder(
+            &mut tx,
+            tz,
+            staff.practice(),
+            row.appointment_id,
+            row.version,
+            row.starts_at,
+        )
+        .await?;
+        out.push(row.view(tz));
+    }
+    if let Some(p) = rows.first().and_then(|r| r.patient_id) {
+        let mut ev = staff.audit(
+            "sensitive_update",
+            Action::Update,
+            Some(PatientId::from_uuid(p)),
+            "success",
+        );
+        ev.reason = Some("series_rescheduled");
+        audit::record(&mut tx, staff.practice(), &ev).await?;
+    }
+    tx.commit().await?;
+    out.sort_by_key(|a| a.starts_at);
+    Ok(Json(out))
+}
