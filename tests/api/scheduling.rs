@@ -770,17 +770,7 @@ async fn reminders_of_moved_or_cancelled_appointments_do_nothing() {
         .execute(&app.owner)
         .await
         .unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let workers = tokio::spawn(praxis::workers::run(app.state.clone(), async move {
-        let _ = stopped.await;
-    }));
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while app.count("select count(*) from apalis.jobs where job_type = 'scheduling.reminder-due' and status <> 'Done'").await > 0 {
-        assert!(std::time::Instant::now() < deadline, "reminder checks did not finish");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let _ = stop.send(());
-    workers.await.unwrap().unwrap();
+    app.drain(&["scheduling.reminder-due"]).await;
 
     let forwarded: Vec<String> = sqlx::query_scalar(
         "select convert_from(job, 'UTF8') from apalis.jobs where job_type = 'notifications.send-reminder' order by 1",
@@ -1114,4 +1104,137 @@ async fn agenda_and_history_show_patients_and_are_audited() {
     )
     .await
     .problem(404, "patient_not_found");
+}
+
+#[tokio::test]
+async fn a_freed_slot_is_offered_in_order_and_the_first_acceptance_books_it() {
+    let app = spawn_app().await;
+    let c = clinic(&app, json!([["08:00", "18:00"]]), (0, 0), false).await;
+    let t = Some(c.admin.token.as_str());
+    let day = future_date(15);
+    let weekday = chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d")
+        .unwrap()
+        .format("%u")
+        .to_string()
+        .parse::<i16>()
+        .unwrap();
+    let other_day = weekday % 7 + 1;
+    let mut entries = Vec::new();
+    for (i, prefs) in [
+        json!({}),
+        json!({"weekdays": [other_day]}),
+        json!({"earliest_time": "13:00", "latest_time": "17:00"}),
+        json!({}),
+        json!({"practitioner_id": c.practitioner}),
+        json!({}),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let patient = app
+            .patient(&c.admin, patient_body(&format!("Wait{i}")))
+            .await;
+        let mut body = json!({"patient_id": patient, "appointment_type_id": c.type_id});
+        body.as_object_mut()
+            .unwrap()
+            .extend(prefs.as_object().unwrap().clone());
+        let e = app.call("POST", "/v1/waitlist", t, Some(&body)).await;
+        assert_eq!(e.status, 201, "{}", e.text);
+        entries.push(e.body["entry_id"].as_str().unwrap().to_owned());
+    }
+    let listed = app.call("GET", "/v1/waitlist", t, None).await;
+    assert_eq!(listed.body.as_array().unwrap().len(), 6);
+
+    let booked = app
+        .call(
+            "POST",
+            "/v1/appointments",
+            t,
+            Some(&booking(&c, &format!("{day}T10:00:00+01:00"))),
+        )
+        .await;
+    let id = booked.body["appointment_id"].as_str().unwrap();
+    app.call(
+        "POST",
+        &format!("/v1/appointments/{id}/cancel"),
+        t,
+        Some(&json!({"reason": "patient ill"})),
+    )
+    .await;
+    app.drain(&["scheduling.slot-freed"]).await;
+
+    let offers = |i: usize| {
+        let app = &app;
+        let e = entries[i].clone();
+        async move {
+            app.call("GET", &format!("/v1/waitlist/{e}/offers"), t, None)
+                .await
+                .body
+                .as_array()
+                .unwrap()
+                .clone()
+        }
+    };
+    // Offered in order of joining, to the first three that match: 0, 3 and 4.
+    assert_eq!(offers(0).await.len(), 1);
+    assert_eq!(offers(1).await.len(), 0, "other weekday");
+    assert_eq!(offers(2).await.len(), 0, "afternoon only");
+    assert_eq!(offers(3).await.len(), 1);
+    assert_eq!(offers(4).await.len(), 1);
+    assert_eq!(offers(5).await.len(), 0, "three offers per slot");
+    assert_eq!(
+        app.count(
+            "select count(*) from apalis.jobs where job_type = 'notifications.send-waitlist-offer'"
+        )
+        .await,
+        3
+    );
+    let offer = |o: &Vec<Value>| o[0]["offer_id"].as_str().unwrap().to_owned();
+    let (o0, o3, o4) = (
+        offer(&offers(0).await),
+        offer(&offers(3).await),
+        offer(&offers(4).await),
+    );
+    // An offer that lapsed cannot be accepted.
+    sqlx::query("update scheduling.waitlist_offer set expires_at = now() - interval '1 second' where offer_id = $1")
+        .bind(o4.parse::<uuid::Uuid>().unwrap())
+        .execute(&app.owner)
+        .await
+        .unwrap();
+    app.call("POST", &format!("/v1/waitlist/offers/{o4}/accept"), t, None)
+        .await
+        .problem(409, "offer_expired");
+    // The first acceptance books; the next one is too late.
+    let won = app
+        .call("POST", &format!("/v1/waitlist/offers/{o3}/accept"), t, None)
+        .await;
+    assert_eq!(won.status, 201, "{}", won.text);
+    assert!(
+        won.body["starts_at"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{day}T10:00"))
+    );
+    app.call("POST", &format!("/v1/waitlist/offers/{o0}/accept"), t, None)
+        .await
+        .problem(409, "offer_not_open");
+    let waiting = app.call("GET", "/v1/waitlist", t, None).await;
+    assert_eq!(
+        waiting.body.as_array().unwrap().len(),
+        5,
+        "the booked entry left the list"
+    );
+    app.call("DELETE", &format!("/v1/waitlist/{}", entries[5]), t, None)
+        .await;
+    assert_eq!(
+        app.call("GET", "/v1/waitlist", t, None)
+            .await
+            .body
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
+    let r = app.call("POST", "/v1/waitlist", t, Some(&json!({"patient_id": c.patient, "appointment_type_id": c.type_id, "weekdays": [9]}))).await;
+    assert_eq!(r.problem(422, "invalid_field")["field"], "weekdays");
 }

@@ -406,3 +406,33 @@ pub fn insz(base9: &str) -> String {
 pub fn patient_body(family: &str) -> Value {
     json!({"family_name": family, "given_names": "Test", "birth_date": "1980-05-17", "sex": "female"})
 }
+
+impl TestApp {
+    /// Runs the real workers until no job of `queues` is left unfinished (due jobs only).
+    pub async fn drain(&self, queues: &[&str]) {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let workers = tokio::spawn(praxis::workers::run(self.state.clone(), async move {
+            let _ = stopped.await;
+        }));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let left: i64 = sqlx::query_scalar(
+                "select count(*) from apalis.jobs where job_type = any($1) and status not in ('Done', 'Killed') and run_at <= now()",
+            )
+            .bind(queues)
+            .fetch_one(&self.owner)
+            .await
+            .expect("count jobs");
+            if left == 0 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{left} jobs of {queues:?} did not finish"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let _ = stop.send(());
+        workers.await.expect("workers task").expect("workers ran");
+    }
+}

@@ -33,12 +33,20 @@ async fn reminder_due(
     Ok(format!("{outcome:?}"))
 }
 
+async fn slot_freed(job: serde_json::Value, state: Data<AppState>) -> Result<String, BoxDynError> {
+    let offers = scheduling::waitlist::offer_freed_slot(&state, job)
+        .await
+        .map_err(|e| -> BoxDynError { e.into() })?;
+    Ok(format!("{offers} offers"))
+}
+
 /// Runs every worker until `shutdown` resolves.
 pub async fn run(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let instance = uuid::Uuid::now_v7().simple().to_string();
+    let instance2 = instance.clone();
     let sealer = tokio::spawn(platform::audit::run_sealer(
         state.db().clone(),
         state.settings().audit_seal_interval,
@@ -57,6 +65,23 @@ pub async fn run(
             .data(st.clone())
             .concurrency(4)
             .build(reminder_due)
+        })
+        .register({
+            let st = state.clone();
+            let instance = instance2;
+            move |restarts| {
+                WorkerBuilder::new(format!(
+                    "{}@{instance}#{restarts}",
+                    domain::jobs::SLOT_FREED
+                ))
+                .backend(
+                    queue(&st, domain::jobs::SLOT_FREED)
+                        .poll_with_interval(Duration::from_millis(500)),
+                )
+                .data(st.clone())
+                .concurrency(2)
+                .build(slot_freed)
+            }
         })
         .should_restart(|ctx, err| {
             tracing::warn!(worker = %ctx.name(), error = %err, "worker stopped; restarting");

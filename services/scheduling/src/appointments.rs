@@ -136,7 +136,7 @@ pub(crate) struct Row {
     type_id: Uuid,
     room_id: Option<Uuid>,
     pub(crate) starts_at: DateTime<Utc>,
-    ends_at: DateTime<Utc>,
+    pub(crate) ends_at: DateTime<Utc>,
     pub(crate) status: String,
     hold_expires_at: Option<DateTime<Utc>>,
     overlap_reason: Option<String>,
@@ -732,6 +732,7 @@ pub async fn reschedule_appointment(
         row.starts_at,
     )
     .await?;
+    freed(&mut tx, staff.practice(), &current, row.version).await?;
     record(
         &mut tx,
         &staff,
@@ -743,6 +744,26 @@ pub async fn reschedule_appointment(
     .await?;
     tx.commit().await?;
     Ok(Json(row.view(tz)))
+}
+
+/// Offers the time a booked appointment gave up to the waitlist.
+pub(crate) async fn freed(
+    tx: &mut TenantTx,
+    practice: domain::PracticeId,
+    old: &Row,
+    version: i32,
+) -> Result<(), sqlx::Error> {
+    if old.status != "booked" {
+        return Ok(());
+    }
+    let job = domain::jobs::SlotFreed {
+        practice_id: practice,
+        appointment_id: old.appointment_id,
+        practitioner_id: old.practitioner_id,
+        starts_at: old.starts_at,
+        ends_at: old.ends_at,
+    };
+    crate::waitlist::slot_freed(tx, &job, version).await
 }
 
 fn invalid_transition(id: Uuid, from: &str, action: &str) -> ApiError {
@@ -790,6 +811,7 @@ pub async fn cancel_appointment(
     .bind(&why)
     .fetch_one(&mut *tx)
     .await?;
+    freed(&mut tx, staff.practice(), &current, row.version).await?;
     if row.patient_id.is_some() {
         record(
             &mut tx,

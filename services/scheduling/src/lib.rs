@@ -14,6 +14,7 @@ pub mod hours;
 pub mod jobs;
 pub mod resources;
 pub mod series;
+pub mod waitlist;
 
 use axum::Router;
 use chrono::{DateTime, FixedOffset, Utc};
@@ -31,6 +32,7 @@ pub fn router() -> Router<AppState> {
         .merge(appointments::router())
         .merge(agenda::router())
         .merge(series::router())
+        .merge(waitlist::router())
 }
 
 /// This service's OpenAPI description.
@@ -68,6 +70,11 @@ pub fn router() -> Router<AppState> {
         series::create_series,
         series::reschedule_following,
         series::cancel_following,
+        waitlist::join_waitlist,
+        waitlist::list_waitlist,
+        waitlist::leave_waitlist,
+        waitlist::list_offers,
+        waitlist::accept_offer,
     ),
     tags((name = "scheduling", description = "Practitioners, working hours, availability and appointments"))
 )]

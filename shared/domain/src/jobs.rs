@@ -23,3 +23,32 @@ pub struct AppointmentJob {
     /// The appointment's version when the job was made.
     pub version: i32,
 }
+
+/// Scheduling: a booked slot was freed (cancelled or moved); offer it to the waitlist.
+pub const SLOT_FREED: &str = "scheduling.slot-freed";
+/// Notifications: send a waitlist offer to its patient (consumed by the notifications service).
+pub const SEND_WAITLIST_OFFER: &str = "notifications.send-waitlist-offer";
+
+/// A freed slot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlotFreed {
+    /// The practice.
+    pub practice_id: PracticeId,
+    /// The appointment that freed it.
+    pub appointment_id: Uuid,
+    /// Whose time it was.
+    pub practitioner_id: Uuid,
+    /// Start of the freed time.
+    pub starts_at: chrono::DateTime<chrono::Utc>,
+    /// End of the freed time.
+    pub ends_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A waitlist offer to send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitlistOfferJob {
+    /// The practice.
+    pub practice_id: PracticeId,
+    /// The offer.
+    pub offer_id: Uuid,
+}

@@ -1,0 +1,560 @@
+//! The waitlist. Patients wait for a slot of a type, optionally with a practitioner, weekdays
+//! and a local time window. When a booked slot frees (cancel or reschedule), a job offers it
+//! to the matching entries in order of joining (up to `OFFERS_PER_SLOT` at once); each offer
+//! expires. The first acceptance books through the same exclusion constraint as any booking;
+//! later acceptances of the same slot get 409.
+
+use std::collections::BTreeSet;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveTime, Utc};
+use domain::PatientId;
+use domain::jobs::{SEND_WAITLIST_OFFER, SLOT_FREED, SlotFreed, WaitlistOfferJob};
+use domain::practice::Permission;
+use domain::schedule::Span;
+use platform::audit::{self, Action};
+use platform::auth::Staff;
+use platform::db::TenantTx;
+use platform::error::ResultExt;
+use platform::jobs::enqueue;
+use platform::json::{ApiJson, ApiPath};
+use platform::{ApiError, ApiResult, AppState};
+use serde::{Deserialize, Serialize};
+use sqlx::postgres::types::PgRange;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::appointments::{Appointment, COLUMNS, Placement, guarded_write};
+use crate::availability::{Calendar, free_room, room_busy, type_timing};
+use crate::{local, practice_zone};
+
+/// Offers made at once for one freed slot.
+pub const OFFERS_PER_SLOT: i64 = 3;
+/// How long an offer stays open.
+pub const OFFER_MINUTES: i64 = 120;
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/waitlist", get(list_waitlist).post(join_waitlist))
+        .route("/v1/waitlist/{entry_id}", delete(leave_waitlist))
+        .route("/v1/waitlist/{entry_id}/offers", get(list_offers))
+        .route("/v1/waitlist/offers/{offer_id}/accept", post(accept_offer))
+}
+
+/// Joining the waitlist.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewEntry {
+    /// The patient.
+    pub patient_id: Uuid,
+    /// The appointment type wanted.
+    pub appointment_type_id: Uuid,
+    /// A preferred practitioner; any when absent.
+    #[serde(default)]
+    pub practitioner_id: Option<Uuid>,
+    /// ISO weekdays the patient can come (1 = Monday); any when empty.
+    #[serde(default)]
+    pub weekdays: Vec<i16>,
+    /// Earliest local start, e.g. "08:00".
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub earliest_time: Option<NaiveTime>,
+    /// Latest local end, e.g. "12:00".
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub latest_time: Option<NaiveTime>,
+}
+
+/// A waitlist entry.
+#[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
+pub struct Entry {
+    /// Id.
+    pub entry_id: Uuid,
+    /// Patient.
+    pub patient_id: Uuid,
+    /// Type.
+    pub type_id: Uuid,
+    /// Preferred practitioner.
+    pub practitioner_id: Option<Uuid>,
+    /// Weekdays.
+    pub weekdays: Vec<i16>,
+    /// Earliest local start.
+    #[schema(value_type = Option<String>)]
+    pub earliest_time: Option<NaiveTime>,
+    /// Latest local end.
+    #[schema(value_type = Option<String>)]
+    pub latest_time: Option<NaiveTime>,
+    /// `waiting`, `booked` or `withdrawn`.
+    pub status: String,
+    /// The appointment booked from an offer.
+    pub appointment_id: Option<Uuid>,
+    /// Joined at; the order of offers.
+    pub created_at: DateTime<Utc>,
+}
+
+const ENTRY_COLUMNS: &str = "entry_id, patient_id, type_id, practitioner_id, weekdays, earliest_time, latest_time, status, appointment_id, created_at";
+
+/// Puts a patient on the waitlist.
+#[utoipa::path(post, path = "/v1/waitlist", tag = "scheduling", security(("session" = [])), request_body = NewEntry,
+    responses((status = 201, body = Entry), (status = 422, body = platform::error::Problem)))]
+pub async fn join_waitlist(
+    State(state): State<AppState>,
+    staff: Staff,
+    ApiJson(b): ApiJson<NewEntry>,
+) -> ApiResult<(StatusCode, Json<Entry>)> {
+    staff.require(&state, Permission::ScheduleWrite).await?;
+    if let Some(d) = b.weekdays.iter().find(|d| !(1..=7).contains(*d)) {
+        return Err(ApiError::invalid_field(
+            "weekdays",
+            format!("{d} is not an ISO weekday (1 = Monday to 7 = Sunday)"),
+        ));
+    }
+    if let (Some(e), Some(l)) = (b.earliest_time, b.latest_time)
+        && e >= l
+    {
+        return Err(ApiError::invalid_field(
+            "latest_time",
+            "must be after earliest_time",
+        ));
+    }
+    let weekdays: Vec<i16> = b
+        .weekdays
+        .iter()
+        .copied()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut tx = state.db().tenant(staff.practice()).await?;
+    type_timing(&mut tx, b.appointment_type_id, "appointment_type_id").await?;
+    let entry: Entry = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "insert into scheduling.waitlist_entry (practice_id, entry_id, patient_id, type_id, practitioner_id, weekdays, earliest_time, latest_time, created_by)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning {ENTRY_COLUMNS}"
+    )))
+    .bind(staff.practice().as_uuid())
+    .bind(Uuid::now_v7())
+    .bind(b.patient_id)
+    .bind(b.appointment_type_id)
+    .bind(b.practitioner_id)
+    .bind(&weekdays)
+    .bind(b.earliest_time)
+    .bind(b.latest_time)
+    .bind(staff.staff_id().as_uuid())
+    .fetch_one(&mut *tx)
+    .await
+    .on_constraint("waitlist_entry_patient_fkey", || ApiError::invalid_field("patient_id", "no such patient"))
+    .on_constraint("waitlist_entry_practitioner_fkey", || ApiError::invalid_field("practitioner_id", "no such practitioner"))?;
+    let mut ev = staff.audit(
+        "sensitive_create",
+        Action::Create,
+        Some(PatientId::from_uuid(b.patient_id)),
+        "success",
+    );
+    ev.reason = Some("waitlist_joined");
+    audit::record(&mut tx, staff.practice(), &ev).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(entry)))
+}
+
+/// Lists waiting entries in the order they will be offered slots.
+#[utoipa::path(get, path = "/v1/waitlist", tag = "scheduling", security(("session" = [])), responses((status = 200, body = [Entry])))]
+pub async fn list_waitlist(
+    State(state): State<AppState>,
+    staff: Staff,
+) -> ApiResult<Json<Vec<Entry>>> {
+    staff.require(&state, Permission::ScheduleRead).await?;
+    let mut tx = state.db().tenant(staff.practice()).await?;
+    let rows: Vec<Entry> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {ENTRY_COLUMNS} from scheduling.waitlist_entry where status = 'waiting' order by created_at, entry_id"
+    )))
+    .fetch_all(&mut *tx)
+    .await?;
+    let shown: Vec<Option<PatientId>> = rows
+        .iter()
+        .map(|e| e.patient_id)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .map(|p| Some(PatientId::from_uuid(p)))
+        .collect();
+    let mut ev = staff.audit("sensitive_read", Action::Read, None, "success");
+    ev.reason = Some("waitlist");
+    audit::record_for_patients(&mut tx, staff.practice(), &ev, &shown).await?;
+    tx.commit().await?;
+    Ok(Json(rows))
+}
+
+/// Takes an entry off the waitlist.
+#[utoipa::path(delete, path = "/v1/waitlist/{entry_id}", tag = "scheduling", security(("session" = [])),
+    params(("entry_id" = Uuid, Path)), responses((status = 204), (status = 404, body = platform::error::Problem)))]
+pub async fn leave_waitlist(
+    State(state): State<AppState>,
+    staff: Staff,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<StatusCode> {
+    staff.require(&state, Permission::ScheduleWrite).await?;
+    let mut tx = state.db().tenant(staff.practice()).await?;
+    let patient: Option<Uuid> =
+        sqlx::query_scalar("update scheduling.waitlist_entry set status = 'withdrawn' where entry_id = $1 and status = 'waiting' returning patient_id")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let patient =
+        patient.ok_or_else(|| ApiError::not_found("waitlist_entry_not_found", "entry_id", id))?;
+    let mut ev = staff.audit(
+        "sensitive_update",
+        Action::Update,
+        Some(PatientId::from_uuid(patient)),
+        "success",
+    );
+    ev.reason = Some("waitlist_left");
+    audit::record(&mut tx, staff.practice(), &ev).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// An offer of a freed slot.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Offer {
+    /// Id.
+    pub offer_id: Uuid,
+    /// The entry.
+    pub entry_id: Uuid,
+    /// Practitioner.
+    pub practitioner_id: Uuid,
+    /// Start.
+    pub starts_at: DateTime<FixedOffset>,
+    /// `open`, `accepted`, `declined`, `taken` or `expired`.
+    pub status: String,
+    /// Until when it can be accepted.
+    pub expires_at: DateTime<FixedOffset>,
+    /// The appointment booked by accepting.
+    pub appointment_id: Option<Uuid>,
+}
+
+type OfferRow = (
+    Uuid,
+    Uuid,
+    Uuid,
+    DateTime<Utc>,
+    String,
+    DateTime<Utc>,
+    Option<Uuid>,
+);
+/// entry, type, duration, buffer before, buffer after, needs room, latest end.
+type MatchRow = (Uuid, Uuid, i32, i32, i32, bool, Option<NaiveTime>);
+/// entry, practitioner, start, offer status, expiry, patient, type, entry status.
+type AcceptRow = (
+    Uuid,
+    Uuid,
+    DateTime<Utc>,
+    String,
+    DateTime<Utc>,
+    Uuid,
+    Uuid,
+    String,
+);
+
+/// Lists the offers made to an entry.
+#[utoipa::path(get, path = "/v1/waitlist/{entry_id}/offers", tag = "scheduling", security(("session" = [])),
+    params(("entry_id" = Uuid, Path)), responses((status = 200, body = [Offer]), (status = 404, body = platform::error::Problem)))]
+pub async fn list_offers(
+    State(state): State<AppState>,
+    staff: Staff,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Json<Vec<Offer>>> {
+    staff.require(&state, Permission::ScheduleRead).await?;
+    let mut tx = state.db().tenant(staff.practice()).await?;
+    let (tz, _) = practice_zone(&mut tx).await?;
+    let known: bool = sqlx::query_scalar(
+        "select exists (select 1 from scheduling.waitlist_entry where entry_id = $1)",
+    )
+    .bind(id)
+    .fetch_one(&mut *tx)
+    .await?;
+    if !known {
+        return Err(ApiError::not_found(
+            "waitlist_entry_not_found",
+            "entry_id",
+            id,
+        ));
+    }
+    let rows: Vec<OfferRow> = sqlx::query_as(
+        r#"select offer_id, entry_id, practitioner_id, starts_at,
+                  case when status = 'open' and expires_at <= now() then 'expired' else status end, expires_at, appointment_id
+             from scheduling.waitlist_offer where entry_id = $1 order by created_at"#,
+    )
+    .bind(id)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(
+                |(offer_id, entry_id, practitioner_id, s, status, e, appointment_id)| Offer {
+                    offer_id,
+                    entry_id,
+                    practitioner_id,
+                    starts_at: local(tz, s),
+                    status,
+                    expires_at: local(tz, e),
+                    appointment_id,
+                },
+            )
+            .collect(),
+    ))
+}
+
+/// Enqueues the offer round for a freed slot, in the transaction that frees it.
+pub(crate) async fn slot_freed(
+    tx: &mut TenantTx,
+    job: &SlotFreed,
+    version: i32,
+) -> Result<(), sqlx::Error> {
+    if job.starts_at <= Utc::now() {
+        return Ok(());
+    }
+    enqueue(
+        tx,
+        SLOT_FREED,
+        job,
+        Utc::now(),
+        &format!("slot-freed:{}:v{version}", job.appointment_id),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Handles `scheduling.slot-freed`: offers the slot to the first matching waiting entries.
+/// Returns how many offers were made.
+pub async fn offer_freed_slot(
+    state: &AppState,
+    payload: serde_json::Value,
+) -> anyhow::Result<usize> {
+    let job: SlotFreed = serde_json::from_value(payload)?;
+    let mut tx = state.db().tenant(job.practice_id).await?;
+    let (tz, _) = practice_zone(&mut tx)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let start_local = job.starts_at.with_timezone(&tz);
+    let weekday = start_local.weekday().number_from_monday() as i16;
+    let entries: Vec<MatchRow> = sqlx::query_as(
+        r#"select e.entry_id, e.type_id, t.duration_minutes, t.buffer_before_minutes, t.buffer_after_minutes, t.needs_room, e.latest_time
+             from scheduling.waitlist_entry e
+             join scheduling.appointment_type t on t.practice_id = e.practice_id and t.type_id = e.type_id and t.active
+            where e.status = 'waiting'
+              and (e.practitioner_id is null or e.practitioner_id = $1)
+              and (cardinality(e.weekdays) = 0 or $2 = any(e.weekdays))
+              and (e.earliest_time is null or e.earliest_time <= $3)
+            order by e.created_at, e.entry_id"#,
+    )
+    .bind(job.practitioner_id)
+    .bind(weekday)
+    .bind(start_local.time())
+    .fetch_all(&mut *tx)
+    .await?;
+    let window = Span {
+        start: job.starts_at - Duration::hours(1),
+        end: job.ends_at + Duration::hours(9),
+    };
+    let cal = Calendar::load(&mut tx, tz, &[job.practitioner_id], window, &[])
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let rooms = room_busy(&mut tx, window, &[])
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    let mut offered = 0usize;
+    for (entry_id, _type_id, duration, before, after, needs_room, latest) in entries {
+        if offered as i64 >= OFFERS_PER_SLOT {
+            break;
+        }
+        let appt = Span {
+            start: job.starts_at,
+            end: job.starts_at + Duration::minutes(duration.into()),
+        };
+        let blocked = Span {
+            start: appt.start - Duration::minutes(before.into()),
+            end: appt.end + Duration::minutes(after.into()),
+        };
+        let fits_window = latest.is_none_or(|l| appt.end.with_timezone(&tz).time() <= l);
+        let free = cal.workable(job.practitioner_id, &appt)
+            && cal.busy_at(job.practitioner_id, &blocked).is_none()
+            && (!needs_room || free_room(&rooms, &blocked).is_some());
+        if !fits_window || !free {
+            continue;
+        }
+        let offer_id = Uuid::now_v7();
+        let made: Option<Uuid> = sqlx::query_scalar(
+            r#"insert into scheduling.waitlist_offer (practice_id, offer_id, entry_id, practitioner_id, starts_at, expires_at)
+               values ($1, $2, $3, $4, $5, now() + make_interval(mins => $6))
+               on conflict (practice_id, entry_id, practitioner_id, starts_at) do nothing returning offer_id"#,
+        )
+        .bind(job.practice_id.as_uuid())
+        .bind(offer_id)
+        .bind(entry_id)
+        .bind(job.practitioner_id)
+        .bind(job.starts_at)
+        .bind(OFFER_MINUTES as i32)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if made.is_some() {
+            let send = WaitlistOfferJob {
+                practice_id: job.practice_id,
+                offer_id,
+            };
+            enqueue(
+                &mut tx,
+                SEND_WAITLIST_OFFER,
+                &send,
+                Utc::now(),
+                &format!("waitlist-offer:{offer_id}"),
+            )
+            .await?;
+            offered += 1;
+        }
+    }
+    tx.commit().await?;
+    tracing::info!(practice.id = %job.practice_id, appointment.id = %job.appointment_id, offers = offered, "freed slot offered");
+    Ok(offered)
+}
+
+/// Accepts an open offer: books the slot for the entry's patient, or answers 409 when someone
+/// was first or the offer lapsed.
+#[utoipa::path(post, path = "/v1/waitlist/offers/{offer_id}/accept", tag = "scheduling", security(("session" = [])),
+    params(("offer_id" = Uuid, Path)),
+    responses((status = 201, body = Appointment), (status = 404, body = platform::error::Problem), (status = 409, body = platform::error::Problem)))]
+pub async fn accept_offer(
+    State(state): State<AppState>,
+    staff: Staff,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<(StatusCode, Json<Appointment>)> {
+    staff.require(&state, Permission::ScheduleWrite).await?;
+    let mut tx = state.db().tenant(staff.practice()).await?;
+    let (tz, _) = practice_zone(&mut tx).await?;
+    let offer: Option<AcceptRow> = sqlx::query_as(
+        r#"select o.entry_id, o.practitioner_id, o.starts_at, o.status, o.expires_at, e.patient_id, e.type_id, e.status
+             from scheduling.waitlist_offer o
+             join scheduling.waitlist_entry e on e.practice_id = o.practice_id and e.entry_id = o.entry_id
+            where o.offer_id = $1 for update of o, e"#,
+    )
+    .bind(id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let (entry, practitioner, starts_at, status, expires_at, patient, type_id, entry_status) =
+        offer.ok_or_else(|| ApiError::not_found("offer_not_found", "offer_id", id))?;
+    if status != "open" || entry_status != "waiting" {
+        return Err(
+            ApiError::conflict("offer_not_open", format!("offer {id} is {status}"))
+                .with_field("offer_id"),
+        );
+    }
+    if expires_at <= Utc::now() {
+        sqlx::query("update scheduling.waitlist_offer set status = 'expired' where offer_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        return Err(
+            ApiError::conflict("offer_expired", format!("offer {id} expired"))
+                .with_field("offer_id"),
+        );
+    }
+    let timing = type_timing(&mut tx, type_id, "appointment_type_id").await?;
+    let appt = Span {
+        start: starts_at,
+        end: starts_at + timing.duration(),
+    };
+    let blocked = timing.blocked(appt);
+    let room = if timing.needs_room {
+        free_room(&room_busy(&mut tx, blocked, &[]).await?, &blocked)
+    } else {
+        None
+    };
+    let place = Placement {
+        practitioner,
+        appt,
+        blocked,
+        room,
+    };
+    let (practice, staff_id, appointment_id) = (
+        staff.practice().as_uuid(),
+        staff.staff_id().as_uuid(),
+        Uuid::now_v7(),
+    );
+    let booked = guarded_write(&mut tx, &place, false, None, move |c| {
+        Box::pin(async move {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                r#"insert into scheduling.appointment (practice_id, appointment_id, practitioner_id, patient_id, type_id, room_id,
+                       starts_at, ends_at, blocked, status, created_by)
+                   values ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'booked', $10) returning {COLUMNS}"#
+            )))
+            .bind(practice)
+            .bind(appointment_id)
+            .bind(practitioner)
+            .bind(patient)
+            .bind(type_id)
+            .bind(room)
+            .bind(appt.start)
+            .bind(appt.end)
+            .bind(PgRange::from(blocked.start..blocked.end))
+            .bind(staff_id)
+            .fetch_one(c)
+            .await
+        })
+    })
+    .await;
+    let row = match booked {
+        Ok(row) => row,
+        Err(e) => {
+            // Someone was first: this offer is over.
+            sqlx::query(
+                "update scheduling.waitlist_offer set status = 'taken' where offer_id = $1",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            return Err(if e.code() == "appointment_conflict" {
+                e.with_extension("offer_id", id.to_string())
+            } else {
+                e
+            });
+        }
+    };
+    sqlx::query("update scheduling.waitlist_offer set status = 'accepted', appointment_id = $2 where offer_id = $1")
+        .bind(id)
+        .bind(row.appointment_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("update scheduling.waitlist_offer set status = 'taken' where practitioner_id = $1 and starts_at = $2 and status = 'open' and offer_id <> $3")
+        .bind(practitioner)
+        .bind(starts_at)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("update scheduling.waitlist_entry set status = 'booked', appointment_id = $2 where entry_id = $1")
+        .bind(entry)
+        .bind(row.appointment_id)
+        .execute(&mut *tx)
+        .await?;
+    crate::jobs::reminder(
+        &mut tx,
+        tz,
+        staff.practice(),
+        row.appointment_id,
+        row.version,
+        row.starts_at,
+    )
+    .await?;
+    let mut ev = staff.audit(
+        "sensitive_create",
+        Action::Create,
+        Some(PatientId::from_uuid(patient)),
+        "success",
+    );
+    ev.reason = Some("waitlist_offer_accepted");
+    audit::record(&mut tx, staff.practice(), &ev).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(row.view(tz))))
+}
