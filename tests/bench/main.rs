@@ -11,97 +11,14 @@
 //! Run: `cargo run --release -p praxis-tests --bin bench` (about two minutes).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use praxis_tests::bench::{load, pgbench, pgbench_drop, pgbench_init};
 use praxis_tests::*;
 use serde_json::json;
 
 const CLIENTS: [usize; 3] = [1, 8, 32];
 const SECONDS: u64 = 5;
-
-struct Figures {
-    ops_per_sec: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-}
-
-/// Runs `op` from `clients` tasks for `SECONDS`; `op(i)` gets a global sequence number.
-async fn load<F, Fut>(clients: usize, op: F) -> Figures
-where
-    F: Fn(usize) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = bool> + Send,
-{
-    let op = Arc::new(op);
-    let seq = Arc::new(AtomicUsize::new(0));
-    let end = Instant::now() + Duration::from_secs(SECONDS);
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..clients {
-        let (op, seq) = (op.clone(), seq.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut lat = Vec::new();
-            while Instant::now() < end {
-                let i = seq.fetch_add(1, Ordering::Relaxed);
-                let t = Instant::now();
-                assert!(op(i).await, "request failed");
-                lat.push(t.elapsed());
-            }
-            lat
-        }));
-    }
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await.unwrap());
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    all.sort();
-    let pct =
-        |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)].as_secs_f64() * 1000.0;
-    Figures {
-        ops_per_sec: all.len() as f64 / elapsed,
-        p50_ms: pct(0.50),
-        p99_ms: pct(0.99),
-    }
-}
-
-fn pgbench(db: &str, clients: usize, select_only: bool) -> f64 {
-    let jobs = clients.min(2).to_string();
-    let c = clients.to_string();
-    let t = SECONDS.to_string();
-    let mut args = vec![
-        "-h",
-        "127.0.0.1",
-        "-U",
-        "postgres",
-        "-n",
-        "-c",
-        &c,
-        "-j",
-        &jobs,
-        "-T",
-        &t,
-    ];
-    if select_only {
-        args.push("-S");
-    }
-    args.push(db);
-    let out = std::process::Command::new("pgbench")
-        .args(&args)
-        .output()
-        .expect("pgbench runs");
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.lines()
-        .find(|l| l.starts_with("tps = "))
-        .and_then(|l| l["tps = ".len()..].split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| {
-            panic!(
-                "pgbench output: {text} {}",
-                String::from_utf8_lossy(&out.stderr)
-            )
-        })
-}
 
 #[tokio::main]
 async fn main() {
@@ -137,27 +54,7 @@ async fn main() {
         .fetch_one(&app.owner)
         .await
         .unwrap();
-    let bench_db = format!("{owner_db}_pgbench");
-    let status = std::process::Command::new("createdb")
-        .args(["-h", "127.0.0.1", "-U", "postgres", &bench_db])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let status = std::process::Command::new("pgbench")
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-i",
-            "-q",
-            "-s",
-            "1",
-            &bench_db,
-        ])
-        .output()
-        .unwrap();
-    assert!(status.status.success());
+    let bench_db = pgbench_init(&owner_db);
 
     // Accounts to sign in with (one per client so that nobody trips the lockout).
     let mut accounts = Vec::new();
@@ -174,7 +71,7 @@ async fn main() {
     println!("|---|---:|---:|---:|---:|---|---:|---:|");
     for &clients in &CLIENTS {
         let (a, acc) = (app.clone(), accounts.clone());
-        let f = load(clients, move |i| {
+        let f = load(clients, SECONDS, move |i| {
             let (a, acc) = (a.clone(), acc.clone());
             async move {
                 a.login(practice, &acc[i % acc.len()], PASSWORD)
@@ -194,9 +91,9 @@ async fn main() {
     }
     let ids = Arc::new(tokio::sync::RwLock::new(Vec::new()));
     for &clients in &CLIENTS {
-        let base = pgbench(&bench_db, clients, false);
+        let base = pgbench(&bench_db, clients, SECONDS, false);
         let (a, tok, ids2) = (app.clone(), admin.token.clone(), ids.clone());
-        let f = load(clients, move |i| {
+        let f = load(clients, SECONDS, move |i| {
             let (a, tok, ids) = (a.clone(), tok.clone(), ids2.clone());
             async move {
                 let body = json!({"family_name": format!("Bench{i}"), "given_names": "B", "birth_date": "1980-05-17", "sex": "female",
@@ -220,9 +117,9 @@ async fn main() {
     }
     let ids: Arc<Vec<String>> = Arc::new(ids.read().await.clone());
     for &clients in &CLIENTS {
-        let base = pgbench(&bench_db, clients, true);
+        let base = pgbench(&bench_db, clients, SECONDS, true);
         let (a, tok, ids) = (app.clone(), admin.token.clone(), ids.clone());
-        let f = load(clients, move |i| {
+        let f = load(clients, SECONDS, move |i| {
             let (a, tok, ids) = (a.clone(), tok.clone(), ids.clone());
             async move {
                 let id = &ids[(i * 7919) % ids.len()];
@@ -241,7 +138,5 @@ async fn main() {
             f.ops_per_sec / base
         );
     }
-    let _ = std::process::Command::new("dropdb")
-        .args(["-h", "127.0.0.1", "-U", "postgres", "--force", &bench_db])
-        .status();
+    pgbench_drop(&bench_db);
 }

@@ -1,6 +1,8 @@
-//! The black-box harness: a fresh database per test (from `#[sqlx::test]`), migrated by the
+//! The black-box harness: a fresh database per test (created here), migrated by the
 //! real migrator, and the real server on a random port, connected as the application role.
 //! Tests talk HTTP to it; assertions about stored data use the owner pool.
+
+pub mod bench;
 
 use std::collections::HashMap;
 
