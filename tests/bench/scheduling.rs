@@ -26,16 +26,45 @@ async fn main() {
     let admin = app.practice_with_admin("Bench", "BE").await;
     let t = Some(admin.token.as_str());
     let tz = chrono_tz::Europe::Brussels;
-    let short = app.call("POST", "/v1/appointment-types", t, Some(&json!({"name": "Check 10", "duration_minutes": 10}))).await;
+    let short = app
+        .call(
+            "POST",
+            "/v1/appointment-types",
+            t,
+            Some(&json!({"name": "Check 10", "duration_minutes": 10})),
+        )
+        .await;
     let short = short.body["type_id"].as_str().unwrap().to_owned();
-    let normal = app.call("POST", "/v1/appointment-types", t, Some(&json!({"name": "Kine 15", "duration_minutes": 15}))).await;
+    let normal = app
+        .call(
+            "POST",
+            "/v1/appointment-types",
+            t,
+            Some(&json!({"name": "Kine 15", "duration_minutes": 15})),
+        )
+        .await;
     let normal = normal.body["type_id"].as_str().unwrap().to_owned();
     let mut practitioners = Vec::new();
     for i in 0..PRACTITIONERS {
-        let p = app.call("POST", "/v1/practitioners", t, Some(&json!({"display_name": format!("P{i:02}")}))).await;
+        let p = app
+            .call(
+                "POST",
+                "/v1/practitioners",
+                t,
+                Some(&json!({"display_name": format!("P{i:02}")})),
+            )
+            .await;
         let id = p.body["practitioner_id"].as_str().unwrap().to_owned();
-        let periods: Vec<_> = (1..=7).map(|d| json!({"weekday": d, "starts": "07:00", "ends": "21:00"})).collect();
-        app.call("PUT", &format!("/v1/practitioners/{id}/working-hours"), t, Some(&json!({"periods": periods}))).await;
+        let periods: Vec<_> = (1..=7)
+            .map(|d| json!({"weekday": d, "starts": "07:00", "ends": "21:00"}))
+            .collect();
+        app.call(
+            "PUT",
+            &format!("/v1/practitioners/{id}/working-hours"),
+            t,
+            Some(&json!({"periods": periods})),
+        )
+        .await;
         practitioners.push(id);
     }
     let patient = app.patient(&admin, patient_body("Bench")).await;
@@ -60,8 +89,12 @@ async fn main() {
     .unwrap()
     .rows_affected();
     sqlx::query("analyze").execute(&app.owner).await.unwrap();
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
-    println!("praxis scheduling benchmark: {cores} cores, {inserted} existing appointments, server and load generator in one process");
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    println!(
+        "praxis scheduling benchmark: {cores} cores, {inserted} existing appointments, server and load generator in one process"
+    );
 
     // Availability.
     let today = Utc::now().with_timezone(&tz).date_naive();
@@ -82,7 +115,14 @@ async fn main() {
     let all = sequential(200, |_| {
         let (a, tok, short) = (a.clone(), tok.clone(), short.clone());
         async move {
-            let r = a.call("GET", &format!("/v1/availability?appointment_type_id={short}&from={from}&to={to1}"), Some(&tok), None).await;
+            let r = a
+                .call(
+                    "GET",
+                    &format!("/v1/availability?appointment_type_id={short}&from={from}&to={to1}"),
+                    Some(&tok),
+                    None,
+                )
+                .await;
             r.status == 200 && !r.body["slots"].as_array().unwrap().is_empty()
         }
     })
@@ -90,20 +130,37 @@ async fn main() {
     println!();
     println!("| availability search | requests | p50 ms | p95 ms | p99 ms | target p95 |");
     println!("|---|---:|---:|---:|---:|---:|");
-    println!("| 1 practitioner, 6 weeks | 200 | {:.1} | {:.1} | {:.1} | < 10 ms |", one.p50_ms, one.p95_ms, one.p99_ms);
-    println!("| 20 practitioners, 1 week | 200 | {:.1} | {:.1} | {:.1} | < 30 ms |", all.p50_ms, all.p95_ms, all.p99_ms);
+    println!(
+        "| 1 practitioner, 6 weeks | 200 | {:.1} | {:.1} | {:.1} | < 10 ms |",
+        one.p50_ms, one.p95_ms, one.p99_ms
+    );
+    println!(
+        "| 20 practitioners, 1 week | 200 | {:.1} | {:.1} | {:.1} | < 30 ms |",
+        all.p50_ms, all.p95_ms, all.p99_ms
+    );
 
     // Booking throughput against pgbench.
-    let owner_db: String = sqlx::query_scalar("select current_database()").fetch_one(&app.owner).await.unwrap();
+    let owner_db: String = sqlx::query_scalar("select current_database()")
+        .fetch_one(&app.owner)
+        .await
+        .unwrap();
     let bench_db = pgbench_init(&owner_db);
     let practitioners = Arc::new(practitioners);
     let next = Arc::new(AtomicUsize::new(0));
     println!();
-    println!("| booking | clients | bookings/s | p50 ms | p99 ms | pgbench TPC-B-like tps | ratio |");
+    println!(
+        "| booking | clients | bookings/s | p50 ms | p99 ms | pgbench TPC-B-like tps | ratio |"
+    );
     println!("|---|---:|---:|---:|---:|---:|---:|");
     for clients in [1usize, 8, 32] {
         let base = pgbench(&bench_db, clients, SECONDS, false);
-        let (a, tok, ps, next, normal) = (app.clone(), admin.token.clone(), practitioners.clone(), next.clone(), normal.clone());
+        let (a, tok, ps, next, normal) = (
+            app.clone(),
+            admin.token.clone(),
+            practitioners.clone(),
+            next.clone(),
+            normal.clone(),
+        );
         let f = load(clients, SECONDS, move |_| {
             let (a, tok, ps, normal) = (a.clone(), tok.clone(), ps.clone(), normal.clone());
             // A distinct free slot per booking: days after the pre-filled 90, 15-minute grid.

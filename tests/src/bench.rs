@@ -18,8 +18,14 @@ pub struct Figures {
 
 fn figures(mut all: Vec<Duration>, elapsed: f64) -> Figures {
     all.sort();
-    let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)].as_secs_f64() * 1000.0;
-    Figures { ops_per_sec: all.len() as f64 / elapsed, p50_ms: pct(0.50), p95_ms: pct(0.95), p99_ms: pct(0.99) }
+    let pct =
+        |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)].as_secs_f64() * 1000.0;
+    Figures {
+        ops_per_sec: all.len() as f64 / elapsed,
+        p50_ms: pct(0.50),
+        p95_ms: pct(0.95),
+        p99_ms: pct(0.99),
+    }
 }
 
 /// Runs `op(i)` from `clients` tasks for `seconds`; `i` is a global sequence number. Every
@@ -73,13 +79,30 @@ where
 /// A pgbench database (scale 1) beside the test database; returns its name.
 pub fn pgbench_init(beside: &str) -> String {
     let db = format!("{beside}_pgbench");
-    let created = std::process::Command::new("createdb").args(["-h", "127.0.0.1", "-U", "postgres", &db]).status().expect("createdb runs");
+    let created = std::process::Command::new("createdb")
+        .args(["-h", "127.0.0.1", "-U", "postgres", &db])
+        .status()
+        .expect("createdb runs");
     assert!(created.success());
     let init = std::process::Command::new("pgbench")
-        .args(["-h", "127.0.0.1", "-U", "postgres", "-i", "-q", "-s", "1", &db])
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-i",
+            "-q",
+            "-s",
+            "1",
+            &db,
+        ])
         .output()
         .expect("pgbench runs");
-    assert!(init.status.success(), "{}", String::from_utf8_lossy(&init.stderr));
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
     db
 }
 
@@ -88,21 +111,43 @@ pub fn pgbench(db: &str, clients: usize, seconds: u64, select_only: bool) -> f64
     let jobs = clients.min(2).to_string();
     let c = clients.to_string();
     let t = seconds.to_string();
-    let mut args = vec!["-h", "127.0.0.1", "-U", "postgres", "-n", "-c", &c, "-j", &jobs, "-T", &t];
+    let mut args = vec![
+        "-h",
+        "127.0.0.1",
+        "-U",
+        "postgres",
+        "-n",
+        "-c",
+        &c,
+        "-j",
+        &jobs,
+        "-T",
+        &t,
+    ];
     if select_only {
         args.push("-S");
     }
     args.push(db);
-    let out = std::process::Command::new("pgbench").args(&args).output().expect("pgbench runs");
+    let out = std::process::Command::new("pgbench")
+        .args(&args)
+        .output()
+        .expect("pgbench runs");
     let text = String::from_utf8_lossy(&out.stdout);
     text.lines()
         .find(|l| l.starts_with("tps = "))
         .and_then(|l| l["tps = ".len()..].split_whitespace().next())
         .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("pgbench output: {text} {}", String::from_utf8_lossy(&out.stderr)))
+        .unwrap_or_else(|| {
+            panic!(
+                "pgbench output: {text} {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })
 }
 
 /// Drops the pgbench database.
 pub fn pgbench_drop(db: &str) {
-    let _ = std::process::Command::new("dropdb").args(["-h", "127.0.0.1", "-U", "postgres", "--force", db]).status();
+    let _ = std::process::Command::new("dropdb")
+        .args(["-h", "127.0.0.1", "-U", "postgres", "--force", db])
+        .status();
 }

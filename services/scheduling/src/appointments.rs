@@ -29,7 +29,7 @@ use sqlx::postgres::types::PgRange;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::availability::{Calendar, TypeTiming, free_room, room_busy, settings, type_timing};
+use crate::availability::{Calendar, TypeTiming, context, free_room, room_busy};
 use crate::{local, name, practice_zone};
 
 pub(crate) fn router() -> Router<AppState> {
@@ -196,19 +196,15 @@ async fn place(
     state: &AppState,
     staff: &Staff,
     tz: Tz,
-    practitioner: Uuid,
+    practitioner: (Uuid, bool),
     timing: &TypeTiming,
     starts_at: DateTime<Utc>,
     room: Option<Uuid>,
     outside_hours: bool,
     skip: Option<Uuid>,
 ) -> ApiResult<Placement> {
-    let active: Option<bool> =
-        sqlx::query_scalar("select active from scheduling.practitioner where practitioner_id = $1")
-            .bind(practitioner)
-            .fetch_optional(&mut **tx)
-            .await?;
-    if active != Some(true) {
+    let (practitioner, active) = practitioner;
+    if !active {
         return Err(ApiError::invalid_field(
             "practitioner_id",
             format!("no active practitioner {practitioner}"),
@@ -222,7 +218,7 @@ async fn place(
         end: starts_at + timing.duration(),
     };
     let blocked = timing.blocked(appt);
-    let cal = Calendar::load(tx, tz, &[practitioner], blocked, skip.as_slice()).await?;
+    let cal = Calendar::load(tx, tz, &[practitioner], blocked, skip.as_slice(), false).await?;
     if !cal.workable(practitioner, &appt) {
         if !outside_hours {
             return Err(ApiError::invalid_field(
@@ -265,14 +261,12 @@ async fn place(
     })
 }
 
-fn lock_key(practitioner: Uuid) -> String {
-    format!("scheduling.practitioner/{practitioner}")
-}
-
 /// Runs `write` (an insert or update of one appointment) under the overlap rules; a collision
-/// becomes 409 naming the appointment it collides with.
+/// becomes 409 naming the appointment it collides with. On a collision the transaction is
+/// spent: the caller returns the error and it rolls back.
 pub(crate) async fn guarded_write<F>(
     tx: &mut TenantTx,
+    practice: domain::PracticeId,
     p: &Placement,
     overlap: bool,
     skip: Option<Uuid>,
@@ -284,79 +278,56 @@ where
     ) -> futures_like::BoxFuture<'c, Result<Row, sqlx::Error>>,
 {
     let range = PgRange::from(p.blocked.start..p.blocked.end);
-    let lock = if overlap {
-        "select pg_advisory_xact_lock(hashtext($1))"
-    } else {
-        "select pg_advisory_xact_lock_shared(hashtext($1))"
-    };
-    sqlx::query(lock)
-        .bind(lock_key(p.practitioner))
-        .execute(&mut **tx)
-        .await?;
-    if !overlap {
-        let deliberate: Option<Uuid> = sqlx::query_scalar(
-            r#"select appointment_id from scheduling.appointment
-                where practitioner_id = $1 and overlap_reason is not null and status in ('held', 'booked')
-                  and blocked && $2 and ($3::uuid is null or appointment_id <> $3) limit 1"#,
-        )
-        .bind(p.practitioner)
-        .bind(range)
-        .bind(skip)
-        .fetch_optional(&mut **tx)
-        .await?;
-        if let Some(id) = deliberate {
-            return Err(conflict(id));
-        }
+    // Lock, deliberate-overlap check and lapsed holds in one round trip.
+    let deliberate: Option<Uuid> =
+        sqlx::query_scalar("select scheduling.prepare_write($1, $2, $3, $4, $5)")
+            .bind(p.practitioner)
+            .bind(range)
+            .bind(p.room)
+            .bind(skip)
+            .bind(overlap)
+            .fetch_one(&mut **tx)
+            .await?;
+    if let Some(id) = deliberate {
+        return Err(conflict(id));
     }
-    // Holds that ran out give their slot back now.
-    sqlx::query(
-        r#"update scheduling.appointment set status = 'expired', version = version + 1
-            where status = 'held' and hold_expires_at <= now() and blocked && $2
-              and (practitioner_id = $1 or ($3::uuid is not null and room_id = $3))"#,
-    )
-    .bind(p.practitioner)
-    .bind(range)
-    .bind(p.room)
-    .execute(&mut **tx)
-    .await?;
-    let mut savepoint = sqlx::Connection::begin(&mut **tx).await?;
-    match write(&mut savepoint).await {
-        Ok(row) => {
-            savepoint.commit().await?;
-            Ok(row)
+    let e = match write(tx).await {
+        Ok(row) => return Ok(row),
+        Err(e) => e,
+    };
+    match platform::db::violated_constraint(&e) {
+        Some("appointment_no_overlap") | Some("appointment_room_no_overlap") => {
+            // The winner has committed (the constraint waited for it). Look it up on this same
+            // connection: roll the spent transaction back and open a fresh tenant one in its
+            // place (the caller drops it). Taking a second pooled connection here would let
+            // concurrent losers starve the pool.
+            sqlx::query("rollback").execute(&mut **tx).await?;
+            sqlx::query("begin").execute(&mut **tx).await?;
+            platform::db::set_tenant(tx, practice).await?;
+            let other: Option<Uuid> = sqlx::query_scalar(
+                r#"select appointment_id from scheduling.appointment
+                    where status in ('held', 'booked') and overlap_reason is null and blocked && $2
+                      and starts_at > lower($2) - interval '12 hours' and starts_at < upper($2) + interval '12 hours'
+                      and (practitioner_id = $1 or ($3::uuid is not null and room_id = $3))
+                      and ($4::uuid is null or appointment_id <> $4)
+                    order by starts_at limit 1"#,
+            )
+            .bind(p.practitioner)
+            .bind(range)
+            .bind(p.room)
+            .bind(skip)
+            .fetch_optional(&mut **tx)
+            .await?;
+            Err(match other {
+                Some(id) => conflict(id),
+                None => ApiError::conflict("appointment_conflict", "the time was just taken")
+                    .with_field("starts_at"),
+            })
         }
-        Err(e) => {
-            let constraint = platform::db::violated_constraint(&e).map(str::to_owned);
-            savepoint.rollback().await?;
-            match constraint.as_deref() {
-                Some("appointment_no_overlap") | Some("appointment_room_no_overlap") => {
-                    let other: Option<Uuid> = sqlx::query_scalar(
-                        r#"select appointment_id from scheduling.appointment
-                            where status in ('held', 'booked') and overlap_reason is null and blocked && $2
-                              and (practitioner_id = $1 or ($3::uuid is not null and room_id = $3))
-                              and ($4::uuid is null or appointment_id <> $4)
-                            order by starts_at limit 1"#,
-                    )
-                    .bind(p.practitioner)
-                    .bind(range)
-                    .bind(p.room)
-                    .bind(skip)
-                    .fetch_optional(&mut **tx)
-                    .await?;
-                    Err(match other {
-                        Some(id) => conflict(id),
-                        None => {
-                            ApiError::conflict("appointment_conflict", "the time was just taken")
-                                .with_field("starts_at")
-                        }
-                    })
-                }
-                Some("appointment_patient_fkey") => {
-                    Err(ApiError::invalid_field("patient_id", "no such patient"))
-                }
-                _ => Err(e.into()),
-            }
+        Some("appointment_patient_fkey") => {
+            Err(ApiError::invalid_field("patient_id", "no such patient"))
         }
+        _ => Err(e.into()),
     }
 }
 
@@ -409,14 +380,18 @@ pub async fn book_appointment(
         staff.require(&state, Permission::OverlapOverride).await?;
     }
     let mut tx = state.db().tenant(staff.practice()).await?;
-    let (tz, _) = practice_zone(&mut tx).await?;
-    let timing = type_timing(&mut tx, b.appointment_type_id, "appointment_type_id").await?;
+    let ctx = context(&mut tx, b.appointment_type_id).await?;
+    let (tz, timing, active) = (
+        ctx.tz,
+        ctx.timing,
+        ctx.practitioners.contains(&b.practitioner_id),
+    );
     let p = place(
         &mut tx,
         &state,
         &staff,
         tz,
-        b.practitioner_id,
+        (b.practitioner_id, active),
         &timing,
         b.starts_at.to_utc(),
         b.room_id,
@@ -433,7 +408,7 @@ pub async fn book_appointment(
     );
     let (appt, blocked, room, practitioner) = (p.appt, p.blocked, p.room, p.practitioner);
     let (or, ohr) = (overlap_reason.clone(), outside_hours_reason.clone());
-    let row = guarded_write(&mut tx, &p, overlap_reason.is_some(), None, move |c| {
+    let row = guarded_write(&mut tx, staff.practice(), &p, overlap_reason.is_some(), None, move |c| {
         Box::pin(async move {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 r#"insert into scheduling.appointment (practice_id, appointment_id, practitioner_id, patient_id, type_id, room_id,
@@ -511,15 +486,19 @@ pub async fn hold_slot(
 ) -> ApiResult<(StatusCode, Json<Appointment>)> {
     staff.require(&state, Permission::ScheduleWrite).await?;
     let mut tx = state.db().tenant(staff.practice()).await?;
-    let (tz, _) = practice_zone(&mut tx).await?;
-    let timing = type_timing(&mut tx, b.appointment_type_id, "appointment_type_id").await?;
-    let hold_minutes = settings(&mut tx).await?.hold_minutes;
+    let ctx = context(&mut tx, b.appointment_type_id).await?;
+    let (tz, timing, hold_minutes, active) = (
+        ctx.tz,
+        ctx.timing,
+        ctx.hold_minutes,
+        ctx.practitioners.contains(&b.practitioner_id),
+    );
     let p = place(
         &mut tx,
         &state,
         &staff,
         tz,
-        b.practitioner_id,
+        (b.practitioner_id, active),
         &timing,
         b.starts_at.to_utc(),
         b.room_id,
@@ -534,7 +513,7 @@ pub async fn hold_slot(
         Uuid::now_v7(),
     );
     let (appt, blocked, room, practitioner) = (p.appt, p.blocked, p.room, p.practitioner);
-    let row = guarded_write(&mut tx, &p, false, None, move |c| {
+    let row = guarded_write(&mut tx, staff.practice(), &p, false, None, move |c| {
         Box::pin(async move {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 r#"insert into scheduling.appointment (practice_id, appointment_id, practitioner_id, type_id, room_id,
@@ -685,15 +664,16 @@ pub async fn reschedule_appointment(
     if current.status != "booked" {
         return Err(invalid_transition(id, &current.status, "reschedule"));
     }
-    let timing = type_timing(&mut tx, current.type_id, "appointment_type_id").await?;
     let practitioner = b.practitioner_id.unwrap_or(current.practitioner_id);
+    let ctx = context(&mut tx, current.type_id).await?;
+    let (timing, active) = (ctx.timing, ctx.practitioners.contains(&practitioner));
     let room = b.room_id.or(current.room_id);
     let p = place(
         &mut tx,
         &state,
         &staff,
         tz,
-        practitioner,
+        (practitioner, active),
         &timing,
         b.starts_at.to_utc(),
         room,
@@ -703,7 +683,7 @@ pub async fn reschedule_appointment(
     .await?;
     let (appt, blocked, room, practitioner) = (p.appt, p.blocked, p.room, p.practitioner);
     let ohr = outside_hours_reason.clone();
-    let row = guarded_write(&mut tx, &p, current.overlap_reason.is_some(), Some(id), move |c| {
+    let row = guarded_write(&mut tx, staff.practice(), &p, current.overlap_reason.is_some(), Some(id), move |c| {
         Box::pin(async move {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 r#"update scheduling.appointment

@@ -20,7 +20,7 @@ use sqlx::postgres::types::PgRange;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::{local, practice_zone};
+use crate::local;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new().route("/v1/availability", get(search_availability))
@@ -30,26 +30,11 @@ pub(crate) fn router() -> Router<AppState> {
 pub const MAX_DAYS: i64 = 62;
 
 /// Practice scheduling settings (defaults when never set).
-#[derive(Debug, Clone, Copy, sqlx::FromRow)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Settings {
     pub(crate) slot_step_minutes: i32,
     pub(crate) min_notice_minutes: i32,
     pub(crate) horizon_days: i32,
-    pub(crate) hold_minutes: i32,
-}
-
-pub(crate) async fn settings(tx: &mut TenantTx) -> ApiResult<Settings> {
-    let s: Option<Settings> = sqlx::query_as(
-        "select slot_step_minutes, min_notice_minutes, horizon_days, hold_minutes from scheduling.settings",
-    )
-    .fetch_optional(&mut **tx)
-    .await?;
-    Ok(s.unwrap_or(Settings {
-        slot_step_minutes: 15,
-        min_notice_minutes: 0,
-        horizon_days: 365,
-        hold_minutes: 5,
-    }))
 }
 
 /// An appointment type's timing.
@@ -73,6 +58,86 @@ impl TypeTiming {
             end: appt.end + Duration::minutes(self.buffer_after_minutes.into()),
         }
     }
+}
+
+/// Everything a search or a booking reads before the calendar, in one round trip.
+pub(crate) struct Context {
+    pub(crate) tz: Tz,
+    pub(crate) timing: TypeTiming,
+    pub(crate) settings: Settings,
+    pub(crate) hold_minutes: i32,
+    /// Active practitioners, by name.
+    pub(crate) practitioners: Vec<Uuid>,
+}
+
+#[derive(sqlx::FromRow)]
+struct ContextRow {
+    time_zone: String,
+    duration_minutes: Option<i32>,
+    buffer_before_minutes: Option<i32>,
+    buffer_after_minutes: Option<i32>,
+    needs_room: Option<bool>,
+    slot_step_minutes: i32,
+    min_notice_minutes: i32,
+    horizon_days: i32,
+    hold_minutes: i32,
+    practitioners: Vec<Uuid>,
+}
+
+/// Loads the practice's zone and settings, the active practitioners and the type's timing;
+/// an unknown or inactive type is a 422 naming `appointment_type_id`.
+pub(crate) async fn context(tx: &mut TenantTx, type_id: Uuid) -> ApiResult<Context> {
+    let c: ContextRow = sqlx::query_as(
+        r#"select p.time_zone, t.duration_minutes, t.buffer_before_minutes, t.buffer_after_minutes, t.needs_room,
+                  coalesce(s.slot_step_minutes, 15) as slot_step_minutes, coalesce(s.min_notice_minutes, 0) as min_notice_minutes,
+                  coalesce(s.horizon_days, 365) as horizon_days, coalesce(s.hold_minutes, 5) as hold_minutes,
+                  array(select pr.practitioner_id from scheduling.practitioner pr where pr.active order by pr.display_name) as practitioners
+             from core.practice p
+             left join scheduling.appointment_type t on t.practice_id = p.practice_id and t.type_id = $1 and t.active
+             left join scheduling.settings s on s.practice_id = p.practice_id"#,
+    )
+    .bind(type_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    let tz: Tz = c
+        .time_zone
+        .parse()
+        .map_err(|_| ApiError::internal(anyhow::anyhow!("invalid time zone in database")))?;
+    let timing = match (
+        c.duration_minutes,
+        c.buffer_before_minutes,
+        c.buffer_after_minutes,
+        c.needs_room,
+    ) {
+        (
+            Some(duration_minutes),
+            Some(buffer_before_minutes),
+            Some(buffer_after_minutes),
+            Some(needs_room),
+        ) => TypeTiming {
+            duration_minutes,
+            buffer_before_minutes,
+            buffer_after_minutes,
+            needs_room,
+        },
+        _ => {
+            return Err(ApiError::invalid_field(
+                "appointment_type_id",
+                format!("no active appointment type {type_id}"),
+            ));
+        }
+    };
+    Ok(Context {
+        tz,
+        timing,
+        settings: Settings {
+            slot_step_minutes: c.slot_step_minutes,
+            min_notice_minutes: c.min_notice_minutes,
+            horizon_days: c.horizon_days,
+        },
+        hold_minutes: c.hold_minutes,
+        practitioners: c.practitioners,
+    })
 }
 
 /// Loads an active appointment type, or a 422 naming `field`.
@@ -104,6 +169,28 @@ fn span_of(r: &PgRange<DateTime<Utc>>) -> Option<Span> {
     Span::new(s, e)
 }
 
+/// The longest time an appointment can block: 8 hours plus two 2-hour buffers.
+const MAX_BLOCK: Duration = Duration::hours(12);
+
+#[derive(sqlx::FromRow)]
+struct CalendarRow {
+    kind: String,
+    practitioner_id: Option<Uuid>,
+    weekday: Option<i16>,
+    starts_local: Option<NaiveTime>,
+    ends_local: Option<NaiveTime>,
+    period: Option<PgRange<DateTime<Utc>>>,
+    appointment_id: Option<Uuid>,
+}
+
+/// The first span of `sorted` (by start) that overlaps `target`: only spans starting between
+/// `target.start - MAX_BLOCK` and `target.end` can, so the search is a window, not a scan.
+fn first_overlap<'a>(sorted: &'a [(Span, Uuid)], target: &Span) -> Option<&'a (Span, Uuid)> {
+    let from = sorted.partition_point(|(s, _)| s.start < target.start - MAX_BLOCK);
+    let to = sorted.partition_point(|(s, _)| s.start < target.end);
+    sorted[from..to].iter().find(|(s, _)| s.overlaps(target))
+}
+
 /// Everything that decides whether practitioners can work at a time, over a window.
 pub(crate) struct Calendar {
     pub(crate) tz: Tz,
@@ -117,44 +204,41 @@ pub(crate) struct Calendar {
 }
 
 impl Calendar {
-    /// Loads the calendar of `practitioners` over `window`.
+    /// Loads the calendar of `practitioners` over `window` in one round trip; `with_busy`
+    /// also loads the active appointments (availability needs them, a booking does not: the
+    /// constraints decide there).
     pub(crate) async fn load(
         tx: &mut TenantTx,
         tz: Tz,
         practitioners: &[Uuid],
         window: Span,
         skip: &[Uuid],
+        with_busy: bool,
     ) -> ApiResult<Self> {
         let range = PgRange::from(window.start..window.end);
-        let weekly_rows: Vec<(Uuid, i16, NaiveTime, NaiveTime)> = sqlx::query_as(
-            "select practitioner_id, weekday, starts_local, ends_local from scheduling.working_hours where practitioner_id = any($1)",
-        )
-        .bind(practitioners)
-        .fetch_all(&mut **tx)
-        .await?;
-        let exception_rows: Vec<(Uuid, String, PgRange<DateTime<Utc>>)> = sqlx::query_as(
-            "select practitioner_id, kind, period from scheduling.schedule_exception where practitioner_id = any($1) and period && $2",
+        // Widen by the longest block so that neighbours' buffers count; the starts_at bounds
+        // of the same width let the (practice, practitioner, starts_at) index do the work.
+        let wide = PgRange::from((window.start - MAX_BLOCK)..(window.end + MAX_BLOCK));
+        let rows: Vec<CalendarRow> = sqlx::query_as(
+            r#"select 'weekly' as kind, practitioner_id, weekday, starts_local, ends_local, null::tstzrange as period, null::uuid as appointment_id
+                 from scheduling.working_hours where practitioner_id = any($1)
+               union all
+               select kind, practitioner_id, null, null, null, period, null
+                 from scheduling.schedule_exception where practitioner_id = any($1) and period && $2
+               union all
+               select 'closure', null, null, null, null, period, null from scheduling.closure where period && $2
+               union all
+               select 'busy', practitioner_id, null, null, null, blocked, appointment_id
+                 from scheduling.appointment
+                where $4 and practitioner_id = any($1) and blocked && $3
+                  and starts_at > lower($3) and starts_at < upper($3)
+                  and (status = 'booked' or (status = 'held' and hold_expires_at > now()))
+                  and not (appointment_id = any($5))"#,
         )
         .bind(practitioners)
         .bind(range)
-        .fetch_all(&mut **tx)
-        .await?;
-        let closure_rows: Vec<PgRange<DateTime<Utc>>> =
-            sqlx::query_scalar("select period from scheduling.closure where period && $1")
-                .bind(range)
-                .fetch_all(&mut **tx)
-                .await?;
-        // Widen by the longest buffers so that neighbours' buffers count.
-        let wide =
-            PgRange::from((window.start - Duration::hours(4))..(window.end + Duration::hours(4)));
-        let busy_rows: Vec<(Uuid, PgRange<DateTime<Utc>>, Uuid)> = sqlx::query_as(
-            r#"select practitioner_id, blocked, appointment_id from scheduling.appointment
-                where practitioner_id = any($1) and blocked && $2
-                  and (status = 'booked' or (status = 'held' and hold_expires_at > now()))
-                  and not (appointment_id = any($3))"#,
-        )
-        .bind(practitioners)
         .bind(wide)
+        .bind(with_busy)
         .bind(skip)
         .fetch_all(&mut **tx)
         .await?;
@@ -163,26 +247,30 @@ impl Calendar {
             weekly: HashMap::new(),
             extras: HashMap::new(),
             absences: HashMap::new(),
-            closures: closure_rows.iter().filter_map(span_of).collect(),
+            closures: Vec::new(),
             busy: HashMap::new(),
         };
-        for (p, d, s, e) in weekly_rows {
-            cal.weekly.entry(p).or_default().push((d, s, e));
-        }
-        for (p, kind, r) in exception_rows {
-            if let Some(span) = span_of(&r) {
-                let map = if kind == "extra" {
-                    &mut cal.extras
-                } else {
-                    &mut cal.absences
-                };
-                map.entry(p).or_default().push(span);
+        for r in rows {
+            let span = r.period.as_ref().and_then(span_of);
+            match (r.kind.as_str(), r.practitioner_id, span) {
+                ("weekly", Some(p), _) => {
+                    if let (Some(d), Some(s), Some(e)) = (r.weekday, r.starts_local, r.ends_local) {
+                        cal.weekly.entry(p).or_default().push((d, s, e));
+                    }
+                }
+                ("extra", Some(p), Some(span)) => cal.extras.entry(p).or_default().push(span),
+                ("absence", Some(p), Some(span)) => cal.absences.entry(p).or_default().push(span),
+                ("closure", _, Some(span)) => cal.closures.push(span),
+                ("busy", Some(p), Some(span)) => cal
+                    .busy
+                    .entry(p)
+                    .or_default()
+                    .push((span, r.appointment_id.unwrap_or_default())),
+                _ => {}
             }
         }
-        for (p, r, id) in busy_rows {
-            if let Some(span) = span_of(&r) {
-                cal.busy.entry(p).or_default().push((span, id));
-            }
+        for spans in cal.busy.values_mut() {
+            spans.sort_by_key(|(s, _)| s.start);
         }
         Ok(cal)
     }
@@ -243,9 +331,7 @@ impl Calendar {
     pub(crate) fn busy_at(&self, p: Uuid, blocked: &Span) -> Option<Uuid> {
         self.busy
             .get(&p)
-            .into_iter()
-            .flatten()
-            .find(|(b, _)| b.overlaps(blocked))
+            .and_then(|spans| first_overlap(spans, blocked))
             .map(|(_, id)| *id)
     }
 
@@ -257,19 +343,12 @@ impl Calendar {
         step: Duration,
         timing: &TypeTiming,
     ) -> Vec<Span> {
-        let busy = self.busy.get(&p);
         let mut out: Vec<Span> = self
             .working(p, date)
             .into_iter()
             .flat_map(|(s, e)| candidate_starts(self.tz, date, s, e, step, timing.duration()))
             .filter(|appt| !self.blocked_by_absence_or_closure(p, appt))
-            .filter(|appt| {
-                let blocked = timing.blocked(*appt);
-                !busy
-                    .into_iter()
-                    .flatten()
-                    .any(|(b, _)| b.overlaps(&blocked))
-            })
+            .filter(|appt| self.busy_at(p, &timing.blocked(*appt)).is_none())
             .collect();
         out.sort();
         out.dedup();
@@ -327,11 +406,10 @@ pub(crate) async fn room_busy(
         sqlx::query_scalar("select room_id from scheduling.room where active order by name")
             .fetch_all(&mut **tx)
             .await?;
-    let wide =
-        PgRange::from((window.start - Duration::hours(4))..(window.end + Duration::hours(4)));
+    let wide = PgRange::from((window.start - MAX_BLOCK)..(window.end + MAX_BLOCK));
     let rows: Vec<(Uuid, PgRange<DateTime<Utc>>)> = sqlx::query_as(
         r#"select room_id, blocked from scheduling.appointment
-            where room_id is not null and blocked && $1
+            where room_id is not null and blocked && $1 and starts_at > lower($1) and starts_at < upper($1)
               and (status = 'booked' or (status = 'held' and hold_expires_at > now()))
               and not (appointment_id = any($2))"#,
     )
@@ -392,14 +470,13 @@ pub async fn search_availability(
             ApiError::invalid_parameter("practitioner_ids", "must be comma-separated ids")
         })?;
     let mut tx = state.db().tenant(staff.practice()).await?;
-    let (tz, _) = practice_zone(&mut tx).await?;
-    let timing = type_timing(&mut tx, q.appointment_type_id, "appointment_type_id").await?;
-    let settings = settings(&mut tx).await?;
-    let active: Vec<Uuid> = sqlx::query_scalar(
-        "select practitioner_id from scheduling.practitioner where active order by display_name",
-    )
-    .fetch_all(&mut *tx)
-    .await?;
+    let Context {
+        tz,
+        timing,
+        settings,
+        practitioners: active,
+        ..
+    } = context(&mut tx, q.appointment_type_id).await?;
     let practitioners = match requested {
         Some(ids) => {
             if let Some(unknown) = ids.iter().find(|id| !active.contains(id)) {
@@ -422,7 +499,7 @@ pub async fn search_availability(
         ),
     )
     .ok_or_else(|| ApiError::invalid_parameter("to", "empty range"))?;
-    let cal = Calendar::load(&mut tx, tz, &practitioners, window, &[]).await?;
+    let cal = Calendar::load(&mut tx, tz, &practitioners, window, &[], true).await?;
     let rooms = if timing.needs_room {
         room_busy(&mut tx, window, &[]).await?
     } else {

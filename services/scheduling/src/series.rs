@@ -127,7 +127,7 @@ async fn plan(
         start: *first - Duration::days(1),
         end: *last + Duration::days(1),
     };
-    let cal = Calendar::load(tx, tz, &[practitioner], window, skip).await?;
+    let cal = Calendar::load(tx, tz, &[practitioner], window, skip, true).await?;
     let rooms = if timing.needs_room || room.is_some() {
         room_busy(tx, window, skip).await?
     } else {
@@ -320,7 +320,7 @@ pub async fn create_series(
         );
         let (appt, blocked, room, practitioner) =
             (place.appt, place.blocked, place.room, place.practitioner);
-        let row = guarded_write(&mut tx, place, false, None, move |c| {
+        let row = guarded_write(&mut tx, staff.practice(), place, false, None, move |c| {
             Box::pin(async move {
                 sqlx::query_as(sqlx::AssertSqlSafe(format!(
                     r#"insert into scheduling.appointment (practice_id, appointment_id, practitioner_id, patient_id, type_id, room_id,
@@ -524,7 +524,7 @@ pub async fn reschedule_following(
         let place = planned[i].placement.as_ref().expect("checked above");
         let id = rows[i].appointment_id;
         let (appt, blocked, room) = (place.appt, place.blocked, place.room);
-        let row = guarded_write(&mut tx, place, false, Some(id), move |c| {
+        let row = guarded_write(&mut tx, staff.practice(), place, false, Some(id), move |c| {
             Box::pin(async move {
                 sqlx::query_as(sqlx::AssertSqlSafe(format!(
                     r#"update scheduling.appointment set starts_at = $2, ends_at = $3, blocked = $4, room_id = coalesce($5, room_id),

@@ -358,7 +358,7 @@ pub async fn offer_freed_slot(
         start: job.starts_at - Duration::hours(1),
         end: job.ends_at + Duration::hours(9),
     };
-    let cal = Calendar::load(&mut tx, tz, &[job.practitioner_id], window, &[])
+    let cal = Calendar::load(&mut tx, tz, &[job.practitioner_id], window, &[], true)
         .await
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let rooms = room_busy(&mut tx, window, &[])
@@ -482,7 +482,7 @@ pub async fn accept_offer(
         staff.staff_id().as_uuid(),
         Uuid::now_v7(),
     );
-    let booked = guarded_write(&mut tx, &place, false, None, move |c| {
+    let booked = guarded_write(&mut tx, staff.practice(), &place, false, None, move |c| {
         Box::pin(async move {
             sqlx::query_as(sqlx::AssertSqlSafe(format!(
                 r#"insert into scheduling.appointment (practice_id, appointment_id, practitioner_id, patient_id, type_id, room_id,
@@ -507,14 +507,14 @@ pub async fn accept_offer(
     let row = match booked {
         Ok(row) => row,
         Err(e) => {
-            // Someone was first: this offer is over.
-            sqlx::query(
-                "update scheduling.waitlist_offer set status = 'taken' where offer_id = $1",
-            )
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
+            // Someone was first: this offer is over (recorded outside the spent transaction).
+            drop(tx);
+            let mut after = state.db().tenant(staff.practice()).await?;
+            sqlx::query("update scheduling.waitlist_offer set status = 'taken' where offer_id = $1 and status = 'open'")
+                .bind(id)
+                .execute(&mut *after)
+                .await?;
+            after.commit().await?;
             return Err(if e.code() == "appointment_conflict" {
                 e.with_extension("offer_id", id.to_string())
             } else {

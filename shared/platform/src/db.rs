@@ -56,9 +56,13 @@ impl Db {
 
     /// Begins a transaction scoped to one practice.
     pub async fn tenant(&self, practice: PracticeId) -> Result<TenantTx, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
-        set_tenant(&mut tx, practice).await?;
-        Ok(tx)
+        // BEGIN and the tenant in one round trip (simple query protocol). The id is a parsed
+        // UUID, so writing it into the statement cannot inject anything.
+        let begin = format!(
+            "begin; select set_config('app.practice_id', '{}', true)",
+            practice.as_uuid()
+        );
+        self.pool.begin_with(AssertSqlSafe(begin)).await
     }
 
     /// Every practice id: the one cross-tenant read, for background steps that work practice

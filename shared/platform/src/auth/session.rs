@@ -180,16 +180,17 @@ async fn load(parts: &mut Parts, state: &AppState) -> Result<SessionInfo, ApiErr
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_default();
-    let mut tx = state.db().tenant(practice).await?;
+    let idle = chrono::Duration::from_std(state.settings().session_idle_timeout)
+        .unwrap_or(chrono::Duration::MAX);
+    // One round trip: the function sets the tenant for its own statement.
     let row: Option<SessionRow> = sqlx::query_as(
-        r#"select s.session_id, s.staff_id, s.stage, a.role, s.last_seen_at, s.expires_at, s.revoked_at,
-                  (a.deactivated_at is null and a.locked_at is null) as account_ok
-             from core.session s
-             join core.staff_account a on a.practice_id = s.practice_id and a.staff_id = s.staff_id
-            where s.token_hash = $1"#,
+        "select session_id, staff_id, stage, role, last_seen_at, expires_at, revoked_at, account_ok
+           from core.session_lookup($1, $2, make_interval(secs => 15), make_interval(secs => $3))",
     )
+    .bind(practice.as_uuid())
     .bind(token_hash(token))
-    .fetch_optional(&mut *tx)
+    .bind(idle.num_seconds() as f64)
+    .fetch_optional(state.db().pool())
     .await?;
     let Some(SessionRow {
         session_id,
@@ -205,8 +206,6 @@ async fn load(parts: &mut Parts, state: &AppState) -> Result<SessionInfo, ApiErr
         return Err(ApiError::unauthenticated());
     };
     let now = Utc::now();
-    let idle = chrono::Duration::from_std(state.settings().session_idle_timeout)
-        .unwrap_or(chrono::Duration::MAX);
     if revoked_at.is_some() || !account_ok || now >= expires_at || now - last_seen >= idle {
         if revoked_at.is_none() {
             let reason = if !account_ok {
@@ -216,6 +215,7 @@ async fn load(parts: &mut Parts, state: &AppState) -> Result<SessionInfo, ApiErr
             } else {
                 "idle_timeout"
             };
+            let mut tx = state.db().tenant(practice).await?;
             sqlx::query("update core.session set revoked_at = now(), revoked_reason = $2 where session_id = $1")
                 .bind(session_id)
                 .bind(reason)
@@ -225,13 +225,6 @@ async fn load(parts: &mut Parts, state: &AppState) -> Result<SessionInfo, ApiErr
         }
         return Err(ApiError::unauthenticated());
     }
-    if now - last_seen > chrono::Duration::seconds(15) {
-        sqlx::query("update core.session set last_seen_at = now() where session_id = $1")
-            .bind(session_id)
-            .execute(&mut *tx)
-            .await?;
-    }
-    tx.commit().await?;
     let role = Role::parse(&role)
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("unknown role in database")))?;
     let stage = Stage::parse(&stage)
