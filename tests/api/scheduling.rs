@@ -1238,3 +1238,78 @@ async fn a_freed_slot_is_offered_in_order_and_the_first_acceptance_books_it() {
     let r = app.call("POST", "/v1/waitlist", t, Some(&json!({"patient_id": c.patient, "appointment_type_id": c.type_id, "weekdays": [9]}))).await;
     assert_eq!(r.problem(422, "invalid_field")["field"], "weekdays");
 }
+
+#[tokio::test]
+async fn minimum_notice_and_horizon_bound_the_offer_and_no_shows_release_the_rest() {
+    let app = spawn_app().await;
+    let c = clinic(&app, json!([["00:00", "23:45"]]), (0, 0), false).await;
+    let t = Some(c.admin.token.as_str());
+    let defaults = app.call("GET", "/v1/scheduling/settings", t, None).await;
+    assert_eq!(
+        defaults.body,
+        json!({"slot_step_minutes": 15, "min_notice_minutes": 0, "horizon_days": 365, "hold_minutes": 5})
+    );
+    let set = json!({"slot_step_minutes": 30, "min_notice_minutes": 3 * 24 * 60, "horizon_days": 10, "hold_minutes": 5});
+    assert_eq!(
+        app.call("PUT", "/v1/scheduling/settings", t, Some(&set))
+            .await
+            .status,
+        200
+    );
+    let (d1, d5, d20) = (future_date(1), future_date(5), future_date(20));
+    assert!(
+        slots(&app, &c, &d1, &d1).await.is_empty(),
+        "inside the minimum notice"
+    );
+    let day5 = slots(&app, &c, &d5, &d5).await;
+    assert_eq!(day5.len(), 47, "30-minute grid over 00:00-23:45");
+    assert!(
+        day5.iter()
+            .all(|s| s[14..16] == *"00" || s[14..16] == *"30"),
+        "{day5:?}"
+    );
+    assert!(
+        slots(&app, &c, &d20, &d20).await.is_empty(),
+        "beyond the horizon"
+    );
+    let mut bad = set.clone();
+    bad["slot_step_minutes"] = json!(3);
+    assert_eq!(
+        app.call("PUT", "/v1/scheduling/settings", t, Some(&bad))
+            .await
+            .problem(422, "invalid_field")["field"],
+        "slot_step_minutes"
+    );
+
+    // A no-show 5 minutes in gives the rest of its time back to the waitlist.
+    let b = app
+        .call(
+            "POST",
+            "/v1/appointments",
+            t,
+            Some(&booking(&c, &format!("{d5}T10:00:00+01:00"))),
+        )
+        .await;
+    let id: uuid::Uuid = b.body["appointment_id"].as_str().unwrap().parse().unwrap();
+    sqlx::query("update scheduling.appointment set starts_at = now() - interval '5 minutes', ends_at = now() + interval '25 minutes', blocked = tstzrange(now() - interval '5 minutes', now() + interval '25 minutes') where appointment_id = $1")
+        .bind(id)
+        .execute(&app.owner)
+        .await
+        .unwrap();
+    let r = app
+        .call("POST", &format!("/v1/appointments/{id}/no-show"), t, None)
+        .await;
+    assert_eq!(r.body["status"], "no_show", "{}", r.text);
+    let freed: Vec<String> = sqlx::query_scalar("select convert_from(job, 'UTF8') from apalis.jobs where job_type = 'scheduling.slot-freed'")
+        .fetch_all(&app.owner)
+        .await
+        .unwrap();
+    assert_eq!(freed.len(), 1);
+    let job: Value = serde_json::from_str(&freed[0]).unwrap();
+    let starts: chrono::DateTime<chrono::Utc> = job["starts_at"].as_str().unwrap().parse().unwrap();
+    let ahead = (starts - chrono::Utc::now()).num_seconds();
+    assert!(
+        (0..=300).contains(&ahead),
+        "released from the next 5-minute mark: {job}"
+    );
+}

@@ -835,6 +835,19 @@ async fn close(
     .bind(to)
     .fetch_one(&mut *tx)
     .await?;
+    if to == "no_show" {
+        // Early release: what is left of the slot goes to the waitlist.
+        // From the next 5-minute mark, if at least 5 minutes are left.
+        let now = Utc::now();
+        let next_mark = now + Duration::seconds(300 - now.timestamp().rem_euclid(300));
+        if current.ends_at >= next_mark + Duration::minutes(5) {
+            let rest = Row {
+                starts_at: next_mark.max(current.starts_at),
+                ..current
+            };
+            freed(&mut tx, staff.practice(), &rest, row.version).await?;
+        }
+    }
     if to == "completed" {
         crate::jobs::draft_invoice(&mut tx, staff.practice(), row.appointment_id, row.version)
             .await?;

@@ -14,6 +14,7 @@ pub mod hours;
 pub mod jobs;
 pub mod resources;
 pub mod series;
+pub mod settings;
 pub mod waitlist;
 
 use axum::Router;
@@ -33,6 +34,7 @@ pub fn router() -> Router<AppState> {
         .merge(agenda::router())
         .merge(series::router())
         .merge(waitlist::router())
+        .merge(settings::router())
 }
 
 /// This service's OpenAPI description.
@@ -75,6 +77,8 @@ pub fn router() -> Router<AppState> {
         waitlist::leave_waitlist,
         waitlist::list_offers,
         waitlist::accept_offer,
+        settings::get_settings,
+        settings::put_settings,
     ),
     tags((name = "scheduling", description = "Practitioners, working hours, availability and appointments"))
 )]

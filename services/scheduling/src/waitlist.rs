@@ -449,7 +449,7 @@ pub async fn accept_offer(
                 .with_field("offer_id"),
         );
     }
-    if expires_at <= Utc::now() {
+    if expires_at <= Utc::now() || starts_at <= Utc::now() {
         sqlx::query("update scheduling.waitlist_offer set status = 'expired' where offer_id = $1")
             .bind(id)
             .execute(&mut *tx)
