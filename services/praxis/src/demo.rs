@@ -80,6 +80,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<DemoInfo> {
         .await?;
     tx.commit().await?;
     if exists {
+        seed_scheduling(state, practice).await?;
         return Ok(info);
     }
     let (admin_role, admin_email, admin_name) = list[0];
@@ -212,10 +213,100 @@ pub async fn seed(state: &AppState) -> anyhow::Result<DemoInfo> {
     tx.commit()
         .await
         .context("Failed to commit the demo data")?;
+    seed_scheduling(state, practice).await?;
     Ok(DemoInfo {
         created: true,
         ..info
     })
+}
+
+/// Practitioners (one linked to the practitioner account), weekday hours, two appointment
+/// types, a room and the public holidays of this year and the next; once.
+async fn seed_scheduling(state: &AppState, practice: PracticeId) -> anyhow::Result<()> {
+    use chrono::{Datelike, Duration, NaiveTime, Utc};
+    let mut tx = state.db().tenant(practice).await?;
+    let has: bool = sqlx::query_scalar("select exists (select 1 from scheduling.practitioner)")
+        .fetch_one(&mut *tx)
+        .await?;
+    if has {
+        return Ok(());
+    }
+    let kine: Option<uuid::Uuid> = sqlx::query_scalar(
+        "select staff_id from core.staff_account where role = 'practitioner' limit 1",
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let p = practice.as_uuid();
+    for (name, staff, riziv) in [
+        ("Kine Demo", kine, "54263481527"),
+        ("Logo Demo", None, "19234011004"),
+    ] {
+        let id = uuid::Uuid::now_v7();
+        sqlx::query("insert into scheduling.practitioner (practice_id, practitioner_id, display_name, staff_id, riziv_number) values ($1, $2, $3, $4, $5)")
+            .bind(p)
+            .bind(id)
+            .bind(name)
+            .bind(staff)
+            .bind(riziv)
+            .execute(&mut *tx)
+            .await?;
+        for weekday in 1..=5i16 {
+            for (from, to) in [(8, 12), (13, 18)] {
+                sqlx::query("insert into scheduling.working_hours (practice_id, practitioner_id, weekday, starts_local, ends_local) values ($1, $2, $3, $4, $5)")
+                    .bind(p)
+                    .bind(id)
+                    .bind(weekday)
+                    .bind(NaiveTime::from_hms_opt(from, 0, 0))
+                    .bind(NaiveTime::from_hms_opt(to, 0, 0))
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+    }
+    for (name, minutes, tariff, room) in [
+        ("Kinesitherapie 30 min", 30, "560011", false),
+        ("Eerste consult", 60, "560055", true),
+    ] {
+        sqlx::query(
+            "insert into scheduling.appointment_type (practice_id, type_id, name, duration_minutes, buffer_after_minutes, tariff_code, needs_room, patient_bookable)
+             values ($1, $2, $3, $4, 5, $5, $6, true)",
+        )
+        .bind(p)
+        .bind(uuid::Uuid::now_v7())
+        .bind(name)
+        .bind(minutes)
+        .bind(tariff)
+        .bind(room)
+        .execute(&mut *tx)
+        .await?;
+    }
+    sqlx::query("insert into scheduling.room (practice_id, room_id, name) values ($1, $2, 'Behandelzaal 1')")
+        .bind(p)
+        .bind(uuid::Uuid::now_v7())
+        .execute(&mut *tx)
+        .await?;
+    let tz = chrono_tz::Europe::Brussels;
+    let year = Utc::now().with_timezone(&tz).year();
+    for y in [year, year + 1] {
+        for (day, name) in domain::holidays::public_holidays(domain::practice::Country::BE, y) {
+            let start = domain::schedule::boundary(tz, day.and_time(NaiveTime::MIN), true);
+            let end = domain::schedule::boundary(
+                tz,
+                (day + Duration::days(1)).and_time(NaiveTime::MIN),
+                true,
+            );
+            sqlx::query("insert into scheduling.closure (practice_id, closure_id, period, reason, source) values ($1, $2, tstzrange($3, $4), $5, 'holiday')")
+                .bind(p)
+                .bind(uuid::Uuid::now_v7())
+                .bind(start)
+                .bind(end)
+                .bind(name)
+                .execute(&mut *tx)
+                .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(())
 }
 
 /// The demo TOTP secret in base32, for an authenticator app.
