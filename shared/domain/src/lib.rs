@@ -9,6 +9,8 @@ pub mod ids;
 pub mod jobs;
 pub mod people;
 pub mod practice;
+pub mod reminders;
 pub mod schedule;
+pub mod sms;
 
 pub use ids::{AuditId, PatientId, PracticeId, SessionId, StaffId, SupportGrantId};
