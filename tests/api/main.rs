@@ -3,6 +3,7 @@
 mod audit;
 mod auth;
 mod bad_input;
+mod egress;
 mod encryption;
 mod http;
 mod permissions;

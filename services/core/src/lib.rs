@@ -6,6 +6,7 @@ pub mod auth;
 pub mod patients;
 pub mod practices;
 pub mod staff;
+pub mod subprocessors;
 pub mod support;
 
 use axum::Router;
@@ -20,6 +21,7 @@ pub fn router() -> Router<AppState> {
         .merge(patients::router())
         .merge(audit_trail::router())
         .merge(support::router())
+        .merge(subprocessors::router())
 }
 
 /// The OpenAPI description of the core routes.
@@ -51,6 +53,10 @@ pub fn router() -> Router<AppState> {
         support::create_support_grant,
         support::list_support_grants,
         support::revoke_support_grant,
+        subprocessors::list_subprocessors,
+        subprocessors::object,
+        subprocessors::withdraw_objection,
+        subprocessors::list_disclosures,
     ),
     components(schemas(platform::error::Problem)),
     tags(
@@ -60,6 +66,7 @@ pub fn router() -> Router<AppState> {
         (name = "patients", description = "Patients: identity, contact, insurance, clinical summary"),
         (name = "audit", description = "The audit trail of access to personal data"),
         (name = "support", description = "Time-boxed, audited operator support access granted by a practice admin"),
+        (name = "privacy", description = "Subprocessor register, objections and the disclosure log"),
     )
 )]
 pub struct CoreApi;

@@ -105,11 +105,13 @@ pub enum Permission {
     ScheduleManage,
     /// Book a deliberate overlap (double booking) with a reason.
     OverlapOverride,
+    /// Object to subprocessors and read the disclosure log.
+    PrivacyManage,
 }
 
 impl Permission {
     /// Every permission, for the matrix test and the README table.
-    pub const ALL: [Permission; 10] = [
+    pub const ALL: [Permission; 11] = [
         Permission::PatientRead,
         Permission::PatientWrite,
         Permission::ClinicalText,
@@ -120,6 +122,7 @@ impl Permission {
         Permission::ScheduleWrite,
         Permission::ScheduleManage,
         Permission::OverlapOverride,
+        Permission::PrivacyManage,
     ];
 }
 
@@ -157,7 +160,7 @@ impl Role {
                 matches!(self, Practitioner | Receptionist | PracticeAdmin)
             }
             ClinicalText | OverlapOverride => matches!(self, Practitioner | PracticeAdmin),
-            AuditRead | StaffManage | SupportGrant | ScheduleManage => {
+            AuditRead | StaffManage | SupportGrant | ScheduleManage | PrivacyManage => {
                 matches!(self, PracticeAdmin)
             }
         }

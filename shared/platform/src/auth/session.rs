@@ -348,6 +348,7 @@ fn permission_name(p: Permission) -> &'static str {
         Permission::ScheduleWrite => "schedule.write",
         Permission::ScheduleManage => "schedule.manage",
         Permission::OverlapOverride => "schedule.overlap_override",
+        Permission::PrivacyManage => "privacy.manage",
     }
 }
 
