@@ -331,6 +331,59 @@ where
     }
 }
 
+/// A new appointment row: one statement for bookings, holds (`held_minutes`), series
+/// occurrences and waitlist bookings.
+pub(crate) struct NewRow {
+    pub(crate) practice: domain::PracticeId,
+    pub(crate) patient: Option<Uuid>,
+    pub(crate) type_id: Uuid,
+    /// A hold lasting this many minutes; a booking when absent.
+    pub(crate) held_minutes: Option<i32>,
+    pub(crate) series: Option<Uuid>,
+    pub(crate) overlap_reason: Option<String>,
+    pub(crate) outside_hours_reason: Option<String>,
+    pub(crate) created_by: Uuid,
+}
+
+impl NewRow {
+    /// Inserts it at `p` under the overlap rules.
+    pub(crate) async fn insert(self, tx: &mut TenantTx, p: &Placement) -> ApiResult<Row> {
+        let overlap = self.overlap_reason.is_some();
+        let practice = self.practice;
+        let (appt, blocked, room, practitioner) = (p.appt, p.blocked, p.room, p.practitioner);
+        guarded_write(tx, practice, p, overlap, None, move |c| {
+            Box::pin(async move {
+                sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                    r#"insert into scheduling.appointment (practice_id, appointment_id, practitioner_id, patient_id, type_id, room_id,
+                           starts_at, ends_at, blocked, status, hold_expires_at, series_id, overlap_reason, outside_hours_reason, created_by)
+                       values ($1, $2, $3, $4, $5, $6, $7, $8, $9,
+                               case when $10::int is null then 'booked' else 'held' end,
+                               case when $10::int is null then null else now() + make_interval(mins => $10::int) end,
+                               $11, $12, $13, $14)
+                       returning {COLUMNS}"#
+                )))
+                .bind(self.practice.as_uuid())
+                .bind(Uuid::now_v7())
+                .bind(practitioner)
+                .bind(self.patient)
+                .bind(self.type_id)
+                .bind(room)
+                .bind(appt.start)
+                .bind(appt.end)
+                .bind(PgRange::from(blocked.start..blocked.end))
+                .bind(self.held_minutes)
+                .bind(self.series)
+                .bind(self.overlap_reason)
+                .bind(self.outside_hours_reason)
+                .bind(self.created_by)
+                .fetch_one(c)
+                .await
+            })
+        })
+        .await
+    }
+}
+
 pub(crate) fn conflict(other: Uuid) -> ApiError {
     ApiError::conflict(
         "appointment_conflict",
@@ -399,54 +452,25 @@ pub async fn book_appointment(
         None,
     )
     .await?;
-    let id = Uuid::now_v7();
-    let (practice, patient, type_id, staff_id) = (
-        staff.practice().as_uuid(),
-        b.patient_id,
-        b.appointment_type_id,
-        staff.staff_id().as_uuid(),
-    );
-    let (appt, blocked, room, practitioner) = (p.appt, p.blocked, p.room, p.practitioner);
-    let (or, ohr) = (overlap_reason.clone(), outside_hours_reason.clone());
-    let row = guarded_write(&mut tx, staff.practice(), &p, overlap_reason.is_some(), None, move |c| {
-        Box::pin(async move {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                r#"insert into scheduling.appointment (practice_id, appointment_id, practitioner_id, patient_id, type_id, room_id,
-                       starts_at, ends_at, blocked, status, overlap_reason, outside_hours_reason, created_by)
-                   values ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'booked', $10, $11, $12) returning {COLUMNS}"#
-            )))
-            .bind(practice)
-            .bind(id)
-            .bind(practitioner)
-            .bind(patient)
-            .bind(type_id)
-            .bind(room)
-            .bind(appt.start)
-            .bind(appt.end)
-            .bind(PgRange::from(blocked.start..blocked.end))
-            .bind(or)
-            .bind(ohr)
-            .bind(staff_id)
-            .fetch_one(c)
-            .await
-        })
-    })
+    let row = NewRow {
+        practice: staff.practice(),
+        patient: Some(b.patient_id),
+        type_id: b.appointment_type_id,
+        held_minutes: None,
+        series: None,
+        overlap_reason: overlap_reason.clone(),
+        outside_hours_reason: outside_hours_reason.clone(),
+        created_by: staff.staff_id().as_uuid(),
+    }
+    .insert(&mut tx, &p)
     .await?;
-    crate::jobs::reminder(
-        &mut tx,
-        tz,
-        staff.practice(),
-        row.appointment_id,
-        row.version,
-        row.starts_at,
-    )
-    .await?;
+    crate::jobs::reminder_for(&mut tx, tz, staff.practice(), &row).await?;
     record(
         &mut tx,
         &staff,
         "sensitive_create",
         Action::Create,
-        Some(patient),
+        Some(b.patient_id),
         "appointment_booked",
     )
     .await?;
@@ -456,7 +480,7 @@ pub async fn book_appointment(
             &staff,
             "schedule_override",
             Action::Create,
-            Some(patient),
+            Some(b.patient_id),
             "overlap",
         )
         .await?;
@@ -467,7 +491,7 @@ pub async fn book_appointment(
             &staff,
             "schedule_override",
             Action::Create,
-            Some(patient),
+            Some(b.patient_id),
             "outside_hours",
         )
         .await?;
@@ -506,34 +530,17 @@ pub async fn hold_slot(
         None,
     )
     .await?;
-    let (practice, type_id, staff_id, id) = (
-        staff.practice().as_uuid(),
-        b.appointment_type_id,
-        staff.staff_id().as_uuid(),
-        Uuid::now_v7(),
-    );
-    let (appt, blocked, room, practitioner) = (p.appt, p.blocked, p.room, p.practitioner);
-    let row = guarded_write(&mut tx, staff.practice(), &p, false, None, move |c| {
-        Box::pin(async move {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                r#"insert into scheduling.appointment (practice_id, appointment_id, practitioner_id, type_id, room_id,
-                       starts_at, ends_at, blocked, status, hold_expires_at, created_by)
-                   values ($1, $2, $3, $4, $5, $6, $7, $8, 'held', now() + make_interval(mins => $9), $10) returning {COLUMNS}"#
-            )))
-            .bind(practice)
-            .bind(id)
-            .bind(practitioner)
-            .bind(type_id)
-            .bind(room)
-            .bind(appt.start)
-            .bind(appt.end)
-            .bind(PgRange::from(blocked.start..blocked.end))
-            .bind(hold_minutes)
-            .bind(staff_id)
-            .fetch_one(c)
-            .await
-        })
-    })
+    let row = NewRow {
+        practice: staff.practice(),
+        patient: None,
+        type_id: b.appointment_type_id,
+        held_minutes: Some(hold_minutes),
+        series: None,
+        overlap_reason: None,
+        outside_hours_reason: None,
+        created_by: staff.staff_id().as_uuid(),
+    }
+    .insert(&mut tx, &p)
     .await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(row.view(tz))))
@@ -580,15 +587,7 @@ pub async fn confirm_hold(
     .fetch_one(&mut *tx)
     .await
     .on_constraint("appointment_patient_fkey", || ApiError::invalid_field("patient_id", "no such patient"))?;
-    crate::jobs::reminder(
-        &mut tx,
-        tz,
-        staff.practice(),
-        row.appointment_id,
-        row.version,
-        row.starts_at,
-    )
-    .await?;
+    crate::jobs::reminder_for(&mut tx, tz, staff.practice(), &row).await?;
     record(
         &mut tx,
         &staff,
@@ -703,15 +702,7 @@ pub async fn reschedule_appointment(
         })
     })
     .await?;
-    crate::jobs::reminder(
-        &mut tx,
-        tz,
-        staff.practice(),
-        row.appointment_id,
-        row.version,
-        row.starts_at,
-    )
-    .await?;
+    crate::jobs::reminder_for(&mut tx, tz, staff.practice(), &row).await?;
     freed(&mut tx, staff.practice(), &current, row.version).await?;
     record(
         &mut tx,

@@ -48,6 +48,24 @@ pub(crate) async fn reminder(
     Ok(())
 }
 
+/// [`reminder`] for a freshly written row.
+pub(crate) async fn reminder_for(
+    tx: &mut TenantTx,
+    tz: Tz,
+    practice: PracticeId,
+    row: &crate::appointments::Row,
+) -> Result<(), sqlx::Error> {
+    reminder(
+        tx,
+        tz,
+        practice,
+        row.appointment_id,
+        row.version,
+        row.starts_at,
+    )
+    .await
+}
+
 /// Enqueues invoice drafting for a completed appointment.
 pub(crate) async fn draft_invoice(
     tx: &mut TenantTx,

@@ -22,7 +22,7 @@ use sqlx::postgres::types::PgRange;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::appointments::{Appointment, COLUMNS, Placement, Row, guarded_write};
+use crate::appointments::{Appointment, COLUMNS, NewRow, Placement, Row, guarded_write};
 use crate::availability::{Calendar, TypeTiming, free_room, room_busy, type_timing};
 use crate::{local, name, practice_zone};
 
@@ -311,47 +311,19 @@ pub async fn create_series(
     let mut appointments = Vec::new();
     for p in &planned {
         let place = p.placement.as_ref().expect("checked above");
-        let (practice, patient, type_id, staff_id, id) = (
-            staff.practice().as_uuid(),
-            b.patient_id,
-            b.appointment_type_id,
-            staff.staff_id().as_uuid(),
-            Uuid::now_v7(),
-        );
-        let (appt, blocked, room, practitioner) =
-            (place.appt, place.blocked, place.room, place.practitioner);
-        let row = guarded_write(&mut tx, staff.practice(), place, false, None, move |c| {
-            Box::pin(async move {
-                sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    r#"insert into scheduling.appointment (practice_id, appointment_id, practitioner_id, patient_id, type_id, room_id,
-                           starts_at, ends_at, blocked, status, series_id, created_by)
-                       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'booked', $10, $11) returning {COLUMNS}"#
-                )))
-                .bind(practice)
-                .bind(id)
-                .bind(practitioner)
-                .bind(patient)
-                .bind(type_id)
-                .bind(room)
-                .bind(appt.start)
-                .bind(appt.end)
-                .bind(PgRange::from(blocked.start..blocked.end))
-                .bind(series_id)
-                .bind(staff_id)
-                .fetch_one(c)
-                .await
-            })
-        })
+        let row = NewRow {
+            practice: staff.practice(),
+            patient: Some(b.patient_id),
+            type_id: b.appointment_type_id,
+            held_minutes: None,
+            series: Some(series_id),
+            overlap_reason: None,
+            outside_hours_reason: None,
+            created_by: staff.staff_id().as_uuid(),
+        }
+        .insert(&mut tx, place)
         .await?;
-        crate::jobs::reminder(
-            &mut tx,
-            tz,
-            staff.practice(),
-            row.appointment_id,
-            row.version,
-            row.starts_at,
-        )
-        .await?;
+        crate::jobs::reminder_for(&mut tx, tz, staff.practice(), &row).await?;
         appointments.push(row.view(tz));
     }
     let mut ev = staff.audit(
@@ -541,15 +513,7 @@ pub async fn reschedule_following(
             })
         })
         .await?;
-        crate::jobs::reminder(
-            &mut tx,
-            tz,
-            staff.practice(),
-            row.appointment_id,
-            row.version,
-            row.starts_at,
-        )
-        .await?;
+        crate::jobs::reminder_for(&mut tx, tz, staff.practice(), &row).await?;
         out.push(row.view(tz));
     }
     if let Some(p) = rows.first().and_then(|r| r.patient_id) {

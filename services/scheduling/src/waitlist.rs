@@ -23,11 +23,10 @@ use platform::jobs::enqueue;
 use platform::json::{ApiJson, ApiPath};
 use platform::{ApiError, ApiResult, AppState};
 use serde::{Deserialize, Serialize};
-use sqlx::postgres::types::PgRange;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::appointments::{Appointment, COLUMNS, Placement, guarded_write};
+use crate::appointments::{Appointment, NewRow, Placement};
 use crate::availability::{Calendar, free_room, room_busy, type_timing};
 use crate::{local, practice_zone};
 
@@ -477,32 +476,17 @@ pub async fn accept_offer(
         blocked,
         room,
     };
-    let (practice, staff_id, appointment_id) = (
-        staff.practice().as_uuid(),
-        staff.staff_id().as_uuid(),
-        Uuid::now_v7(),
-    );
-    let booked = guarded_write(&mut tx, staff.practice(), &place, false, None, move |c| {
-        Box::pin(async move {
-            sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                r#"insert into scheduling.appointment (practice_id, appointment_id, practitioner_id, patient_id, type_id, room_id,
-                       starts_at, ends_at, blocked, status, created_by)
-                   values ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'booked', $10) returning {COLUMNS}"#
-            )))
-            .bind(practice)
-            .bind(appointment_id)
-            .bind(practitioner)
-            .bind(patient)
-            .bind(type_id)
-            .bind(room)
-            .bind(appt.start)
-            .bind(appt.end)
-            .bind(PgRange::from(blocked.start..blocked.end))
-            .bind(staff_id)
-            .fetch_one(c)
-            .await
-        })
-    })
+    let booked = NewRow {
+        practice: staff.practice(),
+        patient: Some(patient),
+        type_id,
+        held_minutes: None,
+        series: None,
+        overlap_reason: None,
+        outside_hours_reason: None,
+        created_by: staff.staff_id().as_uuid(),
+    }
+    .insert(&mut tx, &place)
     .await;
     let row = match booked {
         Ok(row) => row,
@@ -538,15 +522,7 @@ pub async fn accept_offer(
         .bind(row.appointment_id)
         .execute(&mut *tx)
         .await?;
-    crate::jobs::reminder(
-        &mut tx,
-        tz,
-        staff.practice(),
-        row.appointment_id,
-        row.version,
-        row.starts_at,
-    )
-    .await?;
+    crate::jobs::reminder_for(&mut tx, tz, staff.practice(), &row).await?;
     let mut ev = staff.audit(
         "sensitive_create",
         Action::Create,
