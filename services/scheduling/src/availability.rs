@@ -156,7 +156,8 @@ pub(crate) async fn type_timing(
     t.ok_or_else(|| ApiError::invalid_field(field, format!("no active appointment type {id}")))
 }
 
-fn span_of(r: &PgRange<DateTime<Utc>>) -> Option<Span> {
+/// The bounds of a stored range (unbounded ends become the extremes).
+pub(crate) fn range_bounds(r: &PgRange<DateTime<Utc>>) -> (DateTime<Utc>, DateTime<Utc>) {
     use std::ops::Bound::*;
     let s = match r.start {
         Included(t) | Excluded(t) => t,
@@ -166,6 +167,11 @@ fn span_of(r: &PgRange<DateTime<Utc>>) -> Option<Span> {
         Included(t) | Excluded(t) => t,
         Unbounded => DateTime::<Utc>::MAX_UTC,
     };
+    (s, e)
+}
+
+fn span_of(r: &PgRange<DateTime<Utc>>) -> Option<Span> {
+    let (s, e) = range_bounds(r);
     Span::new(s, e)
 }
 

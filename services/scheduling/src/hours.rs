@@ -18,6 +18,7 @@ use sqlx::postgres::types::PgRange;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::availability::range_bounds;
 use crate::{local, name, practice_zone};
 
 pub(crate) fn router() -> Router<AppState> {
@@ -214,19 +215,6 @@ fn period(
         return Err(ApiError::invalid_field(field, "must be after the start"));
     }
     Ok(PgRange::from(starts..ends))
-}
-
-fn range_bounds(r: &PgRange<DateTime<Utc>>) -> (DateTime<Utc>, DateTime<Utc>) {
-    use std::ops::Bound::*;
-    let s = match r.start {
-        Included(t) | Excluded(t) => t,
-        Unbounded => DateTime::<Utc>::MIN_UTC,
-    };
-    let e = match r.end {
-        Included(t) | Excluded(t) => t,
-        Unbounded => DateTime::<Utc>::MAX_UTC,
-    };
-    (s, e)
 }
 
 /// Adds an absence or extra hours.
