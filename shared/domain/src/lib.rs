@@ -12,5 +12,6 @@ pub mod practice;
 pub mod reminders;
 pub mod schedule;
 pub mod sms;
+pub mod templates;
 
 pub use ids::{AuditId, PatientId, PracticeId, SessionId, StaffId, SupportGrantId};
