@@ -6,6 +6,7 @@ mod bad_input;
 mod egress;
 mod encryption;
 mod http;
+mod link;
 mod permissions;
 mod scheduling;
 mod support;

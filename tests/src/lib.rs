@@ -3,6 +3,7 @@
 //! Tests talk HTTP to it; assertions about stored data use the owner pool.
 
 pub mod bench;
+pub mod sim;
 
 use std::collections::HashMap;
 

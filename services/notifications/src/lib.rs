@@ -1,4 +1,7 @@
-//! Notifications: SMS through LINK Mobility, templates, reminders, delivery reports, replies and opt-out. Built in its own issue; this crate already takes part in routing, `--only` and OpenAPI.
+//! Notifications: SMS through LINK Mobility. This crate holds the provider clients so far;
+//! reminders, templates, delivery reports, replies and opt-out build on them.
+
+pub mod providers;
 
 use axum::Router;
 use platform::AppState;

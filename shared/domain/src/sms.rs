@@ -22,8 +22,8 @@ pub enum Encoding {
     Ucs2,
 }
 
-/// A text ready for sending, with its cost.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A text ready for sending, with its cost. `Debug` shows the cost, never the text.
+#[derive(Clone, PartialEq, Eq)]
 pub struct SmsText {
     /// The text after stripping.
     pub text: String,
@@ -35,6 +35,28 @@ pub struct SmsText {
     pub segments: usize,
     /// How many characters were removed.
     pub stripped: usize,
+}
+
+impl std::fmt::Debug for SmsText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmsText")
+            .field("encoding", &self.encoding)
+            .field("units", &self.units)
+            .field("segments", &self.segments)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Everything an SMS provider receives: a number, a text built from whitelisted template fields,
+/// and our opaque reference. There is no field for anything else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboundSms {
+    /// Recipient.
+    pub to: crate::identifiers::MobileNumber,
+    /// The rendered text.
+    pub text: SmsText,
+    /// Our reference (message id), echoed in delivery reports; no personal data.
+    pub reference: String,
 }
 
 /// Whether a character is in the GSM-7 tables, and its cost in septets.
@@ -54,10 +76,12 @@ fn refused(c: char) -> bool {
     (c as u32) > 0xFFFF || matches!(c, '\u{200D}' | '\u{FE0E}' | '\u{FE0F}')
 }
 
-/// Strips refused characters, picks the encoding and counts segments.
+/// Strips refused characters (and the whitespace that leaves at the ends), picks the encoding
+/// and counts segments.
 pub fn prepare(input: &str) -> SmsText {
-    let text: String = input.chars().filter(|c| !refused(*c)).collect();
-    let stripped = input.chars().count() - text.chars().count();
+    let kept: String = input.chars().filter(|c| !refused(*c)).collect();
+    let stripped = input.chars().count() - kept.chars().count();
+    let text = kept.trim().to_owned();
     let septets: Option<usize> = text.chars().map(gsm_cost).sum();
     let (encoding, units, single, part) = match septets {
         Some(s) => (Encoding::Gsm7, s, 160, 153),
@@ -118,7 +142,10 @@ mod tests {
     #[test]
     fn four_byte_characters_are_stripped() {
         let t = prepare("Tot morgen 👍🏽 ❤️");
-        assert_eq!(t.text, "Tot morgen  ❤");
+        assert_eq!(
+            t.text, "Tot morgen  ❤",
+            "inner spaces stay, the ends are trimmed"
+        );
         assert_eq!(t.stripped, 3);
         // ❤ (U+2764) is BMP but not GSM-7.
         assert_eq!(t.encoding, Encoding::Ucs2);
