@@ -213,3 +213,107 @@ async fn the_simulator_is_as_strict_as_the_documentation() {
         "ignoreResponse defaults to true"
     );
 }
+
+mod smsapi {
+    use super::*;
+    use notifications::providers::smsapi::{Config, Smsapi};
+    use praxis_tests::sim::SMSAPI_TOKEN;
+
+    fn client(sim: &LinkSim, token: &str) -> Smsapi {
+        Smsapi::new(Config {
+            base_url: sim.base.clone(),
+            token: token.to_owned().into(),
+            sender: "DeLinde".into(),
+            notify_url: None,
+            timeout: Duration::from_millis(500),
+        })
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn sends_with_idx_and_a_lost_answer_never_sends_twice() {
+        let app = spawn_app().await;
+        let admin = app.practice_with_admin("A", "BE").await;
+        let sim = LinkSim::start().await;
+        let d = Disclosure {
+            practice: PracticeId::from_uuid(admin.practice_id),
+            subprocessor: "linkmobility-pl",
+            purpose: "appointment_reminder",
+            data_categories: &CATEGORIES,
+            fields: &notifications::providers::smsapi::FIELDS,
+            correlation_id: "msg-7",
+        };
+        let permit = authorize(app.state.db(), &d).await.unwrap();
+        let api = client(&sim, SMSAPI_TOKEN);
+        let first = api.send(&permit, &reminder()).await.unwrap();
+        assert!(!first.duplicate && first.provider_id.len() == 24);
+        let body = &sim.received()[0];
+        assert_eq!(body["to"], "32470123456", "no plus for SMSAPI");
+        assert_eq!(body["idx"], "msg-0192");
+        assert_eq!(body["check_idx"], "1");
+        assert!(
+            body.get("details").is_none(),
+            "details would echo the text back"
+        );
+        // The answer was lost and the job retries: SMSAPI refuses the idx, nothing is sent twice.
+        let again = api.send(&permit, &reminder()).await.unwrap();
+        assert!(again.duplicate);
+        assert_eq!(sim.received().len(), 1);
+        // Errors.
+        assert_eq!(
+            client(&sim, "wrong").send(&permit, &reminder()).await,
+            Err(SendError::Permanent("error_101".into()))
+        );
+        sim.inject(Fault::Status(502, 1));
+        assert_eq!(
+            api.send(&permit, &reminder()).await,
+            Err(SendError::Retryable("http_502".into()))
+        );
+        sim.inject(Fault::Delay(Duration::from_secs(2), 1));
+        assert_eq!(
+            api.send(&permit, &reminder()).await,
+            Err(SendError::Retryable("timeout".into()))
+        );
+        permit.sent(app.state.db()).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_simulator_refuses_what_smsapi_refuses() {
+        let sim = LinkSim::start().await;
+        let http = reqwest::Client::new();
+        let post = |pairs: Vec<(&'static str, &'static str)>| {
+            let r = http
+                .post(format!("{}/sms.do", sim.base))
+                .bearer_auth(SMSAPI_TOKEN)
+                .form(&pairs);
+            async move {
+                r.send()
+                    .await
+                    .unwrap()
+                    .json::<serde_json::Value>()
+                    .await
+                    .unwrap()["error"]
+                    .as_i64()
+            }
+        };
+        let base = vec![
+            ("to", "32470123456"),
+            ("message", "Hallo"),
+            ("from", "DeLinde"),
+            ("encoding", "utf-8"),
+            ("format", "json"),
+        ];
+        assert_eq!(post(base.clone()).await, None);
+        let with = |k: &'static str, v: &'static str| {
+            let mut b: Vec<(&'static str, &'static str)> =
+                base.iter().filter(|(x, _)| *x != k).cloned().collect();
+            b.push((k, v));
+            b
+        };
+        assert_eq!(post(with("to", "+32470123456")).await, Some(13));
+        assert_eq!(post(with("message", "Tot morgen 👍")).await, Some(11));
+        assert_eq!(post(with("from", "Kinesitherapie")).await, Some(14));
+        assert_eq!(post(with("patient", "x")).await, Some(8));
+        assert_eq!(post(with("format", "text")).await, Some(8));
+    }
+}

@@ -94,10 +94,11 @@ fn valid_sender(s: &str) -> bool {
         && !s.starts_with(|c: char| c.is_ascii_digit())
 }
 
-async fn send(State(sim): State<LinkSim>, headers: HeaderMap, body: String) -> Response {
+/// Records the raw body and applies the next fault: `Some(status)` to answer with.
+async fn take_fault(inner: &Mutex<Inner>, body: &str) -> Option<StatusCode> {
     let fault = {
-        let mut inner = sim.inner.lock().expect("sim lock");
-        inner.raw.push(body.clone());
+        let mut inner = inner.lock().expect("sim lock");
+        inner.raw.push(body.to_owned());
         // Drop exhausted faults, then take one use of the next.
         while matches!(
             inner.faults.first(),
@@ -118,11 +119,19 @@ async fn send(State(sim): State<LinkSim>, headers: HeaderMap, body: String) -> R
     };
     match fault {
         Some(Fault::Status(s, _)) => {
-            let status = StatusCode::from_u16(s).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            return error(status, 106000, "Unknown error");
+            Some(StatusCode::from_u16(s).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
         }
-        Some(Fault::Delay(d, _)) => tokio::time::sleep(d).await,
-        None => {}
+        Some(Fault::Delay(d, _)) => {
+            tokio::time::sleep(d).await;
+            None
+        }
+        None => None,
+    }
+}
+
+async fn send(State(sim): State<LinkSim>, headers: HeaderMap, body: String) -> Response {
+    if let Some(status) = take_fault(&sim.inner, &body).await {
+        return error(status, 106000, "Unknown error");
     }
     if !authorized(&headers) {
         return error(StatusCode::UNAUTHORIZED, 106100, "Invalid authentication");
@@ -235,6 +244,7 @@ impl LinkSim {
         };
         let app = Router::new()
             .route("/sms/send", post(send))
+            .route("/sms.do", post(sms_do))
             .with_state(sim.clone());
         tokio::spawn(async move { axum::serve(listener, app).await });
         sim
@@ -254,4 +264,124 @@ impl LinkSim {
     pub fn raw(&self) -> Vec<String> {
         self.inner.lock().expect("sim lock").raw.clone()
     }
+}
+
+/// The token the SMSAPI simulator accepts.
+pub const SMSAPI_TOKEN: &str = "sim-smsapi-token";
+
+const SMSAPI_PARAMS: [&str; 16] = [
+    "to",
+    "message",
+    "from",
+    "encoding",
+    "format",
+    "idx",
+    "check_idx",
+    "notify_url",
+    "test",
+    "fast",
+    "date",
+    "expiration_date",
+    "max_parts",
+    "nounicode",
+    "normalize",
+    "details",
+];
+
+fn smsapi_error(code: i64, message: &str) -> Response {
+    // Business errors are HTTP 200 with an error body (reference §2.4).
+    (
+        StatusCode::OK,
+        Json(json!({"error": code, "message": message})),
+    )
+        .into_response()
+}
+
+async fn sms_do(
+    State(sim): State<LinkSim>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+    body: String,
+) -> Response {
+    if let Some(status) = take_fault(&sim.inner, &body).await {
+        return (status, "").into_response();
+    }
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    if bearer != Some(format!("Bearer {SMSAPI_TOKEN}").as_str()) {
+        return smsapi_error(101, "Authorization failed");
+    }
+    // Form or JSON body; `format` may also be in the query.
+    let json_body = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let mut params: serde_json::Map<String, Value> = if json_body {
+        match serde_json::from_str::<Value>(&body) {
+            Ok(Value::Object(m)) => m,
+            _ => return smsapi_error(8, "Request error"),
+        }
+    } else {
+        form_urlencoded_pairs(&body)
+    };
+    for (k, v) in form_urlencoded_pairs(uri.query().unwrap_or_default()) {
+        params.entry(k).or_insert(v);
+    }
+    if let Some(unknown) = params.keys().find(|k| !SMSAPI_PARAMS.contains(&k.as_str())) {
+        return smsapi_error(8, &format!("Unknown parameter {unknown}"));
+    }
+    let get = |k: &str| {
+        params
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    if get("format") != "json" || get("encoding") != "utf-8" {
+        return smsapi_error(8, "Request error");
+    }
+    let to = get("to");
+    if !(11..=15).contains(&to.len()) || !to.chars().all(|c| c.is_ascii_digit()) {
+        return (StatusCode::OK, Json(json!({"error": 13, "message": "No correct phone numbers",
+            "invalid_numbers": [{"number": to, "submitted_number": to, "message": "Invalid phone number"}]}))).into_response();
+    }
+    let message = get("message");
+    if message.is_empty() || message.chars().any(|c| (c as u32) > 0xFFFF) {
+        return smsapi_error(
+            11,
+            "Message too long or empty or contains unsupported characters",
+        );
+    }
+    let from = get("from");
+    if !from.is_empty() && (from.len() > 11 || !from.chars().all(|c| c.is_ascii_alphanumeric())) {
+        return smsapi_error(14, "Invalid sender name");
+    }
+    let idx = get("idx");
+    let mut inner = sim.inner.lock().expect("sim lock");
+    if get("check_idx") == "1"
+        && !idx.is_empty()
+        && inner
+            .received
+            .iter()
+            .any(|r| r.get("idx").and_then(Value::as_str) == Some(idx.as_str()))
+    {
+        return smsapi_error(53, "Duplicated idx");
+    }
+    inner.next_id += 1;
+    let id = format!("{:024X}", inner.next_id);
+    inner.received.push(Value::Object(params.clone()));
+    (StatusCode::OK, Json(json!({"count": 1, "list": [{"id": id, "points": 0.16, "number": to, "date_sent": 1_800_000_000,
+        "submitted_number": to, "status": "QUEUE", "idx": idx}]}))).into_response()
+}
+
+fn form_urlencoded_pairs(s: &str) -> serde_json::Map<String, Value> {
+    url_decode_pairs(s)
+        .into_iter()
+        .map(|(k, v)| (k, Value::String(v)))
+        .collect()
+}
+
+fn url_decode_pairs(s: &str) -> Vec<(String, String)> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(s).unwrap_or_default()
 }

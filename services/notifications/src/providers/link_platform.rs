@@ -167,6 +167,7 @@ impl SmsProvider for LinkPlatform {
         Ok(Accepted {
             provider_id: ok.message_id,
             segments: ok.sms_count,
+            duplicate: false,
         })
     }
 }

@@ -3,6 +3,7 @@
 //! number, a rendered text and our reference can be sent.
 
 pub mod link_platform;
+pub mod smsapi;
 
 use domain::sms::OutboundSms;
 use platform::egress::Permit;
@@ -14,6 +15,9 @@ pub struct Accepted {
     pub provider_id: String,
     /// Parts, when the provider says.
     pub segments: Option<u32>,
+    /// The provider already had this reference (an earlier attempt got through before our
+    /// commit): the message is sent, once.
+    pub duplicate: bool,
 }
 
 /// Why a send failed.
