@@ -1313,3 +1313,62 @@ async fn minimum_notice_and_horizon_bound_the_offer_and_no_shows_release_the_res
         "released from the next 5-minute mark: {job}"
     );
 }
+
+#[tokio::test]
+async fn one_room_cannot_hold_two_appointments_at_once() {
+    let app = spawn_app().await;
+    let c = clinic(&app, json!([["08:00", "18:00"]]), (0, 0), true).await;
+    let t = Some(c.admin.token.as_str());
+    let room = app
+        .call("POST", "/v1/rooms", t, Some(&json!({"name": "Room 1"})))
+        .await
+        .body["room_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let p2 = app
+        .call(
+            "POST",
+            "/v1/practitioners",
+            t,
+            Some(&json!({"display_name": "Second"})),
+        )
+        .await
+        .body["practitioner_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let periods: Vec<Value> = (1..=7)
+        .map(|d| json!({"weekday": d, "starts": "08:00", "ends": "18:00"}))
+        .collect();
+    app.call(
+        "PUT",
+        &format!("/v1/practitioners/{p2}/working-hours"),
+        t,
+        Some(&json!({"periods": periods})),
+    )
+    .await;
+    let at = format!("{}T10:00:00+01:00", future_date(9));
+    let first = app
+        .call("POST", "/v1/appointments", t, Some(&booking(&c, &at)))
+        .await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    assert_eq!(first.body["room_id"], room.as_str());
+    // The other practitioner is free, but the only room is not.
+    let mut second = booking(&c, &at);
+    second["practitioner_id"] = json!(p2);
+    app.call("POST", "/v1/appointments", t, Some(&second))
+        .await
+        .problem(409, "no_room_free");
+    second["room_id"] = json!(room);
+    let r = app.call("POST", "/v1/appointments", t, Some(&second)).await;
+    assert_eq!(
+        r.problem(409, "appointment_conflict")["conflicting_appointment_id"],
+        first.body["appointment_id"]
+    );
+    assert_eq!(
+        app.count("select count(*) from scheduling.appointment")
+            .await,
+        1
+    );
+}
