@@ -317,3 +317,43 @@ mod smsapi {
         assert_eq!(post(with("format", "text")).await, Some(8));
     }
 }
+
+#[tokio::test]
+async fn the_configured_provider_is_the_one_used() {
+    use notifications::providers::Provider;
+    let app = spawn_app().await;
+    let admin = app.practice_with_admin("A", "BE").await;
+    let sim = LinkSim::start().await;
+    let d = Disclosure {
+        practice: PracticeId::from_uuid(admin.practice_id),
+        subprocessor: "linkmobility-pl",
+        purpose: "appointment_reminder",
+        data_categories: &CATEGORIES,
+        fields: &FIELDS,
+        correlation_id: "msg-9",
+    };
+    let permit = authorize(app.state.db(), &d).await.unwrap();
+    let settings = |pairs: &[(&str, &str)]| {
+        let map: std::collections::HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        platform::Settings::from_lookup(|k| map.get(k).cloned()).unwrap()
+    };
+    // Default: the sandbox, nothing leaves.
+    let sandbox = Provider::from_settings(&settings(&[])).unwrap();
+    let ok = sandbox.send(&permit, &reminder()).await.unwrap();
+    assert_eq!(ok.provider_id, "sandbox-msg-0192");
+    assert!(sim.raw().is_empty());
+    // SMSAPI from configuration, against the simulator.
+    let smsapi = Provider::from_settings(&settings(&[
+        ("SMS_PROVIDER", "smsapi"),
+        ("SMSAPI_BASE_URL", &sim.base),
+        ("SMSAPI_TOKEN", praxis_tests::sim::SMSAPI_TOKEN),
+        ("SMS_SENDER", "DeLinde"),
+    ]))
+    .unwrap();
+    assert!(!smsapi.send(&permit, &reminder()).await.unwrap().duplicate);
+    assert_eq!(sim.received()[0]["from"], "DeLinde");
+    permit.sent(app.state.db()).await.unwrap();
+}

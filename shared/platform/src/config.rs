@@ -37,6 +37,35 @@ pub struct ConfigError {
     pub problem: String,
 }
 
+/// Which SMS provider sends, with its credentials.
+#[derive(Clone)]
+pub enum SmsProviderSettings {
+    /// Accepts and logs (ids only); nothing leaves the machine. The offline default.
+    Sandbox,
+    /// LINK Mobility Common Platform (`LINK_*`).
+    LinkPlatform {
+        /// `LINK_BASE_URL`.
+        base_url: String,
+        /// `LINK_USERNAME`.
+        username: String,
+        /// `LINK_PASSWORD`.
+        password: SecretString,
+        /// `LINK_PLATFORM_ID`.
+        platform_id: String,
+        /// `LINK_PLATFORM_PARTNER_ID`.
+        platform_partner_id: String,
+        /// `LINK_GATE_ID` (delivery reports).
+        gate_id: Option<String>,
+    },
+    /// SMSAPI by LINK Mobility Poland (`SMSAPI_*`).
+    Smsapi {
+        /// `SMSAPI_BASE_URL` (default `https://api.smsapi.pl`).
+        base_url: String,
+        /// `SMSAPI_TOKEN`.
+        token: SecretString,
+    },
+}
+
 /// Everything the server needs to start.
 #[derive(Clone)]
 pub struct Settings {
@@ -78,6 +107,10 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// `TOTP_ISSUER`: the name authenticator apps show.
     pub totp_issuer: String,
+    /// `SMS_PROVIDER`: `sandbox` (default), `link_platform` or `smsapi`.
+    pub sms_provider: SmsProviderSettings,
+    /// `SMS_SENDER`: alphanumeric sender id (2–11 of a-z A-Z 0-9, not starting with a digit).
+    pub sms_sender: String,
 }
 
 impl std::fmt::Debug for Settings {
@@ -168,6 +201,53 @@ impl Settings {
             None => LogFormat::Compact,
             Some(_) => return Err(err("LOG_FORMAT", "must be 'json' or 'compact'")),
         };
+        let required = |var: &'static str| {
+            get(var).ok_or_else(|| err(var, "is required for this SMS_PROVIDER"))
+        };
+        let sms_provider = match get("SMS_PROVIDER").as_deref() {
+            None | Some("sandbox") => SmsProviderSettings::Sandbox,
+            Some("link_platform") => SmsProviderSettings::LinkPlatform {
+                base_url: https_url(required("LINK_BASE_URL")?, "LINK_BASE_URL", environment)?,
+                username: required("LINK_USERNAME")?,
+                password: SecretString::from(required("LINK_PASSWORD")?),
+                platform_id: required("LINK_PLATFORM_ID")?,
+                platform_partner_id: required("LINK_PLATFORM_PARTNER_ID")?,
+                gate_id: get("LINK_GATE_ID"),
+            },
+            Some("smsapi") => SmsProviderSettings::Smsapi {
+                base_url: https_url(
+                    get("SMSAPI_BASE_URL").unwrap_or_else(|| "https://api.smsapi.pl".to_owned()),
+                    "SMSAPI_BASE_URL",
+                    environment,
+                )?,
+                token: SecretString::from(required("SMSAPI_TOKEN")?),
+            },
+            Some(_) => {
+                return Err(err(
+                    "SMS_PROVIDER",
+                    "must be sandbox, link_platform or smsapi",
+                ));
+            }
+        };
+        if environment == Environment::Production
+            && matches!(sms_provider, SmsProviderSettings::Sandbox)
+            && !parse_bool(&get, "ALLOW_SANDBOX_PROVIDERS", false)?
+        {
+            return Err(err(
+                "SMS_PROVIDER",
+                "is the sandbox; set a real provider or ALLOW_SANDBOX_PROVIDERS=true",
+            ));
+        }
+        let sms_sender = get("SMS_SENDER").unwrap_or_else(|| "Praxis".to_owned());
+        let sender_ok = (2..=11).contains(&sms_sender.len())
+            && sms_sender.chars().all(|c| c.is_ascii_alphanumeric())
+            && !sms_sender.starts_with(|c: char| c.is_ascii_digit());
+        if !sender_ok {
+            return Err(err(
+                "SMS_SENDER",
+                "must be 2 to 11 letters or digits, not starting with a digit",
+            ));
+        }
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);
@@ -211,6 +291,8 @@ impl Settings {
             )? as usize,
             log_format,
             totp_issuer: get("TOTP_ISSUER").unwrap_or_else(|| "Praxis".to_owned()),
+            sms_provider,
+            sms_sender,
         })
     }
 
@@ -237,6 +319,21 @@ pub fn app_url_from_owner_url(owner: &str) -> Option<String> {
         url.push_str(q);
     }
     Some(url)
+}
+
+/// Provider URLs are https in production (plain http is for local simulators).
+fn https_url(
+    url: String,
+    var: &'static str,
+    environment: Environment,
+) -> Result<String, ConfigError> {
+    let ok = url.starts_with("https://")
+        || (environment == Environment::Development && url.starts_with("http://"));
+    if ok {
+        Ok(url)
+    } else {
+        Err(err(var, "must be an https:// URL"))
+    }
 }
 
 fn err(variable: &'static str, problem: &str) -> ConfigError {
@@ -330,6 +427,56 @@ mod tests {
                 .unwrap_err()
                 .variable,
             "OPERATOR_API_KEY"
+        );
+        assert_eq!(
+            settings(&[("SMS_PROVIDER", "carrier-pigeon")])
+                .unwrap_err()
+                .variable,
+            "SMS_PROVIDER"
+        );
+        assert_eq!(
+            settings(&[("SMS_PROVIDER", "link_platform")])
+                .unwrap_err()
+                .variable,
+            "LINK_BASE_URL"
+        );
+        assert_eq!(
+            settings(&[("SMS_PROVIDER", "smsapi")])
+                .unwrap_err()
+                .variable,
+            "SMSAPI_TOKEN"
+        );
+        assert_eq!(
+            settings(&[("SMS_SENDER", "1Clinic")]).unwrap_err().variable,
+            "SMS_SENDER"
+        );
+    }
+
+    #[test]
+    fn production_refuses_the_sandbox_unless_told() {
+        let key = ("MASTER_KEY", "cHJvZHVjdGlvbi1rZXktb2YtMzItYnl0ZXMtbG9uZyE=");
+        let prod = [("PRAXIS_ENV", "production"), key];
+        assert_eq!(settings(&prod).unwrap_err().variable, "SMS_PROVIDER");
+        let allowed = [
+            ("PRAXIS_ENV", "production"),
+            key,
+            ("ALLOW_SANDBOX_PROVIDERS", "true"),
+        ];
+        assert!(matches!(
+            settings(&allowed).unwrap().sms_provider,
+            SmsProviderSettings::Sandbox
+        ));
+        let smsapi = [
+            ("PRAXIS_ENV", "production"),
+            key,
+            ("SMS_PROVIDER", "smsapi"),
+            ("SMSAPI_TOKEN", "t"),
+            ("SMSAPI_BASE_URL", "http://x"),
+        ];
+        assert_eq!(
+            settings(&smsapi).unwrap_err().variable,
+            "SMSAPI_BASE_URL",
+            "https only in production"
         );
     }
 

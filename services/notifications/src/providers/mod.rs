@@ -52,3 +52,89 @@ pub trait SmsProvider: Send + Sync {
         sms: &OutboundSms,
     ) -> impl std::future::Future<Output = Result<Accepted, SendError>> + Send;
 }
+
+/// Accepts and logs (ids only); nothing leaves the machine. The offline first run uses it;
+/// production refuses it unless `ALLOW_SANDBOX_PROVIDERS=true`.
+#[derive(Debug, Clone, Default)]
+pub struct Sandbox;
+
+impl SmsProvider for Sandbox {
+    fn subprocessor(&self) -> &'static str {
+        "linkmobility-pl"
+    }
+
+    async fn send(&self, _permit: &Permit, sms: &OutboundSms) -> Result<Accepted, SendError> {
+        tracing::info!(reference = %sms.reference, segments = sms.text.segments, "sandbox SMS accepted");
+        Ok(Accepted {
+            provider_id: format!("sandbox-{}", sms.reference),
+            segments: Some(sms.text.segments as u32),
+            duplicate: false,
+        })
+    }
+}
+
+/// The configured provider.
+#[derive(Clone)]
+pub enum Provider {
+    /// Offline.
+    Sandbox(Sandbox),
+    /// LINK Mobility Common Platform.
+    LinkPlatform(link_platform::LinkPlatform),
+    /// SMSAPI.
+    Smsapi(smsapi::Smsapi),
+}
+
+impl Provider {
+    /// Builds the provider the settings name.
+    pub fn from_settings(settings: &platform::Settings) -> Result<Self, reqwest::Error> {
+        use platform::config::SmsProviderSettings as S;
+        let timeout = std::time::Duration::from_secs(10);
+        Ok(match &settings.sms_provider {
+            S::Sandbox => Provider::Sandbox(Sandbox),
+            S::LinkPlatform {
+                base_url,
+                username,
+                password,
+                platform_id,
+                platform_partner_id,
+                gate_id,
+            } => Provider::LinkPlatform(link_platform::LinkPlatform::new(link_platform::Config {
+                base_url: base_url.clone(),
+                username: username.clone(),
+                password: password.clone(),
+                platform_id: platform_id.clone(),
+                platform_partner_id: platform_partner_id.clone(),
+                sender: settings.sms_sender.clone(),
+                delivery_report_gate: gate_id.clone(),
+                timeout,
+            })?),
+            S::Smsapi { base_url, token } => {
+                Provider::Smsapi(smsapi::Smsapi::new(smsapi::Config {
+                    base_url: base_url.clone(),
+                    token: token.clone(),
+                    sender: settings.sms_sender.clone(),
+                    notify_url: None,
+                    timeout,
+                })?)
+            }
+        })
+    }
+}
+
+impl SmsProvider for Provider {
+    fn subprocessor(&self) -> &'static str {
+        match self {
+            Provider::Sandbox(p) => p.subprocessor(),
+            Provider::LinkPlatform(p) => p.subprocessor(),
+            Provider::Smsapi(p) => p.subprocessor(),
+        }
+    }
+
+    async fn send(&self, permit: &Permit, sms: &OutboundSms) -> Result<Accepted, SendError> {
+        match self {
+            Provider::Sandbox(p) => p.send(permit, sms).await,
+            Provider::LinkPlatform(p) => p.send(permit, sms).await,
+            Provider::Smsapi(p) => p.send(permit, sms).await,
+        }
+    }
+}
