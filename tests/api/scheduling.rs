@@ -66,6 +66,36 @@ fn booking(c: &Clinic, starts_at: &str) -> Value {
     json!({"patient_id": c.patient, "practitioner_id": c.practitioner, "appointment_type_id": c.type_id, "starts_at": starts_at})
 }
 
+/// The next last Sunday of `month` (a Brussels DST change) at least `min_days` ahead, as
+/// YYYY-MM-DD: tests that need a change keep working as the calendar moves on.
+fn next_change(month: u32, min_days: i64) -> String {
+    use chrono::Datelike;
+    let earliest = chrono::Utc::now().date_naive() + chrono::Duration::days(min_days);
+    (earliest.year()..=earliest.year() + 1)
+        .map(|y| {
+            let first_next = if month == 12 {
+                chrono::NaiveDate::from_ymd_opt(y + 1, 1, 1)
+            } else {
+                chrono::NaiveDate::from_ymd_opt(y, month + 1, 1)
+            }
+            .unwrap();
+            let mut d = first_next - chrono::Duration::days(1);
+            while d.weekday() != chrono::Weekday::Sun {
+                d -= chrono::Duration::days(1);
+            }
+            d
+        })
+        .find(|d| *d >= earliest)
+        .unwrap()
+        .to_string()
+}
+
+/// `date` plus `days`, as YYYY-MM-DD.
+fn plus_days(date: &str, days: i64) -> String {
+    (chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap() + chrono::Duration::days(days))
+        .to_string()
+}
+
 /// A local date some weeks ahead, as YYYY-MM-DD.
 fn future_date(days: i64) -> String {
     (chrono::Utc::now() + chrono::Duration::days(days))
@@ -165,36 +195,38 @@ async fn slots_across_dst_changes_keep_the_wall_clock_and_skip_the_gap() {
         false,
     )
     .await;
-    let spring = slots(&app, &c, "2027-03-28", "2027-03-28").await;
+    let sp = next_change(3, 3);
+    let au = next_change(10, 3);
+    let spring = slots(&app, &c, &sp, &sp).await;
     assert!(
         !spring.iter().any(|s| s.contains("T02:")),
         "no slot in the spring gap: {spring:?}"
     );
     assert!(
-        spring.contains(&"2027-03-28T01:45:00+01:00".to_owned()),
+        spring.contains(&format!("{sp}T01:45:00+01:00")),
         "{spring:?}"
     );
     assert!(
-        spring.contains(&"2027-03-28T03:00:00+02:00".to_owned()),
+        spring.contains(&format!("{sp}T03:00:00+02:00")),
         "{spring:?}"
     );
     assert!(
-        spring.contains(&"2027-03-28T09:00:00+02:00".to_owned()),
+        spring.contains(&format!("{sp}T09:00:00+02:00")),
         "{spring:?}"
     );
     // 5 real night hours of 15-minute steps, 30-minute slots: 19; morning: 3.
     assert_eq!(spring.len(), 19 + 3, "{spring:?}");
-    let autumn = slots(&app, &c, "2027-10-31", "2027-10-31").await;
+    let autumn = slots(&app, &c, &au, &au).await;
     assert!(
-        autumn.contains(&"2027-10-31T02:30:00+02:00".to_owned()),
+        autumn.contains(&format!("{au}T02:30:00+02:00")),
         "{autumn:?}"
     );
     assert!(
-        autumn.contains(&"2027-10-31T02:30:00+01:00".to_owned()),
+        autumn.contains(&format!("{au}T02:30:00+01:00")),
         "{autumn:?}"
     );
     assert!(
-        autumn.contains(&"2027-10-31T09:00:00+01:00".to_owned()),
+        autumn.contains(&format!("{au}T09:00:00+01:00")),
         "{autumn:?}"
     );
     assert_eq!(autumn.len(), 27 + 3, "7 real night hours: {autumn:?}");
@@ -204,7 +236,7 @@ async fn slots_across_dst_changes_keep_the_wall_clock_and_skip_the_gap() {
             "POST",
             "/v1/appointments",
             Some(&c.admin.token),
-            Some(&booking(&c, "2027-10-31T02:30:00+02:00")),
+            Some(&booking(&c, &format!("{au}T02:30:00+02:00"))),
         )
         .await;
     assert_eq!(first.status, 201, "{}", first.text);
@@ -213,23 +245,32 @@ async fn slots_across_dst_changes_keep_the_wall_clock_and_skip_the_gap() {
             "POST",
             "/v1/appointments",
             Some(&c.admin.token),
-            Some(&booking(&c, "2027-10-31T02:30:00+01:00")),
+            Some(&booking(&c, &format!("{au}T02:30:00+01:00"))),
         )
         .await;
     assert_eq!(second.status, 201, "{}", second.text);
-    assert_eq!(second.body["starts_at"], "2027-10-31T02:30:00+01:00");
-    assert_eq!(second.body["ends_at"], "2027-10-31T03:00:00+01:00");
+    assert_eq!(
+        second.body["starts_at"],
+        format!("{au}T02:30:00+01:00").as_str()
+    );
+    assert_eq!(
+        second.body["ends_at"],
+        format!("{au}T03:00:00+01:00").as_str()
+    );
     // A time in the spring gap does not exist on the practice's clock: 02:30+01:00 is 03:30+02:00.
     let gap = app
         .call(
             "POST",
             "/v1/appointments",
             Some(&c.admin.token),
-            Some(&booking(&c, "2027-03-28T02:30:00+01:00")),
+            Some(&booking(&c, &format!("{sp}T02:30:00+01:00"))),
         )
         .await;
     assert_eq!(gap.status, 201, "{}", gap.text);
-    assert_eq!(gap.body["starts_at"], "2027-03-28T03:30:00+02:00");
+    assert_eq!(
+        gap.body["starts_at"],
+        format!("{sp}T03:30:00+02:00").as_str()
+    );
 }
 
 #[tokio::test]
@@ -288,24 +329,34 @@ async fn availability_honours_buffers_rooms_absences_and_holidays() {
         assert!(!times.contains(&gone.to_owned()), "{gone}: {times:?}");
     }
     assert!(times.contains(&"15:00".to_owned()));
-    // Public holidays close the practice: Ascension Day 2027 in Belgium is 6 May.
+    // Public holidays close the practice: the next Ascension Day (Easter + 39) in Belgium.
+    use chrono::Datelike;
+    let soon = chrono::Utc::now().date_naive() + chrono::Duration::days(3);
+    let (year, ascension) = (soon.year()..=soon.year() + 1)
+        .map(|y| (y, domain::holidays::easter(y) + chrono::Duration::days(39)))
+        .find(|(_, d)| *d >= soon)
+        .unwrap();
+    let (asc, after) = (
+        ascension.to_string(),
+        (ascension + chrono::Duration::days(1)).to_string(),
+    );
     let h = app
         .call(
             "POST",
             "/v1/closures/holidays",
             t,
-            Some(&json!({"year": 2027})),
+            Some(&json!({"year": year})),
         )
         .await;
     assert_eq!(h.status, 200, "{}", h.text);
-    assert!(slots(&app, &c, "2027-05-06", "2027-05-06").await.is_empty());
-    assert!(!slots(&app, &c, "2027-05-07", "2027-05-07").await.is_empty());
+    assert!(slots(&app, &c, &asc, &asc).await.is_empty());
+    assert!(!slots(&app, &c, &after, &after).await.is_empty());
     let again = app
         .call(
             "POST",
             "/v1/closures/holidays",
             t,
-            Some(&json!({"year": 2027})),
+            Some(&json!({"year": year})),
         )
         .await;
     assert_eq!(
@@ -691,13 +742,15 @@ async fn reminders_of_moved_or_cancelled_appointments_do_nothing() {
     let app = spawn_app().await;
     let c = clinic(&app, json!([["08:00", "18:00"]]), (0, 0), false).await;
     let t = Some(c.admin.token.as_str());
-    // 09:00 the day after the 2027 spring change: reminder at 09:00 local the day before.
+    // 09:00 the day after the next spring change: reminder at 09:00 local the day before.
+    let sp = next_change(3, 3);
+    let day_after = plus_days(&sp, 1);
     let a = app
         .call(
             "POST",
             "/v1/appointments",
             t,
-            Some(&booking(&c, "2027-03-29T09:00:00+02:00")),
+            Some(&booking(&c, &format!("{day_after}T09:00:00+02:00"))),
         )
         .await;
     assert_eq!(a.status, 201, "{}", a.text);
@@ -711,7 +764,7 @@ async fn reminders_of_moved_or_cancelled_appointments_do_nothing() {
     .unwrap();
     assert_eq!(
         run_at.to_rfc3339(),
-        "2027-03-28T07:00:00+00:00",
+        format!("{sp}T07:00:00+00:00"),
         "09:00+02:00 on 28 March"
     );
 
@@ -840,15 +893,16 @@ async fn series_keep_local_time_report_every_conflict_and_move_together() {
     let app = spawn_app().await;
     let c = clinic(&app, json!([["08:00", "20:00"]]), (0, 0), false).await;
     let t = Some(c.admin.token.as_str());
-    // Nine weekly sessions at 18:30 across the 2027 autumn change.
-    let first = "2027-10-10T18:30:00+02:00";
+    // Nine weekly sessions at 18:30 across the next autumn change.
+    let au = next_change(10, 25);
+    let first = &format!("{}T18:30:00+02:00", plus_days(&au, -21));
     // Someone already has the fourth occurrence's time.
     let blocker = app
         .call(
             "POST",
             "/v1/appointments",
             t,
-            Some(&booking(&c, "2027-10-31T18:30:00+01:00")),
+            Some(&booking(&c, &format!("{au}T18:30:00+01:00"))),
         )
         .await;
     assert_eq!(blocker.status, 201, "{}", blocker.text);
@@ -937,7 +991,7 @@ async fn series_keep_local_time_report_every_conflict_and_move_together() {
             "POST",
             &format!("/v1/appointment-series/{series_id}/reschedule"),
             t,
-            Some(&json!({"from_appointment_id": fourth, "starts_at": "2027-11-07T19:30:00+01:00"})),
+            Some(&json!({"from_appointment_id": fourth, "starts_at": format!("{}T19:30:00+01:00", plus_days(&au, 7))})),
         )
         .await;
     assert_eq!(moved.status, 200, "{}", moved.text);
@@ -1005,7 +1059,11 @@ async fn a_series_meeting_the_spring_gap_is_refused_per_occurrence() {
             "POST",
             "/v1/appointment-series",
             Some(&c.admin.token),
-            Some(&series_body(&c, "2027-03-21T02:30:00+01:00", 3)),
+            Some(&series_body(
+                &c,
+                &format!("{}T02:30:00+01:00", plus_days(&next_change(3, 10), -7)),
+                3,
+            )),
         )
         .await;
     let occ = r.problem(409, "series_conflicts")["occurrences"]
@@ -1013,7 +1071,10 @@ async fn a_series_meeting_the_spring_gap_is_refused_per_occurrence() {
         .unwrap()
         .clone();
     assert_eq!(occ[1]["problem"], "nonexistent_local_time");
-    assert_eq!(occ[1]["local_time"], "2027-03-28T02:30");
+    assert_eq!(
+        occ[1]["local_time"],
+        format!("{}T02:30", next_change(3, 10)).as_str()
+    );
     assert!(occ[1]["starts_at"].is_null());
     assert!(occ[0]["problem"].is_null() && occ[2]["problem"].is_null());
 }
