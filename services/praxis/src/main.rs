@@ -281,7 +281,7 @@ fn print_demo(base: &str, info: &demo::DemoInfo) {
     );
     println!("  password for every account: {}", demo::DEMO_PASSWORD);
     println!("  TOTP secret for every account (add it to an authenticator app): {secret}");
-    println!("  current code: cargo run -q -- totp-code --secret {secret}");
+    println!("  current code: cargo run -q -p praxis -- totp-code --secret {secret}");
     for (role, email) in &info.accounts {
         println!("  {:<15} {email}", role.as_str());
     }
