@@ -7,6 +7,7 @@ mod egress;
 mod encryption;
 mod http;
 mod link;
+mod notifications;
 mod permissions;
 mod scheduling;
 mod support;

@@ -755,19 +755,6 @@ async fn reminders_of_moved_or_cancelled_appointments_do_nothing() {
         .await;
     assert_eq!(a.status, 201, "{}", a.text);
     let a_id = a.body["appointment_id"].as_str().unwrap().to_owned();
-    let run_at: chrono::DateTime<chrono::Utc> = sqlx::query_scalar(
-        "select run_at from apalis.jobs where job_type = 'scheduling.reminder-due' and convert_from(job, 'UTF8')::jsonb ->> 'appointment_id' = $1",
-    )
-    .bind(&a_id)
-    .fetch_one(&app.owner)
-    .await
-    .unwrap();
-    assert_eq!(
-        run_at.to_rfc3339(),
-        format!("{sp}T07:00:00+00:00"),
-        "09:00+02:00 on 28 March"
-    );
-
     let day = future_date(10);
     let b = app
         .call(
@@ -813,52 +800,63 @@ async fn reminders_of_moved_or_cancelled_appointments_do_nothing() {
     .await
     .problem(409, "appointment_conflict");
     assert_eq!(
-        app.count("select count(*) from apalis.jobs where job_type = 'scheduling.reminder-due'")
-            .await,
-        4
+        app.count(
+            "select count(*) from apalis.jobs where job_type = 'notifications.appointment-changed'"
+        )
+        .await,
+        5,
+        "a booked; b booked and moved; c booked and cancelled"
     );
 
-    // Everything is due now; run the real workers until the queue is drained.
-    sqlx::query("update apalis.jobs set run_at = now() - interval '1 second' where job_type = 'scheduling.reminder-due'")
-        .execute(&app.owner)
-        .await
-        .unwrap();
-    app.drain(&["scheduling.reminder-due"]).await;
-
-    let forwarded: Vec<String> = sqlx::query_scalar(
-        "select convert_from(job, 'UTF8') from apalis.jobs where job_type = 'notifications.send-reminder' order by 1",
+    // Run the real workers: notifications plans reminders from the events.
+    app.drain(&["notifications.appointment-changed"]).await;
+    // 09:00+02:00 the day after the spring change: reminder at 09:00 local the day before.
+    let due: chrono::DateTime<chrono::Utc> = sqlx::query_scalar(
+        "select due_at from notifications.message where appointment_id = $1 and state = 'scheduled'",
     )
+    .bind(a_id.parse::<uuid::Uuid>().unwrap())
+    .fetch_one(&app.owner)
+    .await
+    .unwrap();
+    assert_eq!(
+        due.to_rfc3339(),
+        format!("{sp}T07:00:00+00:00"),
+        "09:00+02:00 on the day of the change"
+    );
+    let b_msgs: Vec<(String, Option<String>, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
+        "select state, reason, starts_at from notifications.message where appointment_id = $1 order by created_at",
+    )
+    .bind(b_id.parse::<uuid::Uuid>().unwrap())
     .fetch_all(&app.owner)
     .await
     .unwrap();
-    let forwarded: Vec<Value> = forwarded
-        .iter()
-        .map(|j| serde_json::from_str(j).unwrap())
-        .collect();
-    assert_eq!(forwarded.len(), 2, "{forwarded:?}");
-    assert!(
-        forwarded
-            .iter()
-            .any(|j| j["appointment_id"] == a_id.as_str() && j["version"] == 1)
-    );
-    assert!(
-        forwarded
-            .iter()
-            .any(|j| j["appointment_id"] == b_id.as_str() && j["version"] == 2),
-        "only the moved time"
-    );
-    assert!(
-        !forwarded
-            .iter()
-            .any(|j| j["appointment_id"] == c_id.as_str()),
-        "nothing for the cancelled one"
-    );
-    let stale = app
-        .count("select count(*) from apalis.jobs where job_type = 'scheduling.reminder-due' and last_result::text like '%Stale%'")
-        .await;
+    // Events may be applied in either order; either way the old time is never due.
+    let scheduled: Vec<_> = b_msgs.iter().filter(|m| m.0 == "scheduled").collect();
+    assert_eq!(scheduled.len(), 1, "{b_msgs:?}");
     assert_eq!(
-        stale, 2,
-        "the first version of the moved one and the cancelled one"
+        scheduled[0].2.to_rfc3339(),
+        format!("{day}T10:00:00+00:00"),
+        "the new time (11:00+01:00)"
+    );
+    assert!(
+        b_msgs
+            .iter()
+            .all(|m| m.0 == "scheduled" || m.1.as_deref() == Some("rescheduled")),
+        "{b_msgs:?}"
+    );
+    let c_states: Vec<(String, Option<String>)> =
+        sqlx::query_as("select state, reason from notifications.message where appointment_id = $1")
+            .bind(c_id.parse::<uuid::Uuid>().unwrap())
+            .fetch_all(&app.owner)
+            .await
+            .unwrap();
+    assert!(
+        c_states.iter().all(|m| m
+            == &(
+                "cancelled".to_owned(),
+                Some("appointment_cancelled".to_owned())
+            )),
+        "nothing due for the cancelled one: {c_states:?}"
     );
 
     // Completing an appointment asks invoicing for a draft.
@@ -979,9 +977,12 @@ async fn series_keep_local_time_report_every_conflict_and_move_together() {
         assert_eq!(&st[19..], if k < 3 { "+02:00" } else { "+01:00" }, "{st}");
     }
     assert_eq!(
-        app.count("select count(*) from apalis.jobs where job_type = 'scheduling.reminder-due'")
-            .await,
-        1 + 9
+        app.count(
+            "select count(*) from apalis.jobs where job_type = 'notifications.appointment-changed'"
+        )
+        .await,
+        2 + 9,
+        "the blocker booked and cancelled, nine occurrences booked"
     );
 
     // This and following: move occurrence 4 on by an hour, then cancel from occurrence 6.
@@ -1245,9 +1246,18 @@ async fn a_freed_slot_is_offered_in_order_and_the_first_acceptance_books_it() {
     assert_eq!(offers(5).await.len(), 0, "three offers per slot");
     assert_eq!(
         app.count(
-            "select count(*) from apalis.jobs where job_type = 'notifications.send-waitlist-offer'"
+            "select count(*) from apalis.jobs where job_type = 'notifications.request-message'"
         )
         .await,
+        3
+    );
+    // Notifications turns each request into one message to its patient (these patients have
+    // no mobile number: recorded as skipped, never silently dropped).
+    app.drain(&["notifications.request-message", "notifications.send"])
+        .await;
+    assert_eq!(
+        app.count("select count(*) from notifications.message where kind = 'waitlist_offer' and reason = 'no_mobile_number'")
+            .await,
         3
     );
     let offer = |o: &Vec<Value>| o[0]["offer_id"].as_str().unwrap().to_owned();

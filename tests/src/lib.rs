@@ -172,8 +172,23 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     .map(|(k, v)| (k.to_owned(), v.to_owned()))
     .collect();
     env.insert("MASTER_KEY".to_owned(), key);
-    for (k, v) in overrides {
-        env.insert((*k).to_owned(), (*v).to_owned());
+    // `{base}` in an override (PUBLIC_URL, say) is the server's own URL: pick the port first.
+    if overrides.iter().any(|(_, v)| v.contains("{base}")) {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        env.insert("BIND_ADDR".to_owned(), format!("127.0.0.1:{port}"));
+        for (k, v) in overrides {
+            env.insert(
+                (*k).to_owned(),
+                v.replace("{base}", &format!("http://127.0.0.1:{port}")),
+            );
+        }
+    } else {
+        for (k, v) in overrides {
+            env.insert((*k).to_owned(), (*v).to_owned());
+        }
     }
     let settings = Settings::from_lookup(|k| env.get(k).cloned()).expect("test settings");
     let components = Components {

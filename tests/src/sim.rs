@@ -57,12 +57,32 @@ pub enum Fault {
     Delay(Duration, u32),
 }
 
+/// Where the platform simulator sends delivery reports (a LINK "gate").
+#[derive(Debug, Clone)]
+pub struct Gate {
+    /// Callback URL.
+    pub url: String,
+    /// Basic credentials stored on the gate.
+    pub credentials: Option<(String, String)>,
+}
+
 #[derive(Default)]
 struct Inner {
     received: Vec<Value>,
     raw: Vec<String>,
     faults: Vec<Fault>,
     next_id: u64,
+    gate: Option<Gate>,
+    /// Platform `resultCode` / SMSAPI `status` of the final report (default delivered).
+    final_code: Option<i64>,
+    /// Reports answered with success by our server: (url without query, status).
+    callbacks: Vec<(String, u16)>,
+    /// Callback attempts that were not acknowledged.
+    callback_retries: u64,
+    /// Whether to drop the HTTP answer after accepting (the client sees a failure).
+    drop_answers: u32,
+    /// Emit no delivery reports.
+    hold_reports: bool,
 }
 
 /// A running simulator.
@@ -206,12 +226,40 @@ async fn send(State(sim): State<LinkSim>, headers: HeaderMap, body: String) -> R
         return error(StatusCode::BAD_REQUEST, 106300, "No gates available");
     }
     let segments = domain::sms::prepare(text).segments;
-    let id = {
+    let (id, gate, code, drop_answer) = {
         let mut inner = sim.inner.lock().expect("sim lock");
         inner.next_id += 1;
         inner.received.push(Value::Object(req.clone()));
-        format!("SIM{:021}", inner.next_id)
+        let drop_answer = inner.drop_answers > 0;
+        if drop_answer {
+            inner.drop_answers -= 1;
+        }
+        (
+            format!("SIM{:021}", inner.next_id),
+            inner.gate.clone(),
+            inner.final_code.unwrap_or(1001),
+            drop_answer,
+        )
     };
+    let held = sim.inner.lock().expect("sim lock").hold_reports;
+    if let (true, Some(gate), false) = (wants_dlr, gate, held) {
+        let ref_id = req.get("refId").and_then(Value::as_str).map(str::to_owned);
+        for part in 0..segments {
+            let part_id = if segments > 1 {
+                format!("{id}${part}")
+            } else {
+                id.clone()
+            };
+            let body = json!({"refId": ref_id, "id": part_id, "operator": "be.sim",
+                "sentTimestamp": "2026-01-01T00:00:00Z", "timestamp": "2026-01-01T00:00:01Z",
+                "resultCode": code, "operatorResultCode": "0", "segments": segments,
+                "gateCustomParameters": {}, "customParameters": {}});
+            tokio::spawn(deliver(sim.clone(), gate.clone(), body));
+        }
+    }
+    if drop_answer {
+        return StatusCode::BAD_GATEWAY.into_response();
+    }
     // The documented default of ignoreResponse is true: 204 without a body.
     if req
         .get("ignoreResponse")
@@ -231,7 +279,103 @@ async fn send(State(sim): State<LinkSim>, headers: HeaderMap, body: String) -> R
     (StatusCode::OK, Json(out)).into_response()
 }
 
+/// Posts a delivery report to a gate until it is acknowledged with 200 (at most 20 tries).
+async fn deliver(sim: LinkSim, gate: Gate, body: Value) {
+    let client = reqwest::Client::new();
+    for _ in 0..20 {
+        let mut req = client.post(&gate.url).json(&body);
+        if let Some((u, p)) = &gate.credentials {
+            req = req.basic_auth(u, Some(p));
+        }
+        match req.send().await {
+            Ok(r) if r.status().is_success() => {
+                sim.inner
+                    .lock()
+                    .expect("sim lock")
+                    .callbacks
+                    .push((gate.url.clone(), r.status().as_u16()));
+                return;
+            }
+            _ => {
+                sim.inner.lock().expect("sim lock").callback_retries += 1;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+}
+
+/// SMSAPI callbacks: GET `notify_url` with the report in the query until the body is `OK`.
+async fn notify(sim: LinkSim, url: String, query: Vec<(String, String)>) {
+    let client = reqwest::Client::new();
+    for _ in 0..20 {
+        match client.get(&url).query(&query).send().await {
+            Ok(r) if r.status().is_success() => {
+                let status = r.status().as_u16();
+                if r.text().await.is_ok_and(|b| b == "OK") {
+                    sim.inner
+                        .lock()
+                        .expect("sim lock")
+                        .callbacks
+                        .push((url.clone(), status));
+                    return;
+                }
+                sim.inner.lock().expect("sim lock").callback_retries += 1;
+            }
+            _ => {
+                sim.inner.lock().expect("sim lock").callback_retries += 1;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 impl LinkSim {
+    /// Sets the gate delivery reports go to (platform API).
+    pub fn set_gate(&self, gate: Gate) {
+        self.inner.lock().expect("sim lock").gate = Some(gate);
+    }
+
+    /// Sets the final report code: platform `resultCode` (1001 delivered, 2104 unknown
+    /// subscriber, ...) or SMSAPI `status` (404 delivered, ...).
+    pub fn set_final_code(&self, code: i64) {
+        self.inner.lock().expect("sim lock").final_code = Some(code);
+    }
+
+    /// Accepts the next `n` sends but answers them with 502 (the answer is lost on the way).
+    pub fn lose_answers(&self, n: u32) {
+        self.inner.lock().expect("sim lock").drop_answers = n;
+    }
+
+    /// Stops (or resumes) emitting delivery reports.
+    pub fn hold_reports(&self, hold: bool) {
+        self.inner.lock().expect("sim lock").hold_reports = hold;
+    }
+
+    /// Reports our server acknowledged.
+    pub fn acknowledged_reports(&self) -> usize {
+        self.inner.lock().expect("sim lock").callbacks.len()
+    }
+
+    /// Sends an inbound message (platform MO format) to `url`, as a gate would.
+    pub async fn deliver_mo(&self, url: &str, from: &str, text: &str) -> u16 {
+        let id = {
+            let mut inner = self.inner.lock().expect("sim lock");
+            inner.next_id += 1;
+            format!("MO{:022}", inner.next_id)
+        };
+        let gate = self.inner.lock().expect("sim lock").gate.clone();
+        let body = json!({"destination": "BE-8850", "subNumber": null, "source": from,
+            "content": {"type": "SMS", "userData": text, "encoding": "TEXT"},
+            "operator": "be.sim", "timestamp": chrono::Utc::now().to_rfc3339(), "messageId": id,
+            "operatorTimestamp": null, "operatorMessageId": null, "route": null,
+            "gateCustomParameters": {}, "customParameters": {}});
+        let mut req = reqwest::Client::new().post(url).json(&body);
+        if let Some((u, p)) = gate.and_then(|g| g.credentials) {
+            req = req.basic_auth(u, Some(p));
+        }
+        req.send().await.map(|r| r.status().as_u16()).unwrap_or(0)
+    }
+
     /// Starts a simulator on a random loopback port.
     pub async fn start() -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -371,6 +515,34 @@ async fn sms_do(
     inner.next_id += 1;
     let id = format!("{:024X}", inner.next_id);
     inner.received.push(Value::Object(params.clone()));
+    let notify_url = get("notify_url");
+    if !notify_url.is_empty() && get("test") != "1" && !inner.hold_reports {
+        let code = inner.final_code.unwrap_or(404);
+        let query = vec![
+            ("MsgId".to_owned(), id.clone()),
+            ("status".to_owned(), code.to_string()),
+            (
+                "status_name".to_owned(),
+                if code == 404 {
+                    "DELIVERED"
+                } else {
+                    "UNDELIVERED"
+                }
+                .to_owned(),
+            ),
+            ("idx".to_owned(), idx.clone()),
+            ("donedate".to_owned(), "1800000010".to_owned()),
+            ("username".to_owned(), "praxis".to_owned()),
+            ("points".to_owned(), "0.16".to_owned()),
+            ("from".to_owned(), get("from")),
+            ("to".to_owned(), to.clone()),
+        ];
+        tokio::spawn(notify(sim.clone(), notify_url, query));
+    }
+    if inner.drop_answers > 0 {
+        inner.drop_answers -= 1;
+        return (StatusCode::BAD_GATEWAY, "").into_response();
+    }
     (StatusCode::OK, Json(json!({"count": 1, "list": [{"id": id, "points": 0.16, "number": to, "date_sent": 1_800_000_000,
         "submitted_number": to, "status": "QUEUE", "idx": idx}]}))).into_response()
 }

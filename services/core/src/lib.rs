@@ -49,6 +49,8 @@ pub fn router() -> Router<AppState> {
         patients::search_patients,
         patients::give_sms_consent,
         patients::withdraw_sms_consent,
+        patients::restrict_processing,
+        patients::lift_restriction,
         audit_trail::list_audit_events,
         support::create_support_grant,
         support::list_support_grants,

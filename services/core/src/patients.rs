@@ -40,6 +40,10 @@ pub(crate) fn router() -> Router<AppState> {
             "/v1/patients/{patient_id}/sms-consent",
             post(give_sms_consent).delete(withdraw_sms_consent),
         )
+        .route(
+            "/v1/patients/{patient_id}/processing-restriction",
+            post(restrict_processing).delete(lift_restriction),
+        )
 }
 
 const TABLE: &str = "core.patient";
@@ -983,4 +987,62 @@ pub async fn withdraw_sms_consent(
     let (patient, _) = load(&mut tx, &state, practice, id, false).await?;
     tx.commit().await?;
     Ok(Json(redact(patient, |p| staff.can(p))))
+}
+
+/// Restricts processing of the patient's data (GDPR art. 18): no message goes to the patient
+/// while the restriction lasts. Privacy managers (practice admins) only.
+#[utoipa::path(post, path = "/v1/patients/{patient_id}/processing-restriction", tag = "patients", security(("session" = [])),
+    params(("patient_id" = Uuid, Path)),
+    responses((status = 204), (status = 403, body = platform::error::Problem), (status = 404, body = platform::error::Problem)))]
+pub async fn restrict_processing(
+    State(state): State<AppState>,
+    staff: Staff,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<axum::http::StatusCode> {
+    set_restriction(&state, &staff, id, true).await
+}
+
+/// Lifts a restriction of processing.
+#[utoipa::path(delete, path = "/v1/patients/{patient_id}/processing-restriction", tag = "patients", security(("session" = [])),
+    params(("patient_id" = Uuid, Path)),
+    responses((status = 204), (status = 403, body = platform::error::Problem), (status = 404, body = platform::error::Problem)))]
+pub async fn lift_restriction(
+    State(state): State<AppState>,
+    staff: Staff,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<axum::http::StatusCode> {
+    set_restriction(&state, &staff, id, false).await
+}
+
+async fn set_restriction(
+    state: &AppState,
+    staff: &Staff,
+    id: Uuid,
+    restricted: bool,
+) -> ApiResult<axum::http::StatusCode> {
+    staff.require(state, Permission::PrivacyManage).await?;
+    let practice = staff.practice();
+    let mut tx = state.db().tenant(practice).await?;
+    load(&mut tx, state, practice, id, true).await?;
+    sqlx::query(
+        "update core.patient set processing_restricted_at = case when $2 then coalesce(processing_restricted_at, now()) end where patient_id = $1",
+    )
+    .bind(id)
+    .bind(restricted)
+    .execute(&mut *tx)
+    .await?;
+    let mut ev = staff.audit(
+        "sensitive_update",
+        Action::Update,
+        Some(PatientId::from_uuid(id)),
+        "success",
+    );
+    ev.reason = Some(if restricted {
+        "processing_restricted"
+    } else {
+        "processing_restriction_lifted"
+    });
+    audit::record(&mut tx, practice, &ev).await?;
+    tx.commit().await?;
+    Ok(axum::http::StatusCode::NO_CONTENT)
 }

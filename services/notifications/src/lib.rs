@@ -1,17 +1,33 @@
-//! Notifications: SMS through LINK Mobility. This crate holds the provider clients so far;
-//! reminders, templates, delivery reports, replies and opt-out build on them.
+//! Notifications: SMS reminders and other patient messages through LINK Mobility, delivery
+//! reports, replies and opt-out. See `planning` (which messages exist and when), `sending` (the
+//! send worker and its exactly-once argument) and `hooks` (provider callbacks).
 
+pub mod api;
+pub mod hooks;
+pub mod planning;
 pub mod providers;
+pub mod sending;
 
 use axum::Router;
 use platform::AppState;
 
 /// This service's routes.
 pub fn router() -> Router<AppState> {
-    Router::new()
+    Router::new().merge(api::router()).merge(hooks::router())
 }
 
 /// This service's OpenAPI description.
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(
+    paths(
+        api::get_settings, api::put_settings, api::get_rules, api::put_rules, api::list_templates,
+        api::put_template, api::delete_template, api::appointment_messages, api::patient_messages,
+        api::attention_messages, api::retry_message, api::list_replies, api::handle_reply
+    ),
+    components(schemas(
+        api::NotificationSettings, api::ReminderRule, api::ReminderRules, api::Template,
+        api::TemplateBody, api::Message, api::Reply
+    )),
+    tags((name = "notifications", description = "SMS reminders, templates, delivery and replies"))
+)]
 pub struct Api;

@@ -10,34 +10,127 @@ use std::time::Duration;
 
 use apalis::prelude::*;
 use apalis_postgres::{Config, PostgresStorage};
+use domain::jobs;
+use notifications::providers::Provider;
 use platform::AppState;
 
 /// Builds the storage of one queue.
-fn queue(state: &AppState, name: &str) -> PostgresStorage<serde_json::Value> {
+fn queue(state: &AppState, name: &str, batch: usize) -> PostgresStorage<serde_json::Value> {
     PostgresStorage::new(state.db().pool()).with_config(
         Config::default()
             .queue(name)
-            .batch_size(8)
-            .heartbeat_interval(Duration::from_secs(5))
+            .batch_size(batch)
+            .heartbeat_interval(state.settings().job_heartbeat)
             .missed_heartbeats(3),
     )
 }
 
-async fn reminder_due(
-    job: serde_json::Value,
-    state: Data<AppState>,
-) -> Result<String, BoxDynError> {
-    let outcome = scheduling::jobs::reminder_due(&state, job)
-        .await
-        .map_err(|e| -> BoxDynError { e.into() })?;
-    Ok(format!("{outcome:?}"))
+fn boxed(e: anyhow::Error) -> BoxDynError {
+    e.into()
 }
 
 async fn slot_freed(job: serde_json::Value, state: Data<AppState>) -> Result<String, BoxDynError> {
     let offers = scheduling::waitlist::offer_freed_slot(&state, job)
         .await
-        .map_err(|e| -> BoxDynError { e.into() })?;
+        .map_err(boxed)?;
     Ok(format!("{offers} offers"))
+}
+
+async fn patient_reply(
+    job: serde_json::Value,
+    state: Data<AppState>,
+) -> Result<String, BoxDynError> {
+    let outcome = scheduling::jobs::patient_reply(&state, job)
+        .await
+        .map_err(boxed)?;
+    Ok(format!("{outcome:?}"))
+}
+
+async fn appointment_changed(
+    job: serde_json::Value,
+    state: Data<AppState>,
+) -> Result<String, BoxDynError> {
+    let outcome = notifications::planning::appointment_changed(&state, job)
+        .await
+        .map_err(boxed)?;
+    Ok(format!("{outcome:?}"))
+}
+
+async fn request_message(
+    job: serde_json::Value,
+    state: Data<AppState>,
+) -> Result<String, BoxDynError> {
+    let written = notifications::planning::request_message(&state, job)
+        .await
+        .map_err(boxed)?;
+    Ok(if written { "written" } else { "duplicate" }.to_owned())
+}
+
+/// What the send worker needs: the state and the configured provider (one HTTP client).
+#[derive(Clone)]
+struct Sender {
+    state: AppState,
+    provider: Provider,
+}
+
+async fn send_message(job: serde_json::Value, ctx: Data<Sender>) -> Result<String, BoxDynError> {
+    let outcome = notifications::sending::send(&ctx.state, &ctx.provider, job)
+        .await
+        .map_err(boxed)?;
+    Ok(format!("{outcome:?}"))
+}
+
+/// A no-op consumer: the baseline of the notifications benchmark.
+async fn noop(_job: serde_json::Value) -> Result<(), BoxDynError> {
+    Ok(())
+}
+
+/// The queue the benchmark's no-op jobs use.
+pub const NOOP_QUEUE: &str = "bench.noop";
+
+/// Send-worker width: jobs fetched per poll and handled at once.
+pub const SEND_CONCURRENCY: usize = 16;
+
+/// Registers one consumer with a worker name unique to this process start and restart.
+macro_rules! consumer {
+    ($monitor:expr, $state:expr, $instance:expr, $queue:expr, $batch:expr, $conc:expr, $data:expr, $handler:expr) => {{
+        let st = $state.clone();
+        let instance = $instance.clone();
+        let data = $data;
+        $monitor.register(move |restarts| {
+            WorkerBuilder::new(format!("{}@{instance}#{restarts}", $queue))
+                .backend(queue(&st, $queue, $batch).poll_with_interval(Duration::from_millis(200)))
+                .data(data.clone())
+                .concurrency($conc)
+                .build($handler)
+        })
+    }};
+}
+
+/// Runs one no-op consumer of [`NOOP_QUEUE`] with the send worker's settings until `shutdown`
+/// resolves: the baseline the notifications benchmark compares with.
+pub async fn run_baseline(
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let instance = uuid::Uuid::now_v7().simple().to_string();
+    let monitor = consumer!(
+        Monitor::new(),
+        state,
+        instance,
+        NOOP_QUEUE,
+        SEND_CONCURRENCY,
+        SEND_CONCURRENCY,
+        (),
+        noop
+    );
+    monitor
+        .run_with_signal(async move {
+            shutdown.await;
+            Ok(())
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("baseline worker failed: {e}"))
 }
 
 /// Runs every worker until `shutdown` resolves.
@@ -46,43 +139,67 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let instance = uuid::Uuid::now_v7().simple().to_string();
-    let instance2 = instance.clone();
     let sealer = tokio::spawn(platform::audit::run_sealer(
         state.db().clone(),
         state.settings().audit_seal_interval,
     ));
-    let st = state.clone();
-    let monitor = Monitor::new()
-        .register(move |restarts| {
-            WorkerBuilder::new(format!(
-                "{}@{instance}#{restarts}",
-                domain::jobs::REMINDER_DUE
-            ))
-            .backend(
-                queue(&st, domain::jobs::REMINDER_DUE)
-                    .poll_with_interval(Duration::from_millis(500)),
-            )
-            .data(st.clone())
-            .concurrency(4)
-            .build(reminder_due)
-        })
-        .register({
-            let st = state.clone();
-            let instance = instance2;
-            move |restarts| {
-                WorkerBuilder::new(format!(
-                    "{}@{instance}#{restarts}",
-                    domain::jobs::SLOT_FREED
-                ))
-                .backend(
-                    queue(&st, domain::jobs::SLOT_FREED)
-                        .poll_with_interval(Duration::from_millis(500)),
-                )
-                .data(st.clone())
-                .concurrency(2)
-                .build(slot_freed)
-            }
-        })
+    let provider = Provider::from_settings(state.settings())?;
+    let sender = Sender {
+        state: state.clone(),
+        provider,
+    };
+    let monitor = Monitor::new();
+    let monitor = consumer!(
+        monitor,
+        state,
+        instance,
+        jobs::SLOT_FREED,
+        8,
+        2,
+        state.clone(),
+        slot_freed
+    );
+    let monitor = consumer!(
+        monitor,
+        state,
+        instance,
+        jobs::PATIENT_REPLY,
+        8,
+        2,
+        state.clone(),
+        patient_reply
+    );
+    let monitor = consumer!(
+        monitor,
+        state,
+        instance,
+        jobs::APPOINTMENT_CHANGED,
+        16,
+        4,
+        state.clone(),
+        appointment_changed
+    );
+    let monitor = consumer!(
+        monitor,
+        state,
+        instance,
+        jobs::REQUEST_MESSAGE,
+        8,
+        2,
+        state.clone(),
+        request_message
+    );
+    let monitor = consumer!(
+        monitor,
+        state,
+        instance,
+        jobs::SEND_MESSAGE,
+        SEND_CONCURRENCY,
+        SEND_CONCURRENCY,
+        sender.clone(),
+        send_message
+    );
+    let monitor = monitor
         .should_restart(|ctx, err| {
             tracing::warn!(worker = %ctx.name(), error = %err, "worker stopped; restarting");
             ctx.restarts() < 1_000

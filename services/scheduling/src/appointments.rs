@@ -133,7 +133,7 @@ pub(crate) struct Row {
     pub(crate) appointment_id: Uuid,
     pub(crate) practitioner_id: Uuid,
     pub(crate) patient_id: Option<Uuid>,
-    type_id: Uuid,
+    pub(crate) type_id: Uuid,
     room_id: Option<Uuid>,
     pub(crate) starts_at: DateTime<Utc>,
     pub(crate) ends_at: DateTime<Utc>,
@@ -464,7 +464,7 @@ pub async fn book_appointment(
     }
     .insert(&mut tx, &p)
     .await?;
-    crate::jobs::reminder_for(&mut tx, tz, staff.practice(), &row).await?;
+    crate::jobs::changed(&mut tx, staff.practice(), &row).await?;
     record(
         &mut tx,
         &staff,
@@ -587,7 +587,7 @@ pub async fn confirm_hold(
     .fetch_one(&mut *tx)
     .await
     .on_constraint("appointment_patient_fkey", || ApiError::invalid_field("patient_id", "no such patient"))?;
-    crate::jobs::reminder_for(&mut tx, tz, staff.practice(), &row).await?;
+    crate::jobs::changed(&mut tx, staff.practice(), &row).await?;
     record(
         &mut tx,
         &staff,
@@ -702,7 +702,7 @@ pub async fn reschedule_appointment(
         })
     })
     .await?;
-    crate::jobs::reminder_for(&mut tx, tz, staff.practice(), &row).await?;
+    crate::jobs::changed(&mut tx, staff.practice(), &row).await?;
     freed(&mut tx, staff.practice(), &current, row.version).await?;
     record(
         &mut tx,
@@ -783,6 +783,7 @@ pub async fn cancel_appointment(
     .fetch_one(&mut *tx)
     .await?;
     freed(&mut tx, staff.practice(), &current, row.version).await?;
+    crate::jobs::changed(&mut tx, staff.practice(), &row).await?;
     if row.patient_id.is_some() {
         record(
             &mut tx,
@@ -839,6 +840,7 @@ async fn close(
             freed(&mut tx, staff.practice(), &rest, row.version).await?;
         }
     }
+    crate::jobs::changed(&mut tx, staff.practice(), &row).await?;
     if to == "completed" {
         crate::jobs::draft_invoice(&mut tx, staff.practice(), row.appointment_id, row.version)
             .await?;

@@ -1,69 +1,53 @@
 //! Jobs scheduling enqueues and consumes.
 //!
-//! Every booking, confirmation and reschedule enqueues `scheduling.reminder-due` for that
-//! version of the appointment, due one day before on the practice's wall clock. When it runs,
-//! the handler re-reads the appointment: a moved, cancelled or finished appointment has another
-//! version or status, and the job ends as a no-op; a current one is handed to notifications
-//! (`notifications.send-reminder`). Completing an appointment enqueues invoice drafting.
+//! Every change of an appointment (booking, confirmation of a hold, move, cancellation,
+//! completion) enqueues `notifications.appointment-changed` with the new version in the same
+//! transaction: notifications plans, moves or drops reminders from it and never reads
+//! scheduling's tables for it. Completing an appointment enqueues invoice drafting. A patient's
+//! reply to a reminder comes back as `scheduling.patient-reply`.
 
-use chrono::{Duration, Utc};
-use chrono_tz::Tz;
+use chrono::Utc;
 use domain::PracticeId;
-use domain::jobs::{AppointmentJob, DRAFT_INVOICE, REMINDER_DUE, SEND_REMINDER};
-use domain::schedule::reminder_at;
+use domain::jobs::{
+    APPOINTMENT_CHANGED, AppointmentChanged, AppointmentJob, DRAFT_INVOICE, PatientReply,
+    ReplyAction,
+};
 use platform::AppState;
+use platform::audit::{self, Action, AuditEvent};
 use platform::db::TenantTx;
 use platform::jobs::enqueue;
 use uuid::Uuid;
 
-/// The default reminder: one day before, wall clock. Per-practice rules come with notifications.
-pub const REMINDER_BEFORE: Duration = Duration::hours(24);
+use crate::appointments::{COLUMNS, Row};
 
-/// Enqueues the reminder check of a booked appointment's current version.
-pub(crate) async fn reminder(
+/// Tells notifications about a freshly written version of an appointment.
+pub(crate) async fn changed(
     tx: &mut TenantTx,
-    tz: Tz,
     practice: PracticeId,
-    appointment: Uuid,
-    version: i32,
-    starts_at: chrono::DateTime<Utc>,
+    row: &Row,
 ) -> Result<(), sqlx::Error> {
-    if starts_at <= Utc::now() {
-        return Ok(());
-    }
-    let run_at = reminder_at(tz, starts_at, REMINDER_BEFORE).max(Utc::now());
-    let job = AppointmentJob {
+    let job = AppointmentChanged {
         practice_id: practice,
-        appointment_id: appointment,
-        version,
+        appointment_id: row.appointment_id,
+        version: row.version,
+        patient_id: row.patient_id,
+        practitioner_id: row.practitioner_id,
+        type_id: row.type_id,
+        starts_at: row.starts_at,
+        status: row.status.clone(),
     };
     enqueue(
         tx,
-        REMINDER_DUE,
+        APPOINTMENT_CHANGED,
         &job,
-        run_at,
-        &format!("reminder-due:{appointment}:v{version}"),
+        Utc::now(),
+        &format!(
+            "appointment-changed:{}:v{}",
+            row.appointment_id, row.version
+        ),
     )
     .await?;
     Ok(())
-}
-
-/// [`reminder`] for a freshly written row.
-pub(crate) async fn reminder_for(
-    tx: &mut TenantTx,
-    tz: Tz,
-    practice: PracticeId,
-    row: &crate::appointments::Row,
-) -> Result<(), sqlx::Error> {
-    reminder(
-        tx,
-        tz,
-        practice,
-        row.appointment_id,
-        row.version,
-        row.starts_at,
-    )
-    .await
 }
 
 /// Enqueues invoice drafting for a completed appointment.
@@ -89,53 +73,94 @@ pub(crate) async fn draft_invoice(
     Ok(())
 }
 
-/// What a reminder check did.
+/// What a patient's reply did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum ReminderOutcome {
-    /// Handed to notifications.
-    Forwarded,
-    /// The appointment changed since (moved, cancelled, completed): nothing to send.
-    Stale,
-    /// The appointment no longer exists.
-    Gone,
-    /// The appointment has started: too late to remind.
+pub enum ReplyOutcome {
+    /// The next appointment is confirmed.
+    Confirmed,
+    /// The next appointment is cancelled and its slot offered to the waitlist.
+    Cancelled,
+    /// The answered appointment had started: nothing changes.
     TooLate,
+    /// No booked appointment to apply it to.
+    NoAppointment,
 }
 
-/// Handles `scheduling.reminder-due`. The payload is decoded here, so a malformed one is an
-/// ordinary, permanent failure of this job rather than a stuck worker.
-pub async fn reminder_due(
+/// Handles `scheduling.patient-reply`: confirms or cancels the patient's next booked
+/// appointment at the practice, unless the appointment the reminder was about has started.
+pub async fn patient_reply(
     state: &AppState,
     payload: serde_json::Value,
-) -> anyhow::Result<ReminderOutcome> {
-    let job: AppointmentJob = serde_json::from_value(payload)?;
+) -> anyhow::Result<ReplyOutcome> {
+    let job: PatientReply = serde_json::from_value(payload)?;
     let mut tx = state.db().tenant(job.practice_id).await?;
-    let row: Option<(i32, String, chrono::DateTime<Utc>)> = sqlx::query_as(
-        "select version, status, starts_at from scheduling.appointment where appointment_id = $1",
+    let answered: Option<chrono::DateTime<Utc>> = sqlx::query_scalar(
+        "select starts_at from scheduling.appointment where appointment_id = $1 and patient_id = $2",
     )
     .bind(job.appointment_id)
+    .bind(job.patient_id)
     .fetch_optional(&mut *tx)
     .await?;
-    let outcome = match row {
-        None => ReminderOutcome::Gone,
-        Some((version, status, _)) if version != job.version || status != "booked" => {
-            ReminderOutcome::Stale
-        }
-        Some((_, _, starts_at)) if starts_at <= Utc::now() => ReminderOutcome::TooLate,
+    let outcome = match answered {
+        None => ReplyOutcome::NoAppointment,
+        Some(starts) if starts <= job.received_at || starts <= Utc::now() => ReplyOutcome::TooLate,
         Some(_) => {
-            enqueue(
-                &mut tx,
-                SEND_REMINDER,
-                &job,
-                Utc::now(),
-                &format!("send-reminder:{}:v{}", job.appointment_id, job.version),
-            )
+            let next: Option<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                r#"select {COLUMNS} from scheduling.appointment
+                    where patient_id = $1 and status = 'booked' and starts_at > now()
+                    order by starts_at limit 1 for update"#
+            )))
+            .bind(job.patient_id)
+            .fetch_optional(&mut *tx)
             .await?;
-            ReminderOutcome::Forwarded
+            match (next, job.action) {
+                (None, _) => ReplyOutcome::NoAppointment,
+                (Some(row), ReplyAction::Confirm) => {
+                    sqlx::query(
+                        "update scheduling.appointment set confirmed_at = now(), confirmed_via = 'patient_reply' where appointment_id = $1",
+                    )
+                    .bind(row.appointment_id)
+                    .execute(&mut *tx)
+                    .await?;
+                    record(&mut tx, &job, "appointment_confirmed_by_reply").await?;
+                    ReplyOutcome::Confirmed
+                }
+                (Some(old), ReplyAction::Cancel) => {
+                    let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                        r#"update scheduling.appointment
+                              set status = 'cancelled', cancelled_at = now(), cancel_reason = 'patient replied', cancelled_via = 'patient_reply',
+                                  version = version + 1
+                            where appointment_id = $1 returning {COLUMNS}"#
+                    )))
+                    .bind(old.appointment_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    crate::appointments::freed(&mut tx, job.practice_id, &old, row.version).await?;
+                    changed(&mut tx, job.practice_id, &row).await?;
+                    record(&mut tx, &job, "appointment_cancelled_by_reply").await?;
+                    ReplyOutcome::Cancelled
+                }
+            }
         }
     };
     tx.commit().await?;
-    tracing::info!(practice.id = %job.practice_id, appointment.id = %job.appointment_id, version = job.version, outcome = ?outcome, "reminder check");
+    tracing::info!(practice.id = %job.practice_id, reply.id = %job.reply_id, outcome = ?outcome, "patient reply applied");
     Ok(outcome)
+}
+
+async fn record(tx: &mut TenantTx, job: &PatientReply, reason: &'static str) -> anyhow::Result<()> {
+    let ev = AuditEvent {
+        event: "sensitive_update",
+        action: Action::Update,
+        actor: None,
+        support_grant: None,
+        patient: Some(domain::PatientId::from_uuid(job.patient_id)),
+        purpose: "patient_reply",
+        route: "job:scheduling.patient-reply",
+        outcome: "success",
+        reason: Some(reason),
+    };
+    audit::record(tx, job.practice_id, &ev).await?;
+    Ok(())
 }

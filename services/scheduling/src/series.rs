@@ -323,7 +323,7 @@ pub async fn create_series(
         }
         .insert(&mut tx, place)
         .await?;
-        crate::jobs::reminder_for(&mut tx, tz, staff.practice(), &row).await?;
+        crate::jobs::changed(&mut tx, staff.practice(), &row).await?;
         appointments.push(row.view(tz));
     }
     let mut ev = staff.audit(
@@ -416,6 +416,9 @@ pub async fn cancel_following(
     .bind(&why)
     .fetch_all(&mut *tx)
     .await?;
+    for row in &rows {
+        crate::jobs::changed(&mut tx, staff.practice(), row).await?;
+    }
     if let Some(p) = rows.first().and_then(|r| r.patient_id) {
         let mut ev = staff.audit(
             "sensitive_update",
@@ -513,7 +516,7 @@ pub async fn reschedule_following(
             })
         })
         .await?;
-        crate::jobs::reminder_for(&mut tx, tz, staff.practice(), &row).await?;
+        crate::jobs::changed(&mut tx, staff.practice(), &row).await?;
         out.push(row.view(tz));
     }
     if let Some(p) = rows.first().and_then(|r| r.patient_id) {

@@ -12,9 +12,10 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveTime, Utc};
 use domain::PatientId;
-use domain::jobs::{SEND_WAITLIST_OFFER, SLOT_FREED, SlotFreed, WaitlistOfferJob};
+use domain::jobs::{MessageRequest, REQUEST_MESSAGE, SLOT_FREED, SlotFreed};
 use domain::practice::Permission;
 use domain::schedule::Span;
+use domain::templates::MessageKind;
 use platform::audit::{self, Action};
 use platform::auth::Staff;
 use platform::db::TenantTx;
@@ -242,7 +243,7 @@ type OfferRow = (
     Option<Uuid>,
 );
 /// entry, type, duration, buffer before, buffer after, needs room, latest end.
-type MatchRow = (Uuid, Uuid, i32, i32, i32, bool, Option<NaiveTime>);
+type MatchRow = (Uuid, Uuid, i32, i32, i32, bool, Option<NaiveTime>, Uuid);
 /// entry, practitioner, start, offer status, expiry, patient, type, entry status.
 type AcceptRow = (
     Uuid,
@@ -339,7 +340,7 @@ pub async fn offer_freed_slot(
     let start_local = job.starts_at.with_timezone(&tz);
     let weekday = start_local.weekday().number_from_monday() as i16;
     let entries: Vec<MatchRow> = sqlx::query_as(
-        r#"select e.entry_id, e.type_id, t.duration_minutes, t.buffer_before_minutes, t.buffer_after_minutes, t.needs_room, e.latest_time
+        r#"select e.entry_id, e.type_id, t.duration_minutes, t.buffer_before_minutes, t.buffer_after_minutes, t.needs_room, e.latest_time, e.patient_id
              from scheduling.waitlist_entry e
              join scheduling.appointment_type t on t.practice_id = e.practice_id and t.type_id = e.type_id and t.active
             where e.status = 'waiting'
@@ -364,7 +365,7 @@ pub async fn offer_freed_slot(
         .await
         .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let mut offered = 0usize;
-    for (entry_id, _type_id, duration, before, after, needs_room, latest) in entries {
+    for (entry_id, _type_id, duration, before, after, needs_room, latest, patient_id) in entries {
         if offered as i64 >= OFFERS_PER_SLOT {
             break;
         }
@@ -398,18 +399,17 @@ pub async fn offer_freed_slot(
         .fetch_optional(&mut *tx)
         .await?;
         if made.is_some() {
-            let send = WaitlistOfferJob {
+            let key = format!("waitlist-offer:{offer_id}");
+            let send = MessageRequest {
                 practice_id: job.practice_id,
-                offer_id,
+                kind: MessageKind::WaitlistOffer,
+                about_id: offer_id,
+                patient_id,
+                starts_at: Some(job.starts_at),
+                link: None,
+                key: key.clone(),
             };
-            enqueue(
-                &mut tx,
-                SEND_WAITLIST_OFFER,
-                &send,
-                Utc::now(),
-                &format!("waitlist-offer:{offer_id}"),
-            )
-            .await?;
+            enqueue(&mut tx, REQUEST_MESSAGE, &send, Utc::now(), &key).await?;
             offered += 1;
         }
     }
@@ -522,7 +522,7 @@ pub async fn accept_offer(
         .bind(row.appointment_id)
         .execute(&mut *tx)
         .await?;
-    crate::jobs::reminder_for(&mut tx, tz, staff.practice(), &row).await?;
+    crate::jobs::changed(&mut tx, staff.practice(), &row).await?;
     let mut ev = staff.audit(
         "sensitive_create",
         Action::Create,

@@ -6,10 +6,6 @@ use uuid::Uuid;
 
 use crate::PracticeId;
 
-/// Scheduling: an appointment's reminder is due; checked against the appointment's version.
-pub const REMINDER_DUE: &str = "scheduling.reminder-due";
-/// Notifications: send the reminder of an appointment (consumed by the notifications service).
-pub const SEND_REMINDER: &str = "notifications.send-reminder";
 /// Invoicing: draft the invoice of a completed appointment (consumed by the invoicing service).
 pub const DRAFT_INVOICE: &str = "invoicing.draft-invoice";
 
@@ -26,8 +22,93 @@ pub struct AppointmentJob {
 
 /// Scheduling: a booked slot was freed (cancelled or moved); offer it to the waitlist.
 pub const SLOT_FREED: &str = "scheduling.slot-freed";
-/// Notifications: send a waitlist offer to its patient (consumed by the notifications service).
-pub const SEND_WAITLIST_OFFER: &str = "notifications.send-waitlist-offer";
+/// Notifications: an appointment was booked, moved, cancelled or closed (from scheduling, in the
+/// transaction of the change). Notifications plans and supersedes reminders from it.
+pub const APPOINTMENT_CHANGED: &str = "notifications.appointment-changed";
+/// Notifications: send one message (the consumer is the send worker).
+pub const SEND_MESSAGE: &str = "notifications.send";
+/// Notifications: another service asks for a message of a kind about an entity.
+pub const REQUEST_MESSAGE: &str = "notifications.request-message";
+/// Scheduling: a patient answered a reminder (confirm or cancel).
+pub const PATIENT_REPLY: &str = "scheduling.patient-reply";
+
+/// One version of an appointment, as notifications needs it: ids, time and status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppointmentChanged {
+    /// The practice.
+    pub practice_id: PracticeId,
+    /// The appointment.
+    pub appointment_id: Uuid,
+    /// Its version after the change; older versions never overwrite newer ones.
+    pub version: i32,
+    /// The patient (none for a hold).
+    pub patient_id: Option<Uuid>,
+    /// The practitioner.
+    pub practitioner_id: Uuid,
+    /// The appointment type.
+    pub type_id: Uuid,
+    /// Start.
+    pub starts_at: chrono::DateTime<chrono::Utc>,
+    /// `booked`, `cancelled`, `completed`, ...
+    pub status: String,
+}
+
+/// A message to send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendMessage {
+    /// The practice.
+    pub practice_id: PracticeId,
+    /// The message row.
+    pub message_id: Uuid,
+}
+
+/// "Send a message of kind K about entity E to patient P."
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageRequest {
+    /// The practice.
+    pub practice_id: PracticeId,
+    /// What kind of message.
+    pub kind: crate::templates::MessageKind,
+    /// The entity: a waitlist offer, an invoice.
+    pub about_id: Uuid,
+    /// The recipient.
+    pub patient_id: Uuid,
+    /// The appointment time the message names, if any.
+    #[serde(default)]
+    pub starts_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// A payment link, for payment messages.
+    #[serde(default)]
+    pub link: Option<String>,
+    /// The requester's idempotency key: one message per key.
+    pub key: String,
+}
+
+/// What a patient's reply asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplyAction {
+    /// Keep the appointment.
+    Confirm,
+    /// Cancel it.
+    Cancel,
+}
+
+/// A patient's confirm or cancel, for scheduling to apply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PatientReply {
+    /// The practice.
+    pub practice_id: PracticeId,
+    /// The reply (notifications.reply), to record the outcome on.
+    pub reply_id: Uuid,
+    /// The patient.
+    pub patient_id: Uuid,
+    /// The appointment the answered reminder was about.
+    pub appointment_id: Uuid,
+    /// Confirm or cancel.
+    pub action: ReplyAction,
+    /// When the reply arrived; a reply after the appointment's start does nothing.
+    pub received_at: chrono::DateTime<chrono::Utc>,
+}
 
 /// A freed slot.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,13 +123,4 @@ pub struct SlotFreed {
     pub starts_at: chrono::DateTime<chrono::Utc>,
     /// End of the freed time.
     pub ends_at: chrono::DateTime<chrono::Utc>,
-}
-
-/// A waitlist offer to send.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WaitlistOfferJob {
-    /// The practice.
-    pub practice_id: PracticeId,
-    /// The offer.
-    pub offer_id: Uuid,
 }

@@ -10,6 +10,7 @@ pub mod jobs;
 pub mod people;
 pub mod practice;
 pub mod reminders;
+pub mod replies;
 pub mod schedule;
 pub mod sms;
 pub mod templates;

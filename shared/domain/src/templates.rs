@@ -234,6 +234,77 @@ pub fn default_reminder(lang: Language) -> &'static str {
     }
 }
 
+/// The built-in template of a kind of message in a language.
+pub fn default_template(kind: MessageKind, lang: Language) -> &'static str {
+    match (kind, lang) {
+        (MessageKind::Reminder, l) => default_reminder(l),
+        (MessageKind::WaitlistOffer, Language::Nl) => {
+            "{practice}: er is een plaats vrij op {date} om {time}. Bel ons om ze te boeken."
+        }
+        (MessageKind::WaitlistOffer, Language::Fr) => {
+            "{practice}: une place est libre le {date} à {time}. Appelez-nous pour la réserver."
+        }
+        (MessageKind::WaitlistOffer, Language::En) => {
+            "{practice}: a slot is free on {date} at {time}. Call us to book it."
+        }
+        (MessageKind::WaitlistOffer, Language::De) => {
+            "{practice}: am {date} um {time} ist ein Termin frei. Rufen Sie uns an."
+        }
+        (MessageKind::PaymentLink, Language::Nl) => "{practice}: uw factuur online betalen: {link}",
+        (MessageKind::PaymentLink, Language::Fr) => {
+            "{practice}: payez votre facture en ligne: {link}"
+        }
+        (MessageKind::PaymentLink, Language::En) => "{practice}: pay your invoice online: {link}",
+        (MessageKind::PaymentLink, Language::De) => "{practice}: Rechnung online bezahlen: {link}",
+        (MessageKind::PaymentReminder, Language::Nl) => {
+            "{practice}: uw factuur staat nog open. Betalen kan via {link}"
+        }
+        (MessageKind::PaymentReminder, Language::Fr) => {
+            "{practice}: votre facture est encore ouverte. Payez via {link}"
+        }
+        (MessageKind::PaymentReminder, Language::En) => {
+            "{practice}: your invoice is still open. Pay via {link}"
+        }
+        (MessageKind::PaymentReminder, Language::De) => {
+            "{practice}: Ihre Rechnung ist noch offen. Bezahlen: {link}"
+        }
+    }
+}
+
+/// What `{reply}` says in a language.
+pub fn reply_instructions(lang: Language) -> &'static str {
+    match lang {
+        Language::Nl => "Antwoord JA of NEE.",
+        Language::Fr => "Répondez OUI ou NON.",
+        Language::En => "Reply YES or NO.",
+        Language::De => "Antworten Sie JA oder NEIN.",
+    }
+}
+
+impl MessageKind {
+    /// The name used in storage and URLs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::Reminder => "reminder",
+            MessageKind::WaitlistOffer => "waitlist_offer",
+            MessageKind::PaymentLink => "payment_link",
+            MessageKind::PaymentReminder => "payment_reminder",
+        }
+    }
+
+    /// Parses [`MessageKind::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            MessageKind::Reminder,
+            MessageKind::WaitlistOffer,
+            MessageKind::PaymentLink,
+            MessageKind::PaymentReminder,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

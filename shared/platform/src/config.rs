@@ -111,6 +111,20 @@ pub struct Settings {
     pub sms_provider: SmsProviderSettings,
     /// `SMS_SENDER`: alphanumeric sender id (2–11 of a-z A-Z 0-9, not starting with a digit).
     pub sms_sender: String,
+    /// `SMS_CALLBACK_TOKEN`: the secret path segment of the delivery-report and inbound
+    /// callback URLs (at least 24 characters). Random per process when unset (development).
+    pub sms_callback_token: SecretString,
+    /// `LINK_GATE_USERNAME` / `LINK_GATE_PASSWORD`: the Basic credentials stored on the LINK
+    /// gate; platform callbacks without them are refused.
+    pub link_gate_credentials: Option<(String, SecretString)>,
+    /// `SMS_RECONCILE_SECS`: how long a platform send whose answer was lost waits for a
+    /// delivery report naming it before it is sent again.
+    pub sms_reconcile_after: Duration,
+    /// `SMS_RETRY_BASE_MS`: first retry delay after a retryable provider error (doubles).
+    pub sms_retry_base: Duration,
+    /// `JOB_HEARTBEAT_MS`: worker heartbeat; a worker silent for three is presumed dead and
+    /// its jobs run again.
+    pub job_heartbeat: Duration,
 }
 
 impl std::fmt::Debug for Settings {
@@ -248,6 +262,46 @@ impl Settings {
                 "must be 2 to 11 letters or digits, not starting with a digit",
             ));
         }
+        let sms_callback_token = match get("SMS_CALLBACK_TOKEN") {
+            Some(t)
+                if t.len() >= 24
+                    && t.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') =>
+            {
+                t
+            }
+            Some(_) => {
+                return Err(err(
+                    "SMS_CALLBACK_TOKEN",
+                    "must be at least 24 letters, digits, '-' or '_'",
+                ));
+            }
+            None if environment == Environment::Production
+                && !matches!(sms_provider, SmsProviderSettings::Sandbox) =>
+            {
+                return Err(err(
+                    "SMS_CALLBACK_TOKEN",
+                    "is required for this SMS_PROVIDER",
+                ));
+            }
+            None => crate::crypto::random_token("cb"),
+        };
+        let link_gate_credentials = match (get("LINK_GATE_USERNAME"), get("LINK_GATE_PASSWORD")) {
+            (Some(u), Some(p)) => Some((u, SecretString::from(p))),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(err(
+                    "LINK_GATE_PASSWORD",
+                    "is required with LINK_GATE_USERNAME",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(err(
+                    "LINK_GATE_USERNAME",
+                    "is required with LINK_GATE_PASSWORD",
+                ));
+            }
+        };
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);
@@ -293,6 +347,14 @@ impl Settings {
             totp_issuer: get("TOTP_ISSUER").unwrap_or_else(|| "Praxis".to_owned()),
             sms_provider,
             sms_sender,
+            sms_callback_token: SecretString::from(sms_callback_token),
+            link_gate_credentials,
+            sms_reconcile_after: Duration::from_secs(parse(&get, "SMS_RECONCILE_SECS", 900)?),
+            sms_retry_base: Duration::from_millis(parse(&get, "SMS_RETRY_BASE_MS", 30_000)?),
+            job_heartbeat: Duration::from_millis(positive(
+                parse(&get, "JOB_HEARTBEAT_MS", 5_000)?,
+                "JOB_HEARTBEAT_MS",
+            )? as u64),
         })
     }
 

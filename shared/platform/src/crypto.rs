@@ -51,6 +51,19 @@ impl MasterKey {
         Self::new(k)
     }
 
+    /// A keyed hash of a phone number (E.164) for routing replies across practices; the key is
+    /// derived from the master key, so the table holding it reveals no number.
+    pub fn phone_route(&self, e164: &str) -> Vec<u8> {
+        let mut derive = <Hmac<Sha256> as hmac::digest::KeyInit>::new_from_slice(self.0.as_slice())
+            .expect("any key length");
+        derive.update(b"praxis/phone-route/v1");
+        let key = derive.finalize().into_bytes();
+        let mut mac = <Hmac<Sha256> as hmac::digest::KeyInit>::new_from_slice(key.as_slice())
+            .expect("any key length");
+        mac.update(e164.as_bytes());
+        mac.finalize().into_bytes().to_vec()
+    }
+
     pub(crate) fn is(&self, other: &[u8; 32]) -> bool {
         use subtle::ConstantTimeEq;
         self.0.as_slice().ct_eq(other.as_slice()).into()

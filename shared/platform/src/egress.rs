@@ -9,7 +9,7 @@
 use domain::PracticeId;
 use uuid::Uuid;
 
-use crate::db::Db;
+use crate::db::{Db, TenantTx};
 
 /// A call about to leave the system.
 #[derive(Debug, Clone)]
@@ -101,13 +101,24 @@ struct RegisterRow {
 /// Checks a call against the register and the practice's objections, and logs a refusal.
 pub async fn authorize(db: &Db, d: &Disclosure<'_>) -> Result<Permit, GateError> {
     let mut tx = db.tenant(d.practice).await.map_err(GateError::Database)?;
+    let decision = authorize_in(&mut tx, d).await;
+    if matches!(decision, Err(GateError::Database(_))) {
+        return decision;
+    }
+    tx.commit().await.map_err(GateError::Database)?;
+    decision
+}
+
+/// [`authorize`] inside the caller's tenant transaction: the refusal row commits with the
+/// caller's own changes (a message marked refused, say), or not at all.
+pub async fn authorize_in(tx: &mut TenantTx, d: &Disclosure<'_>) -> Result<Permit, GateError> {
     let row: Option<RegisterRow> = sqlx::query_as(
         r#"select s.active, s.effective_at <= now() as effective, s.eu_eea, s.transfer_basis, s.data_categories,
                   exists (select 1 from core.subprocessor_objection o where o.subprocessor_id = s.subprocessor_id) as objected
              from core.subprocessor s where s.subprocessor_id = $1"#,
     )
     .bind(d.subprocessor)
-    .fetch_optional(&mut *tx)
+    .fetch_optional(&mut **tx)
     .await
     .map_err(GateError::Database)?;
     let refusal = match &row {
@@ -135,21 +146,19 @@ pub async fn authorize(db: &Db, d: &Disclosure<'_>) -> Result<Permit, GateError>
         correlation_id: d.correlation_id.to_owned(),
     };
     if let Some(r) = refusal {
-        insert(&mut tx, &permit, "refused", Some(r.code()))
+        insert(tx, &permit, "refused", Some(r.code()))
             .await
             .map_err(GateError::Database)?;
-        tx.commit().await.map_err(GateError::Database)?;
         metrics::counter!("egress_refused_total", "subprocessor" => d.subprocessor.to_owned())
             .increment(1);
         tracing::warn!(practice.id = %d.practice, subprocessor = d.subprocessor, purpose = d.purpose, reason = r.code(), "egress refused");
         return Err(GateError::Refused(r));
     }
-    tx.commit().await.map_err(GateError::Database)?;
     Ok(permit)
 }
 
 async fn insert(
-    tx: &mut crate::db::TenantTx,
+    tx: &mut TenantTx,
     p: &Permit,
     outcome: &str,
     detail: Option<&str>,
@@ -183,10 +192,29 @@ impl Permit {
         self.finish(db, "failed", Some(class)).await
     }
 
+    /// [`Permit::sent`] inside the caller's transaction (with the message's own update).
+    pub async fn sent_in(self, tx: &mut TenantTx) -> Result<(), sqlx::Error> {
+        self.finish_in(tx, "sent", None).await
+    }
+
+    /// [`Permit::failed`] inside the caller's transaction.
+    pub async fn failed_in(self, tx: &mut TenantTx, class: &str) -> Result<(), sqlx::Error> {
+        self.finish_in(tx, "failed", Some(class)).await
+    }
+
     async fn finish(self, db: &Db, outcome: &str, detail: Option<&str>) -> Result<(), sqlx::Error> {
         let mut tx = db.tenant(self.practice).await?;
-        insert(&mut tx, &self, outcome, detail).await?;
-        tx.commit().await?;
+        self.finish_in(&mut tx, outcome, detail).await?;
+        tx.commit().await
+    }
+
+    async fn finish_in(
+        self,
+        tx: &mut TenantTx,
+        outcome: &str,
+        detail: Option<&str>,
+    ) -> Result<(), sqlx::Error> {
+        insert(tx, &self, outcome, detail).await?;
         metrics::counter!("egress_calls_total", "subprocessor" => self.subprocessor.clone(), "outcome" => outcome.to_owned()).increment(1);
         Ok(())
     }

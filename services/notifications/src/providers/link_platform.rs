@@ -115,6 +115,14 @@ impl SmsProvider for LinkPlatform {
         "linkmobility-pl"
     }
 
+    fn name(&self) -> &'static str {
+        "link_platform"
+    }
+
+    fn dedupes_by_reference(&self) -> bool {
+        false
+    }
+
     async fn send(&self, _permit: &Permit, sms: &OutboundSms) -> Result<Accepted, SendError> {
         let c = &self.config;
         let body = SendRequest {

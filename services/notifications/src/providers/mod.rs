@@ -45,6 +45,13 @@ pub trait SmsProvider: Send + Sync {
     /// The register id of the subprocessor behind it (for the egress gate).
     fn subprocessor(&self) -> &'static str;
 
+    /// Short name kept with each message (`smsapi`, `link_platform`, `sandbox`).
+    fn name(&self) -> &'static str;
+
+    /// Whether sending the same reference twice is refused by the provider (SMSAPI's
+    /// `check_idx`), so a send whose answer was lost may simply be sent again.
+    fn dedupes_by_reference(&self) -> bool;
+
     /// Sends one message.
     fn send(
         &self,
@@ -61,6 +68,14 @@ pub struct Sandbox;
 impl SmsProvider for Sandbox {
     fn subprocessor(&self) -> &'static str {
         "linkmobility-pl"
+    }
+
+    fn name(&self) -> &'static str {
+        "sandbox"
+    }
+
+    fn dedupes_by_reference(&self) -> bool {
+        true
     }
 
     async fn send(&self, _permit: &Permit, sms: &OutboundSms) -> Result<Accepted, SendError> {
@@ -113,7 +128,11 @@ impl Provider {
                     base_url: base_url.clone(),
                     token: token.clone(),
                     sender: settings.sms_sender.clone(),
-                    notify_url: None,
+                    notify_url: Some(format!(
+                        "{}/v1/hooks/smsapi/{}/dlr",
+                        settings.public_url.trim_end_matches('/'),
+                        secrecy::ExposeSecret::expose_secret(&settings.sms_callback_token)
+                    )),
                     timeout,
                 })?)
             }
@@ -127,6 +146,22 @@ impl SmsProvider for Provider {
             Provider::Sandbox(p) => p.subprocessor(),
             Provider::LinkPlatform(p) => p.subprocessor(),
             Provider::Smsapi(p) => p.subprocessor(),
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Provider::Sandbox(p) => p.name(),
+            Provider::LinkPlatform(p) => p.name(),
+            Provider::Smsapi(p) => p.name(),
+        }
+    }
+
+    fn dedupes_by_reference(&self) -> bool {
+        match self {
+            Provider::Sandbox(p) => p.dedupes_by_reference(),
+            Provider::LinkPlatform(p) => p.dedupes_by_reference(),
+            Provider::Smsapi(p) => p.dedupes_by_reference(),
         }
     }
 

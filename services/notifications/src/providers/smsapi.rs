@@ -71,6 +71,14 @@ impl SmsProvider for Smsapi {
         "linkmobility-pl"
     }
 
+    fn name(&self) -> &'static str {
+        "smsapi"
+    }
+
+    fn dedupes_by_reference(&self) -> bool {
+        true
+    }
+
     async fn send(&self, _permit: &Permit, sms: &OutboundSms) -> Result<Accepted, SendError> {
         let c = &self.config;
         // SMSAPI wants the number without the plus.

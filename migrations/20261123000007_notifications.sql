@@ -1,0 +1,190 @@
+-- Notifications (services/notifications): SMS reminders and other patient messages, delivery
+-- reports, replies and opt-out. Same tenancy rules as core: practice_id leads every key, RLS
+-- ENABLE + FORCE with the app.practice_id policy.
+--
+-- Exactly one SMS per reminder: a message row with a unique (practice, dedupe_key) is written
+-- before any provider call; the send job moves it scheduled → sending → sent, and a send found
+-- in `sending` after a crash is settled through the provider (SMSAPI idx/check_idx, or the
+-- platform API's refId in delivery reports) before it is ever sent again.
+
+create schema if not exists notifications;
+grant usage on schema notifications to praxis_app;
+
+-- GDPR art. 18: a restriction of processing stops every message to the patient.
+alter table core.patient add column processing_restricted_at timestamptz;
+-- Set by a permanent delivery failure (unknown subscriber, number error) for staff to check.
+alter table core.patient add column mobile_flagged_at timestamptz;
+alter table core.patient add column mobile_flag_reason text;
+
+-- A patient's answer to a reminder.
+alter table scheduling.appointment add column confirmed_at timestamptz;
+alter table scheduling.appointment add column confirmed_via text
+    constraint appointment_confirmed_via check (confirmed_via in ('staff', 'patient_reply'));
+
+create table notifications.settings (
+    practice_id        uuid primary key references core.practice (practice_id),
+    -- Name in messages; the practice's name when null.
+    display_name       text,
+    address_line       text,
+    quiet_start        time not null default '21:00',
+    quiet_end          time not null default '08:00',
+    practitioner_name_in_messages boolean not null default false,
+    -- A reminder that cannot go out at least this long before the appointment is skipped.
+    min_lead_minutes   integer not null default 60 constraint settings_min_lead check (min_lead_minutes between 0 and 1440),
+    updated_at         timestamptz not null default now()
+);
+
+-- Reminder offsets: the practice's (type_id null) or one appointment type's, which replace the
+-- practice's for that type. No rule at all means one reminder 24 hours before.
+create table notifications.reminder_rule (
+    practice_id        uuid not null references core.practice (practice_id),
+    rule_id            uuid not null,
+    type_id            uuid,
+    offset_minutes     integer not null constraint reminder_rule_offset check (offset_minutes between 15 and 20160),
+    created_at         timestamptz not null default now(),
+    constraint reminder_rule_pkey primary key (practice_id, rule_id),
+    constraint reminder_rule_key unique nulls not distinct (practice_id, type_id, offset_minutes),
+    constraint reminder_rule_type_fkey foreign key (practice_id, type_id) references scheduling.appointment_type (practice_id, type_id)
+);
+
+-- A practice's own text for a kind of message in a language (built-in texts otherwise).
+create table notifications.template (
+    practice_id        uuid not null references core.practice (practice_id),
+    kind               text not null constraint template_kind check (kind in ('reminder', 'waitlist_offer', 'payment_link', 'payment_reminder')),
+    language           text not null constraint template_language check (language in ('nl', 'fr', 'en', 'de')),
+    body               text not null constraint template_body_length check (char_length(body) between 1 and 1000),
+    encoding           text not null,
+    segments           integer not null,
+    updated_by         uuid,
+    updated_at         timestamptz not null default now(),
+    constraint template_pkey primary key (practice_id, kind, language)
+);
+
+-- What notifications knows of each appointment: a projection fed by scheduling's
+-- `notifications.appointment-changed` events, applied only when newer (version).
+create table notifications.appointment (
+    practice_id        uuid not null references core.practice (practice_id),
+    appointment_id     uuid not null,
+    version            integer not null,
+    patient_id         uuid,
+    practitioner_id    uuid not null,
+    type_id            uuid not null,
+    starts_at          timestamptz not null,
+    status             text not null,
+    updated_at         timestamptz not null default now(),
+    constraint appointment_pkey primary key (practice_id, appointment_id)
+);
+create index appointment_patient_idx on notifications.appointment (practice_id, patient_id, starts_at);
+
+create table notifications.message (
+    practice_id        uuid not null references core.practice (practice_id),
+    message_id         uuid not null,
+    -- One message per key, e.g. reminder:<appointment>:<rule>:<start>. Written before sending.
+    dedupe_key         text not null,
+    kind               text not null constraint message_kind check (kind in ('reminder', 'waitlist_offer', 'payment_link', 'payment_reminder')),
+    patient_id         uuid not null,
+    appointment_id     uuid,
+    -- The entity the message is about (waitlist offer, invoice).
+    about_id           uuid,
+    -- The appointment time the message announces.
+    starts_at          timestamptz,
+    link               text,
+    state              text not null constraint message_state check (state in
+                           ('scheduled', 'sending', 'retrying', 'sent', 'delivered', 'failed', 'expired', 'skipped', 'cancelled', 'dead')),
+    -- Why skipped, cancelled, failed or dead: a short code, never personal data.
+    reason             text,
+    due_at             timestamptz not null,
+    attempts           integer not null default 0,
+    next_attempt_at    timestamptz,
+    -- When the current attempt started (a crash leaves the message here, in doubt).
+    sending_since      timestamptz,
+    provider           text,
+    provider_id        text,
+    encoding           text,
+    segments           integer,
+    sent_at            timestamptz,
+    final_at           timestamptz,
+    created_at         timestamptz not null default now(),
+    updated_at         timestamptz not null default now(),
+    constraint message_pkey primary key (practice_id, message_id),
+    constraint message_dedupe_key unique (practice_id, dedupe_key),
+    constraint message_patient_fkey foreign key (practice_id, patient_id) references core.patient (practice_id, patient_id)
+);
+create index message_appointment_idx on notifications.message (practice_id, appointment_id) where appointment_id is not null;
+create index message_patient_idx on notifications.message (practice_id, patient_id, created_at);
+create index message_attention_idx on notifications.message (practice_id, updated_at) where state in ('dead', 'failed');
+create trigger message_updated_at before update on notifications.message for each row execute function core.set_updated_at();
+
+-- Delivery reports as received, one row per message part and status: a replayed report
+-- conflicts and changes nothing.
+create table notifications.delivery_report (
+    practice_id        uuid not null,
+    message_id         uuid not null,
+    part               integer not null,
+    provider_status    text not null,
+    state              text not null,
+    received_at        timestamptz not null default now(),
+    constraint delivery_report_pkey primary key (practice_id, message_id, part, provider_status),
+    constraint delivery_report_message_fkey foreign key (practice_id, message_id) references notifications.message (practice_id, message_id)
+);
+
+-- Replies. Text that is not a keyword is kept for staff, encrypted with the practice key.
+create table notifications.reply (
+    practice_id        uuid not null references core.practice (practice_id),
+    reply_id           uuid not null,
+    patient_id         uuid,
+    message_id         uuid,
+    appointment_id     uuid,
+    intent             text not null constraint reply_intent check (intent in ('confirm', 'cancel', 'stop', 'other')),
+    -- What it did: confirmed, cancelled, opted_out, too_late, no_appointment, kept.
+    outcome            text not null,
+    body_enc           bytea,
+    received_at        timestamptz not null,
+    handled_at         timestamptz,
+    handled_by         uuid,
+    constraint reply_pkey primary key (practice_id, reply_id)
+);
+create index reply_open_idx on notifications.reply (practice_id, received_at) where handled_at is null and intent = 'other';
+
+-- Where a reply or a delivery report belongs. Callbacks arrive without a tenant; they name our
+-- reference (= message id) or come from a phone number. This table maps both to the practice.
+-- The phone appears only as an HMAC (key derived from the master key). A callback opens a
+-- read-only transaction with app.routing = 'on' to read it, then works inside the tenant.
+create table notifications.route (
+    reference          text primary key,
+    practice_id        uuid not null references core.practice (practice_id),
+    patient_id         uuid not null,
+    phone_hmac         bytea not null,
+    sent_at            timestamptz not null default now()
+);
+create index route_phone_idx on notifications.route (phone_hmac, sent_at desc);
+
+-- Inbound messages already handled (providers retry until acknowledged).
+create table notifications.inbound_seen (
+    inbound_key        bytea primary key,
+    received_at        timestamptz not null default now()
+);
+grant select, insert on notifications.inbound_seen to praxis_app;
+
+do $$
+declare t text;
+begin
+    foreach t in array array['settings', 'reminder_rule', 'template', 'appointment', 'message', 'delivery_report', 'reply']
+    loop
+        execute format('alter table notifications.%I enable row level security', t);
+        execute format('alter table notifications.%I force row level security', t);
+        execute format($p$create policy %I on notifications.%I
+                          using (practice_id = (select core.current_practice_id()))
+                          with check (practice_id = (select core.current_practice_id()))$p$, t || '_isolation', t);
+        execute format('grant select, insert, update, delete on notifications.%I to praxis_app', t);
+    end loop;
+end $$;
+
+alter table notifications.route enable row level security;
+alter table notifications.route force row level security;
+create policy route_isolation on notifications.route
+    using (practice_id = (select core.current_practice_id()))
+    with check (practice_id = (select core.current_practice_id()));
+create policy route_callbacks on notifications.route for select
+    using (current_setting('app.routing', true) = 'on');
+grant select, insert, update, delete on notifications.route to praxis_app;
