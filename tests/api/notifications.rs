@@ -976,3 +976,165 @@ async fn retryable_errors_back_off_then_the_message_is_dead_and_listed() {
     wait_state(&app, &c, &a, "delivered").await;
     assert_eq!(sim.received().len(), 1);
 }
+
+#[tokio::test]
+async fn canary_patient_data_reaches_neither_the_provider_nor_the_logs() {
+    let logs = captured_logs();
+    let sim = LinkSim::start().await;
+    let app = platform_app(&sim, "600").await;
+    let c = clinic(&app).await;
+    let t = Some(c.admin.token.as_str());
+    let phone = "+32470918273";
+    let national = insz("770412345");
+    let canaries = [
+        "Canaryfamilyqx",
+        "Canarygivenqx",
+        "canary.qx@example.test",
+        national.as_str(),
+        "CANARY-POLICY-QX",
+        "Dr. Canarygpqx",
+        "CANARY CLINICAL QX",
+        "CANARY REPLY QX",
+    ];
+    let p = app
+        .call(
+            "POST",
+            "/v1/patients",
+            t,
+            Some(&json!({"family_name": canaries[0], "given_names": canaries[1], "birth_date": "1977-04-12",
+                         "sex": "female", "mobile": phone, "email": canaries[2], "national_number": canaries[3],
+                         "insurance_country": "BE", "mutuality_code": "500", "policy_number": canaries[4], "gp_name": canaries[5],
+                         "clinical_summary": canaries[6], "sms_consent": {"method": "written"}})),
+        )
+        .await;
+    assert_eq!(p.status, 201, "{}", p.text);
+    let patient: Uuid = p.body["patient_id"].as_str().unwrap().parse().unwrap();
+    // Booking, reminder, delivery report, replies, reschedule, a second reminder, cancel.
+    let a = book(&app, &c, patient, &local(3, "10:00")).await;
+    send_due(&app).await;
+    wait_state(&app, &c, &a, "delivered").await;
+    let mo_url = format!("{}/v1/hooks/link/{TOKEN}/mo", app.base);
+    assert_eq!(sim.deliver_mo(&mo_url, phone, "JA").await, 200);
+    assert_eq!(
+        sim.deliver_mo(&mo_url, phone, &format!("{} graag bellen", canaries[7]))
+            .await,
+        200
+    );
+    app.drain(&["scheduling.patient-reply"]).await;
+    let moved = app
+        .call(
+            "POST",
+            &format!("/v1/appointments/{a}/reschedule"),
+            t,
+            Some(&json!({"starts_at": local(3, "15:00")})),
+        )
+        .await;
+    assert_eq!(moved.status, 200, "{}", moved.text);
+    send_due(&app).await;
+    wait_state(&app, &c, &a, "delivered").await;
+    let cancel = app
+        .call(
+            "POST",
+            &format!("/v1/appointments/{a}/cancel"),
+            t,
+            Some(&json!({"reason": canaries[6]})),
+        )
+        .await;
+    assert_eq!(cancel.status, 200, "{}", cancel.text);
+    app.drain(&["notifications.appointment-changed", "scheduling.slot-freed"])
+        .await;
+    let replies = app.call("GET", "/v1/notifications/replies", t, None).await;
+    assert!(
+        replies.text.contains(canaries[7]),
+        "staff can read the reply"
+    );
+
+    // The provider saw two requests, each with the number and nothing else of the patient.
+    let raw = sim.raw();
+    assert_eq!(raw.len(), 2, "{raw:?}");
+    for body in &raw {
+        assert!(body.contains(phone), "{body}");
+        for canary in canaries {
+            assert!(
+                !body.contains(canary),
+                "the provider received {canary}: {body}"
+            );
+        }
+    }
+    // The server's log output (JSON lines, as in production) names none of them, nor the number.
+    let out = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    assert!(out.contains("message send"), "logs were captured");
+    for canary in canaries.iter().chain([&phone]) {
+        assert!(!out.contains(canary), "log output contains {canary}");
+    }
+}
+
+#[tokio::test]
+async fn smsapi_bulk_reports_and_inbound_stop_answer_ok() {
+    let sim = LinkSim::start().await;
+    let app = smsapi_app(&sim).await;
+    let c = clinic(&app).await;
+    let t = Some(c.admin.token.as_str());
+    sim.hold_reports(true);
+    let patient = consenting_patient(&app, &c, MOBILE).await;
+    let a = book(&app, &c, patient, &local(3, "10:00")).await;
+    let b = book(&app, &c, patient, &local(4, "10:00")).await;
+    send_due(&app).await;
+    let refs: Vec<String> = sqlx::query_scalar(
+        "select replace(message_id::text, '-', '') from notifications.message where state = 'sent' order by message_id",
+    )
+    .fetch_all(&app.owner)
+    .await
+    .unwrap();
+    assert_eq!(refs.len(), 2);
+    // One bulk callback for both: comma-separated values aligned by position; answered "OK".
+    let client = reqwest::Client::new();
+    let r = client
+        .post(format!("{}/v1/hooks/smsapi/{TOKEN}/dlr", app.base))
+        .form(&[
+            ("MsgId", "AAA,BBB"),
+            ("status", "404,402"),
+            ("idx", &format!("{},{}", refs[0], refs[1])),
+            ("donedate", "1800000010,1800000011"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), "OK");
+    let mut got = vec![
+        messages(&app, &c, &a).await[0]["state"].clone(),
+        messages(&app, &c, &b).await[0]["state"].clone(),
+    ];
+    got.sort_by_key(|v| v.to_string());
+    assert_eq!(got, vec![json!("delivered"), json!("expired")]);
+    // Inbound STOP, SMSAPI form (number without the plus); a replay changes nothing more.
+    let mo = || {
+        client
+            .post(format!("{}/v1/hooks/smsapi/{TOKEN}/mo", app.base))
+            .form(&[
+                ("sms_from", MOBILE.trim_start_matches('+')),
+                ("sms_text", "stop"),
+                ("sms_date", "1800000100"),
+                ("username", "praxis"),
+            ])
+            .send()
+    };
+    let r = mo().await.unwrap();
+    assert_eq!(r.text().await.unwrap(), "OK");
+    let r = mo().await.unwrap();
+    assert_eq!(r.text().await.unwrap(), "OK");
+    let p = app
+        .call("GET", &format!("/v1/patients/{patient}"), t, None)
+        .await;
+    assert!(
+        p.body["sms_consent"]["withdrawn_at"].is_string(),
+        "{}",
+        p.text
+    );
+    assert_eq!(
+        app.count("select count(*) from notifications.reply where intent = 'stop'")
+            .await,
+        1
+    );
+}

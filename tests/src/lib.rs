@@ -3,6 +3,7 @@
 //! Tests talk HTTP to it; assertions about stored data use the owner pool.
 
 pub mod bench;
+pub mod seed;
 pub mod sim;
 
 use std::collections::HashMap;
@@ -452,5 +453,46 @@ impl TestApp {
         }
         let _ = stop.send(());
         workers.await.expect("workers task").expect("workers ran");
+    }
+}
+
+/// Everything the server logs in this test process, as JSON lines (the production format),
+/// from the first call on.
+pub fn captured_logs() -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
+    static CAPTURE: std::sync::OnceLock<std::sync::Arc<std::sync::Mutex<Vec<u8>>>> =
+        std::sync::OnceLock::new();
+    CAPTURE
+        .get_or_init(|| {
+            let buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+            platform::telemetry::init_with_writer(
+                platform::config::LogFormat::Json,
+                Capture(buf.clone()),
+            );
+            buf
+        })
+        .clone()
+}
+
+#[derive(Clone)]
+struct Capture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+struct CaptureWriter(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for CaptureWriter {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log buffer").extend_from_slice(b);
+        Ok(b.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
+    type Writer = CaptureWriter;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        CaptureWriter(self.0.clone())
     }
 }

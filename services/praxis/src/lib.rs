@@ -213,20 +213,32 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let mut workers = tokio::task::JoinSet::new();
-        if self.components.worker {
-            let db = self.state.db().clone();
-            let interval = self.state.settings().audit_seal_interval;
-            workers.spawn(platform::audit::run_sealer(db, interval));
-        }
+        // One signal stops both the HTTP server and the job workers (which finish their
+        // in-flight jobs first).
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let workers = self.components.worker.then(|| {
+            let mut stopped = stopped.clone();
+            tokio::spawn(workers::run(self.state.clone(), async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            }))
+        });
         let app = router(self.state, self.components);
         let served = axum::serve(
             self.listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        })
         .await;
-        workers.abort_all();
+        if let Some(w) = workers {
+            match w.await {
+                Ok(Err(e)) => tracing::error!(error = %e, "job workers failed"),
+                Err(e) => tracing::error!(error = %e, "job workers panicked"),
+                Ok(Ok(())) => {}
+            }
+        }
         served.context("HTTP server failed")
     }
 }
