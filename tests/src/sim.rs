@@ -83,6 +83,8 @@ struct Inner {
     drop_answers: u32,
     /// Emit no delivery reports.
     hold_reports: bool,
+    /// Every `idx` accepted (SMSAPI `check_idx`).
+    idx_seen: std::collections::HashSet<String>,
 }
 
 /// A running simulator.
@@ -503,14 +505,11 @@ async fn sms_do(
     }
     let idx = get("idx");
     let mut inner = sim.inner.lock().expect("sim lock");
-    if get("check_idx") == "1"
-        && !idx.is_empty()
-        && inner
-            .received
-            .iter()
-            .any(|r| r.get("idx").and_then(Value::as_str) == Some(idx.as_str()))
-    {
+    if get("check_idx") == "1" && !idx.is_empty() && inner.idx_seen.contains(&idx) {
         return smsapi_error(53, "Duplicated idx");
+    }
+    if !idx.is_empty() {
+        inner.idx_seen.insert(idx.clone());
     }
     inner.next_id += 1;
     let id = format!("{:024X}", inner.next_id);

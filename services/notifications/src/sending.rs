@@ -113,8 +113,7 @@ select m.state, m.kind, m.patient_id, m.starts_at, m.link, m.due_at, m.attempts,
   left join notifications.template t on t.practice_id = m.practice_id and t.kind = m.kind and t.language = p.preferred_language
   left join scheduling.practitioner sp on sp.practice_id = m.practice_id and sp.practitioner_id = a.practitioner_id
   left join scheduling.appointment_type st on st.practice_id = m.practice_id and st.type_id = a.type_id
- where m.message_id = $1
- for update of m"#;
+ where m.message_id = $1"#;
 
 /// Field names and data categories a send discloses (both providers).
 const CATEGORIES: [&str; 2] = ["mobile_number", "message_text"];
@@ -170,7 +169,16 @@ pub async fn send(
     let practice = job.practice_id;
     let id = job.message_id;
     let mut tx = state.db().tenant(practice).await?;
-    let Some(m) = sqlx::query_as::<_, Loaded>(LOAD)
+    // A provider that refuses a reference twice needs no marker before the call: the message
+    // is read without a lock (no write, no WAL flush) and the attempt is recorded with its
+    // outcome. Otherwise the row is locked and marked `sending` before the call.
+    let marked = !provider.dedupes_by_reference();
+    let query = if marked {
+        format!("{LOAD} for update of m")
+    } else {
+        LOAD.to_owned()
+    };
+    let Some(m) = sqlx::query_as::<_, Loaded>(sqlx::AssertSqlSafe(query))
         .bind(id)
         .fetch_optional(&mut *tx)
         .await?
@@ -319,31 +327,24 @@ pub async fn send(
         }
         Err(GateError::Database(e)) => return Err(e.into()),
     };
-    let attempt: i32 = sqlx::query_scalar(
-        r#"update notifications.message
-              set state = 'sending', attempts = attempts + 1, sending_since = now(), next_attempt_at = null,
-                  provider = $2, encoding = $3, segments = $4
-            where message_id = $1 returning attempts"#,
-    )
-    .bind(id)
-    .bind(provider.name())
-    .bind(match text.encoding {
-        domain::sms::Encoding::Gsm7 => "gsm7",
-        domain::sms::Encoding::Ucs2 => "ucs2",
-    })
-    .bind(text.segments as i32)
-    .fetch_one(&mut *tx)
-    .await?;
-    sqlx::query(
-        r#"insert into notifications.route (reference, practice_id, patient_id, phone_hmac) values ($1, $2, $3, $4)
-           on conflict (reference) do update set sent_at = now()"#,
-    )
-    .bind(&correlation)
-    .bind(practice.as_uuid())
-    .bind(m.patient_id)
-    .bind(state.settings().master_key.phone_route(&mobile))
-    .execute(&mut *tx)
-    .await?;
+    let attempt = Attempt {
+        message: id,
+        patient: m.patient_id,
+        practice,
+        provider: provider.name(),
+        encoding: match text.encoding {
+            domain::sms::Encoding::Gsm7 => "gsm7",
+            domain::sms::Encoding::Ucs2 => "ucs2",
+        },
+        segments: text.segments as i32,
+        reference: correlation.clone(),
+        phone_hmac: state.settings().master_key.phone_route(&mobile),
+    };
+    let marked_attempt = if marked {
+        Some(attempt.mark(&mut tx).await?)
+    } else {
+        None
+    };
     tx.commit().await?;
 
     let sms = OutboundSms {
@@ -352,19 +353,68 @@ pub async fn send(
         reference: correlation,
     };
     let result = provider.send(&permit, &sms).await;
-    record(state, practice, id, m.patient_id, attempt, permit, result).await
+    record(state, attempt, marked_attempt, permit, result).await
 }
 
+/// One attempt at sending a message.
+struct Attempt {
+    message: Uuid,
+    patient: Uuid,
+    practice: PracticeId,
+    provider: &'static str,
+    encoding: &'static str,
+    segments: i32,
+    reference: String,
+    phone_hmac: Vec<u8>,
+}
+
+impl Attempt {
+    /// Counts the attempt, marks the message `sending` (unless a delivery report already
+    /// moved it on) and writes the route replies and reports will find it by. Returns the
+    /// attempt number.
+    async fn mark(&self, tx: &mut TenantTx) -> sqlx::Result<i32> {
+        let n: i32 = sqlx::query_scalar(
+            r#"update notifications.message
+                  set state = case when state in ('scheduled', 'retrying', 'sending') then 'sending' else state end,
+                      attempts = attempts + 1, sending_since = now(), next_attempt_at = null,
+                      provider = $2, encoding = $3, segments = $4
+                where message_id = $1 returning attempts"#,
+        )
+        .bind(self.message)
+        .bind(self.provider)
+        .bind(self.encoding)
+        .bind(self.segments)
+        .fetch_one(&mut **tx)
+        .await?;
+        sqlx::query(
+            r#"insert into notifications.route (reference, practice_id, patient_id, phone_hmac) values ($1, $2, $3, $4)
+               on conflict (reference) do update set sent_at = now()"#,
+        )
+        .bind(&self.reference)
+        .bind(self.practice.as_uuid())
+        .bind(self.patient)
+        .bind(&self.phone_hmac)
+        .execute(&mut **tx)
+        .await?;
+        Ok(n)
+    }
+}
+
+/// Records the outcome of an attempt (and the attempt itself, when it was not marked before
+/// the call) with its disclosure, in one transaction.
 async fn record(
     state: &AppState,
-    practice: PracticeId,
-    id: Uuid,
-    patient: Uuid,
-    attempt: i32,
+    a: Attempt,
+    marked: Option<i32>,
     permit: egress::Permit,
     result: Result<crate::providers::Accepted, SendError>,
 ) -> anyhow::Result<SendOutcome> {
+    let (practice, id, patient) = (a.practice, a.message, a.patient);
     let mut tx = state.db().tenant(practice).await?;
+    let attempt = match marked {
+        Some(n) => n,
+        None => a.mark(&mut tx).await?,
+    };
     let outcome = match result {
         Ok(accepted) => {
             // A delivery report may have arrived first and moved the state on: keep it.

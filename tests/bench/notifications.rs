@@ -1,0 +1,115 @@
+//! Benchmark of the send path: 10,000 reminders due at once, each rendered, checked (consent,
+//! restriction, appointment still current), passed through the egress gate, sent to the SMSAPI
+//! simulator and recorded (message state and disclosure log) — compared with no-op
+//! apalis-postgres jobs in the same run, through the same queue settings (batch and concurrency
+//! of the send worker), on the same database.
+//!
+//! Run: `cargo run --release -p praxis-tests --bin bench-notifications` (`BENCH_MESSAGES`
+//! changes the count).
+
+use std::time::{Duration, Instant};
+
+use praxis_tests::sim::{self, LinkSim};
+use praxis_tests::*;
+
+async fn wait_until(what: &str, n: i64, mut count: impl AsyncFnMut() -> i64) -> f64 {
+    let started = Instant::now();
+    loop {
+        let done = count().await;
+        if done >= n {
+            return started.elapsed().as_secs_f64();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "{what}: only {done} of {n} after 10 minutes"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let n: i64 = std::env::var("BENCH_MESSAGES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let sim = LinkSim::start().await;
+    sim.hold_reports(true);
+    let app = spawn_app_with(&[
+        ("SMS_PROVIDER", "smsapi"),
+        ("SMSAPI_BASE_URL", &sim.base),
+        ("SMSAPI_TOKEN", sim::SMSAPI_TOKEN),
+    ])
+    .await;
+    let admin = app.practice_with_admin("Bench", "BE").await;
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    println!(
+        "notifications benchmark: {n} messages, {cores} cores; server, workers and simulator in one process; \
+         send worker batch {0} / concurrency {0}",
+        praxis::workers::SEND_CONCURRENCY
+    );
+
+    // Baseline: the same number of no-op jobs through the same queue settings.
+    sqlx::query(
+        r#"insert into apalis.jobs (id, job_type, job, status, attempts, max_attempts, run_at, priority, idempotency_key)
+           select apalis.generate_ulid(), $1, convert_to('{}', 'UTF8'), 'Pending', 0, 10, now(), 0, 'noop:' || i
+             from generate_series(1, $2) i"#,
+    )
+    .bind(praxis::workers::NOOP_QUEUE)
+    .bind(n)
+    .execute(&app.owner)
+    .await
+    .unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let baseline = tokio::spawn(praxis::workers::run_baseline(app.state.clone(), async move {
+        let _ = stopped.await;
+    }));
+    let owner = app.owner.clone();
+    let noop_secs = wait_until("no-op jobs", n, async || {
+        sqlx::query_scalar::<_, i64>(
+            "select count(*) from apalis.jobs where job_type = $1 and status = 'Done'",
+        )
+        .bind(praxis::workers::NOOP_QUEUE)
+        .fetch_one(&owner)
+        .await
+        .unwrap()
+    })
+    .await;
+    let _ = stop.send(());
+    baseline.await.unwrap().unwrap();
+    let noop_rate = n as f64 / noop_secs;
+    println!("baseline no-op apalis jobs: {n} in {noop_secs:.2} s = {noop_rate:.0} jobs/s");
+
+    // The real thing.
+    seed::due_reminders(&app.owner, admin.practice_id, n).await;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let workers = tokio::spawn(praxis::workers::run(app.state.clone(), async move {
+        let _ = stopped.await;
+    }));
+    let practice = admin.practice_id;
+    let send_secs = wait_until("reminders", n, async || {
+        seed::settled(&owner, practice).await
+    })
+    .await;
+    let _ = stop.send(());
+    workers.await.unwrap().unwrap();
+    let accepted = sim.received().len();
+    let rate = n as f64 / send_secs;
+    let disclosures: i64 = sqlx::query_scalar(
+        "select count(*) from core.disclosure where outcome = 'sent'",
+    )
+    .fetch_one(&app.owner)
+    .await
+    .unwrap();
+    println!(
+        "reminders: {n} sent in {send_secs:.2} s = {rate:.0} messages/s ({accepted} accepted by the simulator, {disclosures} disclosures logged)"
+    );
+    println!(
+        "ratio to no-op jobs: {:.2} (target >= 0.5), absolute target >= 500 messages/s: {}",
+        rate / noop_rate,
+        if rate >= 500.0 { "met" } else { "NOT met" }
+    );
+    assert_eq!(accepted as i64, n, "every reminder accepted once");
+}
