@@ -154,10 +154,11 @@ create table notifications.route (
     reference          text primary key,
     practice_id        uuid not null references core.practice (practice_id),
     patient_id         uuid not null,
-    phone_hmac         bytea not null,
+    -- Set when the message is sent (the number it went to); null until then.
+    phone_hmac         bytea,
     sent_at            timestamptz not null default now()
 );
-create index route_phone_idx on notifications.route (phone_hmac, sent_at desc);
+create index route_phone_idx on notifications.route (phone_hmac, sent_at desc) where phone_hmac is not null;
 
 -- Inbound messages already handled (providers retry until acknowledged).
 create table notifications.inbound_seen (
@@ -188,3 +189,22 @@ create policy route_isolation on notifications.route
 create policy route_callbacks on notifications.route for select
     using (current_setting('app.routing', true) = 'on');
 grant select, insert, update, delete on notifications.route to praxis_app;
+
+-- A practice's own SMS account (overrides the global one). Credentials and ids are encrypted
+-- with the practice's data key (AAD: practice, table, column); provider, host and sender stay
+-- readable for the settings screen.
+create table notifications.provider_override (
+    practice_id        uuid primary key references core.practice (practice_id),
+    provider           text not null constraint provider_override_provider check (provider in ('link_platform', 'smsapi')),
+    base_url           text not null,
+    sender             text not null,
+    config_enc         bytea not null,
+    updated_by         uuid,
+    updated_at         timestamptz not null default now()
+);
+alter table notifications.provider_override enable row level security;
+alter table notifications.provider_override force row level security;
+create policy provider_override_isolation on notifications.provider_override
+    using (practice_id = (select core.current_practice_id()))
+    with check (practice_id = (select core.current_practice_id()));
+grant select, insert, update, delete on notifications.provider_override to praxis_app;

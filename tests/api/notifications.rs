@@ -1138,3 +1138,71 @@ async fn smsapi_bulk_reports_and_inbound_stop_answer_ok() {
         1
     );
 }
+
+#[tokio::test]
+async fn a_practice_can_use_its_own_account_stored_encrypted() {
+    let global = LinkSim::start().await;
+    let own = LinkSim::start().await;
+    let app = platform_app(&global, "600").await;
+    let c = clinic(&app).await;
+    let t = Some(c.admin.token.as_str());
+    let g = app.call("GET", "/v1/notifications/provider", t, None).await;
+    assert_eq!(g.body["source"], "global");
+    let bad = app
+        .call(
+            "PUT",
+            "/v1/notifications/provider",
+            t,
+            Some(&json!({"provider": "smsapi", "base_url": own.base, "sender": "DeLinde"})),
+        )
+        .await;
+    assert_eq!(bad.problem(422, "invalid_field")["field"], "token");
+    let bad = app
+        .call(
+            "PUT",
+            "/v1/notifications/provider",
+            t,
+            Some(&json!({"provider": "smsapi", "base_url": own.base, "sender": "1Linde", "token": "x"})),
+        )
+        .await;
+    assert_eq!(bad.problem(422, "invalid_field")["field"], "sender");
+    let put = app
+        .call(
+            "PUT",
+            "/v1/notifications/provider",
+            t,
+            Some(&json!({"provider": "smsapi", "base_url": own.base, "sender": "DeLinde", "token": sim::SMSAPI_TOKEN})),
+        )
+        .await;
+    assert_eq!(put.status, 200, "{}", put.text);
+    assert_eq!(put.body["source"], "practice");
+    assert!(
+        !put.text.contains(sim::SMSAPI_TOKEN),
+        "the token is never shown"
+    );
+    let stored: Vec<u8> =
+        sqlx::query_scalar("select config_enc from notifications.provider_override")
+            .fetch_one(&app.owner)
+            .await
+            .unwrap();
+    assert!(!String::from_utf8_lossy(&stored).contains(sim::SMSAPI_TOKEN));
+    // Receptionists may not see or change it.
+    let reception = app.staff(&c.admin, "receptionist").await;
+    let r = app
+        .call(
+            "GET",
+            "/v1/notifications/provider",
+            Some(&reception.token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 403);
+
+    let patient = consenting_patient(&app, &c, MOBILE).await;
+    book(&app, &c, patient, &local(3, "10:00")).await;
+    send_due(&app).await;
+    assert!(global.received().is_empty());
+    let got = own.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0]["from"], "DeLinde");
+}

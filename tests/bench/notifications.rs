@@ -63,9 +63,12 @@ async fn main() {
     .await
     .unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let baseline = tokio::spawn(praxis::workers::run_baseline(app.state.clone(), async move {
-        let _ = stopped.await;
-    }));
+    let baseline = tokio::spawn(praxis::workers::run_baseline(
+        app.state.clone(),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
     let owner = app.owner.clone();
     let noop_secs = wait_until("no-op jobs", n, async || {
         sqlx::query_scalar::<_, i64>(
@@ -97,12 +100,11 @@ async fn main() {
     workers.await.unwrap().unwrap();
     let accepted = sim.received().len();
     let rate = n as f64 / send_secs;
-    let disclosures: i64 = sqlx::query_scalar(
-        "select count(*) from core.disclosure where outcome = 'sent'",
-    )
-    .fetch_one(&app.owner)
-    .await
-    .unwrap();
+    let disclosures: i64 =
+        sqlx::query_scalar("select count(*) from core.disclosure where outcome = 'sent'")
+            .fetch_one(&app.owner)
+            .await
+            .unwrap();
     println!(
         "reminders: {n} sent in {send_secs:.2} s = {rate:.0} messages/s ({accepted} accepted by the simulator, {disclosures} disclosures logged)"
     );

@@ -22,11 +22,13 @@ pub fn router() -> Router<AppState> {
     paths(
         api::get_settings, api::put_settings, api::get_rules, api::put_rules, api::list_templates,
         api::put_template, api::delete_template, api::appointment_messages, api::patient_messages,
-        api::attention_messages, api::retry_message, api::list_replies, api::handle_reply
+        api::attention_messages, api::retry_message, api::list_replies, api::handle_reply,
+        api::get_provider, api::put_provider, api::delete_provider
     ),
     components(schemas(
         api::NotificationSettings, api::ReminderRule, api::ReminderRules, api::Template,
-        api::TemplateBody, api::Message, api::Reply
+        api::TemplateBody, api::Message, api::Reply, api::ProviderAccount,
+        api::ProviderAccountInput
     )),
     tags((name = "notifications", description = "SMS reminders, templates, delivery and replies"))
 )]

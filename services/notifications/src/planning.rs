@@ -83,6 +83,26 @@ pub(crate) async fn rules(tx: &mut TenantTx, type_id: Option<Uuid>) -> sqlx::Res
     .await
 }
 
+/// Writes the route of a new message (its reference → practice), so that a delivery report
+/// can find it even when it overtakes the commit that records the send.
+async fn route(
+    tx: &mut TenantTx,
+    practice: PracticeId,
+    message: Uuid,
+    patient: Uuid,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        r#"insert into notifications.route (reference, practice_id, patient_id) values ($1, $2, $3)
+           on conflict (reference) do nothing"#,
+    )
+    .bind(crate::sending::reference(message))
+    .bind(practice.as_uuid())
+    .bind(patient)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// Enqueues the send job of a message for `at` (one job per message and moment).
 pub(crate) async fn schedule_send(
     tx: &mut TenantTx,
@@ -211,6 +231,7 @@ pub async fn appointment_changed(
             .await?;
             match (written, state) {
                 (Some(id), "scheduled") => {
+                    route(&mut tx, ev.practice_id, id, patient).await?;
                     schedule_send(&mut tx, ev.practice_id, id, due).await?;
                     scheduled += 1;
                 }
@@ -266,6 +287,7 @@ pub async fn request_message(state: &AppState, payload: serde_json::Value) -> an
     .fetch_optional(&mut *tx)
     .await?;
     if let Some(id) = written {
+        route(&mut tx, req.practice_id, id, req.patient_id).await?;
         schedule_send(&mut tx, req.practice_id, id, due).await?;
     }
     tx.commit().await?;

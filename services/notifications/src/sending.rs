@@ -29,7 +29,7 @@ use platform::egress::{self, Disclosure, GateError};
 use uuid::Uuid;
 
 use crate::planning::{next_allowed, schedule_send};
-use crate::providers::{Provider, SendError, SmsProvider};
+use crate::providers::{Provider, Providers, SendError, SmsProvider};
 
 /// Attempts before a message is dead (listed for practice admins).
 pub const MAX_ATTEMPTS: i32 = 6;
@@ -162,13 +162,15 @@ fn last_name(display: &str) -> String {
 /// Handles `notifications.send`.
 pub async fn send(
     state: &AppState,
-    provider: &Provider,
+    providers: &Providers,
     payload: serde_json::Value,
 ) -> anyhow::Result<SendOutcome> {
     let job: SendMessage = serde_json::from_value(payload)?;
     let practice = job.practice_id;
     let id = job.message_id;
     let mut tx = state.db().tenant(practice).await?;
+    let provider = providers.for_practice(state, &mut tx, practice).await?;
+    let provider: &Provider = &provider;
     // A provider that refuses a reference twice needs no marker before the call: the message
     // is read without a lock (no write, no WAL flush) and the attempt is recorded with its
     // outcome. Otherwise the row is locked and marked `sending` before the call.
@@ -388,7 +390,7 @@ impl Attempt {
         .await?;
         sqlx::query(
             r#"insert into notifications.route (reference, practice_id, patient_id, phone_hmac) values ($1, $2, $3, $4)
-               on conflict (reference) do update set sent_at = now()"#,
+               on conflict (reference) do update set sent_at = now(), phone_hmac = excluded.phone_hmac"#,
         )
         .bind(&self.reference)
         .bind(self.practice.as_uuid())

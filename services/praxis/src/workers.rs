@@ -11,7 +11,7 @@ use std::time::Duration;
 use apalis::prelude::*;
 use apalis_postgres::{Config, PostgresStorage};
 use domain::jobs;
-use notifications::providers::Provider;
+use notifications::providers::Providers;
 use platform::AppState;
 
 /// Builds the storage of one queue.
@@ -70,11 +70,11 @@ async fn request_message(
 #[derive(Clone)]
 struct Sender {
     state: AppState,
-    provider: Provider,
+    providers: Providers,
 }
 
 async fn send_message(job: serde_json::Value, ctx: Data<Sender>) -> Result<String, BoxDynError> {
-    let outcome = notifications::sending::send(&ctx.state, &ctx.provider, job)
+    let outcome = notifications::sending::send(&ctx.state, &ctx.providers, job)
         .await
         .map_err(boxed)?;
     Ok(format!("{outcome:?}"))
@@ -143,10 +143,10 @@ pub async fn run(
         state.db().clone(),
         state.settings().audit_seal_interval,
     ));
-    let provider = Provider::from_settings(state.settings())?;
+    let providers = Providers::from_settings(state.settings())?;
     let sender = Sender {
         state: state.clone(),
-        provider,
+        providers,
     };
     let monitor = Monitor::new();
     let monitor = consumer!(

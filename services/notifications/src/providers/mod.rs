@@ -128,11 +128,7 @@ impl Provider {
                     base_url: base_url.clone(),
                     token: token.clone(),
                     sender: settings.sms_sender.clone(),
-                    notify_url: Some(format!(
-                        "{}/v1/hooks/smsapi/{}/dlr",
-                        settings.public_url.trim_end_matches('/'),
-                        secrecy::ExposeSecret::expose_secret(&settings.sms_callback_token)
-                    )),
+                    notify_url: Some(notify_url(settings)),
                     timeout,
                 })?)
             }
@@ -171,5 +167,175 @@ impl SmsProvider for Provider {
             Provider::LinkPlatform(p) => p.send(permit, sms).await,
             Provider::Smsapi(p) => p.send(permit, sms).await,
         }
+    }
+}
+
+/// A practice's own account, as stored (encrypted) in `notifications.provider_override`.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "provider", rename_all = "snake_case")]
+pub enum AccountConfig {
+    /// LINK Mobility Common Platform.
+    LinkPlatform {
+        /// Base URL of the account's node.
+        base_url: String,
+        /// Sender id.
+        sender: String,
+        /// Basic-auth user.
+        username: String,
+        /// Basic-auth password.
+        password: String,
+        /// `platformId`.
+        platform_id: String,
+        /// `platformPartnerId`.
+        platform_partner_id: String,
+        /// Delivery-report gate.
+        gate_id: Option<String>,
+    },
+    /// SMSAPI.
+    Smsapi {
+        /// `https://api.smsapi.pl` or `.com`.
+        base_url: String,
+        /// Sender name.
+        sender: String,
+        /// OAuth token.
+        token: String,
+    },
+}
+
+impl AccountConfig {
+    /// Builds the client; SMSAPI reports come back to this server's callback URL.
+    pub fn build(self, settings: &platform::Settings) -> Result<Provider, reqwest::Error> {
+        let timeout = std::time::Duration::from_secs(10);
+        Ok(match self {
+            AccountConfig::LinkPlatform {
+                base_url,
+                sender,
+                username,
+                password,
+                platform_id,
+                platform_partner_id,
+                gate_id,
+            } => Provider::LinkPlatform(link_platform::LinkPlatform::new(link_platform::Config {
+                base_url,
+                username,
+                password: password.into(),
+                platform_id,
+                platform_partner_id,
+                sender,
+                delivery_report_gate: gate_id,
+                timeout,
+            })?),
+            AccountConfig::Smsapi {
+                base_url,
+                sender,
+                token,
+            } => Provider::Smsapi(smsapi::Smsapi::new(smsapi::Config {
+                base_url,
+                token: token.into(),
+                sender,
+                notify_url: Some(notify_url(settings)),
+                timeout,
+            })?),
+        })
+    }
+}
+
+fn notify_url(settings: &platform::Settings) -> String {
+    format!(
+        "{}/v1/hooks/smsapi/{}/dlr",
+        settings.public_url.trim_end_matches('/'),
+        secrecy::ExposeSecret::expose_secret(&settings.sms_callback_token)
+    )
+}
+
+/// Where a practice's account is kept encrypted.
+pub fn account_field(practice: domain::PracticeId) -> platform::crypto::FieldRef {
+    platform::crypto::FieldRef {
+        practice,
+        table: "notifications.provider_override",
+        column: "config",
+        row: practice.as_uuid(),
+    }
+}
+
+type Cached = (
+    std::time::Instant,
+    Option<(chrono::DateTime<chrono::Utc>, std::sync::Arc<Provider>)>,
+);
+
+/// The global provider and the practices' own accounts. A practice's account is looked up at
+/// most every 30 seconds and rebuilt only when it changed.
+#[derive(Clone)]
+pub struct Providers {
+    global: std::sync::Arc<Provider>,
+    practices:
+        std::sync::Arc<std::sync::Mutex<std::collections::HashMap<domain::PracticeId, Cached>>>,
+}
+
+/// How long a practice's account (or its absence) is trusted without looking again.
+const ACCOUNT_TTL: std::time::Duration = std::time::Duration::from_secs(30);
+
+impl Providers {
+    /// The global provider from configuration.
+    pub fn from_settings(settings: &platform::Settings) -> Result<Self, reqwest::Error> {
+        Ok(Self {
+            global: std::sync::Arc::new(Provider::from_settings(settings)?),
+            practices: Default::default(),
+        })
+    }
+
+    /// The provider for a practice: its own account, or the global one.
+    pub async fn for_practice(
+        &self,
+        state: &platform::AppState,
+        tx: &mut platform::db::TenantTx,
+        practice: domain::PracticeId,
+    ) -> anyhow::Result<std::sync::Arc<Provider>> {
+        let now = std::time::Instant::now();
+        if let Some((at, cached)) = self.practices.lock().expect("providers").get(&practice)
+            && now.duration_since(*at) < ACCOUNT_TTL
+        {
+            return Ok(cached
+                .as_ref()
+                .map(|(_, p)| p.clone())
+                .unwrap_or_else(|| self.global.clone()));
+        }
+        let row: Option<(chrono::DateTime<chrono::Utc>, Vec<u8>)> =
+            sqlx::query_as("select updated_at, config_enc from notifications.provider_override")
+                .fetch_optional(&mut **tx)
+                .await?;
+        let known = self
+            .practices
+            .lock()
+            .expect("providers")
+            .get(&practice)
+            .and_then(|(_, c)| c.clone());
+        let entry = match row {
+            None => None,
+            Some((version, _)) if known.as_ref().is_some_and(|(v, _)| *v == version) => known,
+            Some((version, sealed)) => {
+                let keys = state
+                    .practice_keys(tx, practice)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("practice keys: {}", e.status()))?;
+                let plain = keys
+                    .decrypt(account_field(practice), &sealed)
+                    .map_err(|_| anyhow::anyhow!("practice SMS account does not decrypt"))?;
+                let config: AccountConfig = serde_json::from_slice(&plain)?;
+                Some((
+                    version,
+                    std::sync::Arc::new(config.build(state.settings())?),
+                ))
+            }
+        };
+        let provider = entry
+            .as_ref()
+            .map(|(_, p)| p.clone())
+            .unwrap_or_else(|| self.global.clone());
+        self.practices
+            .lock()
+            .expect("providers")
+            .insert(practice, (now, entry));
+        Ok(provider)
     }
 }
