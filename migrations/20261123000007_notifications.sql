@@ -208,3 +208,90 @@ create policy provider_override_isolation on notifications.provider_override
     using (practice_id = (select core.current_practice_id()))
     with check (practice_id = (select core.current_practice_id()));
 grant select, insert, update, delete on notifications.provider_override to praxis_app;
+
+-- The egress gate's register check (design §4) as SQL, so hot paths can run it inside the
+-- query that loads what they send: the refusal code, or null when the call is allowed.
+create function core.egress_refusal(p_subprocessor text, p_categories text[]) returns text
+language sql stable as $$
+    select case
+        when s.subprocessor_id is null then 'unregistered'
+        when not s.active then 'inactive'
+        when s.effective_at > now() then 'not_yet_effective'
+        when not s.eu_eea and s.transfer_basis is null then 'no_transfer_basis'
+        when exists (select 1 from core.subprocessor_objection o where o.subprocessor_id = s.subprocessor_id) then 'objected'
+        when not (p_categories <@ s.data_categories) then 'category_not_registered'
+    end
+    from (select 1) one left join core.subprocessor s on s.subprocessor_id = p_subprocessor
+$$;
+grant execute on function core.egress_refusal(text, text[]) to praxis_app;
+
+-- Everything the send worker needs about one message, in one round trip (functions run as the
+-- caller: row-level security applies inside). Sets the tenant for the statement's transaction.
+create function notifications.send_load(p_practice uuid, p_message uuid, p_subprocessor text, p_categories text[])
+returns table (state text, kind text, patient_id uuid, starts_at timestamptz, link text, due_at timestamptz,
+               next_attempt_at timestamptz, sending_since timestamptz, mobile_e164 text, preferred_language text,
+               consent boolean, restricted boolean, flagged boolean, practice_name text, time_zone text,
+               display_name text, address_line text, practitioner_in_messages boolean, min_lead_minutes integer,
+               quiet_start time, quiet_end time, appt_status text, appt_starts_at timestamptz, template text,
+               practitioner_name text, type_name text, type_in_messages boolean, refusal text)
+language plpgsql as $$
+#variable_conflict use_column
+begin
+    perform set_config('app.practice_id', p_practice::text, true);
+    return query
+    select m.state, m.kind, m.patient_id, m.starts_at, m.link, m.due_at, m.next_attempt_at, m.sending_since,
+           p.mobile_e164, p.preferred_language,
+           (p.sms_consent_at is not null and p.sms_consent_withdrawn_at is null),
+           p.processing_restricted_at is not null,
+           p.mobile_flagged_at is not null,
+           pr.name, pr.time_zone,
+           s.display_name, s.address_line,
+           coalesce(s.practitioner_name_in_messages, false),
+           coalesce(s.min_lead_minutes, 60),
+           coalesce(s.quiet_start, time '21:00'),
+           coalesce(s.quiet_end, time '08:00'),
+           a.status, a.starts_at,
+           t.body,
+           sp.display_name, st.name,
+           coalesce(st.name_in_messages, false),
+           core.egress_refusal(p_subprocessor, p_categories)
+      from notifications.message m
+      join core.patient p on p.practice_id = m.practice_id and p.patient_id = m.patient_id
+      join core.practice pr on pr.practice_id = m.practice_id
+      left join notifications.settings s on s.practice_id = m.practice_id
+      left join notifications.appointment a on a.practice_id = m.practice_id and a.appointment_id = m.appointment_id
+      left join notifications.template t on t.practice_id = m.practice_id and t.kind = m.kind and t.language = p.preferred_language
+      left join scheduling.practitioner sp on sp.practice_id = m.practice_id and sp.practitioner_id = a.practitioner_id
+      left join scheduling.appointment_type st on st.practice_id = m.practice_id and st.type_id = a.type_id
+     where m.message_id = p_message;
+end $$;
+grant execute on function notifications.send_load(uuid, uuid, text, text[]) to praxis_app;
+
+-- A send the provider accepted, recorded in one statement (one transaction): the attempt, the
+-- state (kept when a delivery report got there first), the reply route and the disclosure.
+create function notifications.send_accepted(p_practice uuid, p_message uuid, p_patient uuid, p_provider text,
+    p_encoding text, p_segments integer, p_reference text, p_phone_hmac bytea, p_provider_id text,
+    p_disclosure_id uuid, p_subprocessor text, p_purpose text, p_categories text[], p_fields text[])
+returns integer
+language plpgsql as $$
+#variable_conflict use_column
+declare
+    n integer;
+begin
+    perform set_config('app.practice_id', p_practice::text, true);
+    update notifications.message
+       set state = case when state in ('scheduled', 'retrying', 'sending') then 'sent' else state end,
+           reason = case when state in ('scheduled', 'retrying', 'sending') then null else reason end,
+           attempts = attempts + 1, provider = p_provider, encoding = p_encoding, segments = p_segments,
+           provider_id = coalesce(nullif(p_provider_id, ''), provider_id), sent_at = coalesce(sent_at, now()),
+           sending_since = null, next_attempt_at = null
+     where message_id = p_message
+    returning attempts into n;
+    insert into notifications.route (reference, practice_id, patient_id, phone_hmac)
+    values (p_reference, p_practice, p_patient, p_phone_hmac)
+    on conflict (reference) do update set sent_at = now(), phone_hmac = excluded.phone_hmac;
+    insert into core.disclosure (practice_id, disclosure_id, subprocessor_id, purpose, data_categories, fields, outcome, correlation_id)
+    values (p_practice, p_disclosure_id, p_subprocessor, p_purpose, p_categories, p_fields, 'sent', p_reference);
+    return n;
+end $$;
+grant execute on function notifications.send_accepted(uuid, uuid, uuid, text, text, integer, text, bytea, text, uuid, text, text, text[], text[]) to praxis_app;

@@ -35,8 +35,12 @@ async fn main() {
         .unwrap_or(10_000);
     let sim = LinkSim::start().await;
     sim.hold_reports(true);
+    // BENCH_PROVIDER=sandbox measures the path without the provider's HTTP round trip.
+    let provider = std::env::var("BENCH_PROVIDER").unwrap_or_else(|_| "smsapi".to_owned());
+    let width = std::env::var("SMS_SEND_CONCURRENCY").unwrap_or_else(|_| "32".to_owned());
     let app = spawn_app_with(&[
-        ("SMS_PROVIDER", "smsapi"),
+        ("SMS_SEND_CONCURRENCY", width.as_str()),
+        ("SMS_PROVIDER", provider.as_str()),
         ("SMSAPI_BASE_URL", &sim.base),
         ("SMSAPI_TOKEN", sim::SMSAPI_TOKEN),
     ])
@@ -48,7 +52,7 @@ async fn main() {
     println!(
         "notifications benchmark: {n} messages, {cores} cores; server, workers and simulator in one process; \
          send worker batch {0} / concurrency {0}",
-        praxis::workers::SEND_CONCURRENCY
+        app.state.settings().sms_send_concurrency
     );
 
     // Baseline: the same number of no-op jobs through the same queue settings.
@@ -113,5 +117,7 @@ async fn main() {
         rate / noop_rate,
         if rate >= 500.0 { "met" } else { "NOT met" }
     );
-    assert_eq!(accepted as i64, n, "every reminder accepted once");
+    if provider == "smsapi" {
+        assert_eq!(accepted as i64, n, "every reminder accepted once");
+    }
 }

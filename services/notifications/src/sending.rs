@@ -25,7 +25,7 @@ use domain::sms::OutboundSms;
 use domain::templates::{self, Fields, MessageKind};
 use platform::AppState;
 use platform::db::TenantTx;
-use platform::egress::{self, Disclosure, GateError};
+use platform::egress::{self, Disclosure};
 use uuid::Uuid;
 
 use crate::planning::{next_allowed, schedule_send};
@@ -87,36 +87,17 @@ struct Loaded {
     practitioner_name: Option<String>,
     type_name: Option<String>,
     type_in_messages: bool,
+    refusal: Option<String>,
 }
 
-const LOAD: &str = r#"
-select m.state, m.kind, m.patient_id, m.starts_at, m.link, m.due_at, m.attempts, m.next_attempt_at, m.sending_since,
-       p.mobile_e164, p.preferred_language,
-       (p.sms_consent_at is not null and p.sms_consent_withdrawn_at is null) as consent,
-       p.processing_restricted_at is not null as restricted,
-       p.mobile_flagged_at is not null as flagged,
-       pr.name as practice_name, pr.time_zone,
-       s.display_name, s.address_line,
-       coalesce(s.practitioner_name_in_messages, false) as practitioner_in_messages,
-       coalesce(s.min_lead_minutes, 60) as min_lead_minutes,
-       coalesce(s.quiet_start, time '21:00') as quiet_start,
-       coalesce(s.quiet_end, time '08:00') as quiet_end,
-       a.status as appt_status, a.starts_at as appt_starts_at,
-       t.body as template,
-       sp.display_name as practitioner_name, st.name as type_name,
-       coalesce(st.name_in_messages, false) as type_in_messages
-  from notifications.message m
-  join core.patient p on p.practice_id = m.practice_id and p.patient_id = m.patient_id
-  join core.practice pr on pr.practice_id = m.practice_id
-  left join notifications.settings s on s.practice_id = m.practice_id
-  left join notifications.appointment a on a.practice_id = m.practice_id and a.appointment_id = m.appointment_id
-  left join notifications.template t on t.practice_id = m.practice_id and t.kind = m.kind and t.language = p.preferred_language
-  left join scheduling.practitioner sp on sp.practice_id = m.practice_id and sp.practitioner_id = a.practitioner_id
-  left join scheduling.appointment_type st on st.practice_id = m.practice_id and st.type_id = a.type_id
- where m.message_id = $1"#;
+/// One round trip: the message, its patient's contact state, the practice's settings, the
+/// appointment, template and names, and the egress gate's register check.
+const LOAD: &str = "select * from notifications.send_load($1, $2, $3, $4)";
 
-/// Field names and data categories a send discloses (both providers).
+/// Data categories a send discloses (both providers).
 const CATEGORIES: [&str; 2] = ["mobile_number", "message_text"];
+/// Field names a send discloses, for the disclosure log.
+const FIELDS: [&str; 3] = ["recipient", "text", "reference"];
 
 fn purpose(kind: MessageKind) -> &'static str {
     match kind {
@@ -159,32 +140,170 @@ fn last_name(display: &str) -> String {
         .to_owned()
 }
 
+/// What the send worker keeps between jobs: the providers (one HTTP client each) and the
+/// recorder that commits accepted sends in groups.
+pub struct Sender {
+    providers: Providers,
+    recorder: Recorder,
+}
+
+impl Sender {
+    /// Builds the providers from configuration and starts the recorder.
+    pub fn new(state: &AppState) -> Result<Self, reqwest::Error> {
+        Ok(Self {
+            providers: Providers::from_settings(state.settings())?,
+            recorder: Recorder::start(state.db().pool().clone()),
+        })
+    }
+}
+
+/// A send the provider accepted, to record.
+struct Accepted {
+    practice: Uuid,
+    message: Uuid,
+    patient: Uuid,
+    provider: &'static str,
+    encoding: &'static str,
+    segments: i32,
+    reference: String,
+    phone_hmac: Vec<u8>,
+    provider_id: String,
+    disclosure_id: Uuid,
+    subprocessor: String,
+    purpose: String,
+}
+
+type Pending = (Accepted, tokio::sync::oneshot::Sender<Result<i32, String>>);
+
+/// Group commit for accepted sends. One task writes whatever accepted sends are waiting in one
+/// statement (`notifications.send_accepted` per row) and one commit, then answers each
+/// waiting job, which only then completes: nothing is acknowledged before it is durable. While a
+/// group is being written the next one gathers, so a busy worker flushes the WAL once per group
+/// instead of once per message. If a group fails, each of its jobs fails and runs again, and
+/// the provider's duplicate check (`idx`) keeps the message from going out twice.
+#[derive(Clone)]
+struct Recorder {
+    queue: tokio::sync::mpsc::Sender<Pending>,
+}
+
+/// Largest group written at once.
+const GROUP: usize = 128;
+
+impl Recorder {
+    fn start(pool: sqlx::PgPool) -> Self {
+        let (queue, mut rx) = tokio::sync::mpsc::channel::<Pending>(1024);
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut group = vec![first];
+                while group.len() < GROUP {
+                    match rx.try_recv() {
+                        Ok(p) => group.push(p),
+                        Err(_) => break,
+                    }
+                }
+                let written = write_group(&pool, &group).await;
+                for (i, (_, done)) in group.into_iter().enumerate() {
+                    let _ = done.send(match &written {
+                        Ok(attempts) => Ok(attempts.get(i).copied().flatten().unwrap_or_default()),
+                        Err(e) => Err(e.clone()),
+                    });
+                }
+            }
+        });
+        Self { queue }
+    }
+
+    async fn record(&self, a: Accepted) -> anyhow::Result<i32> {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        self.queue
+            .send((a, done))
+            .await
+            .map_err(|_| anyhow::anyhow!("recorder stopped"))?;
+        wait.await
+            .map_err(|_| anyhow::anyhow!("recorder stopped"))?
+            .map_err(|e| anyhow::anyhow!("recording the send failed: {e}"))
+    }
+}
+
+async fn write_group(pool: &sqlx::PgPool, group: &[Pending]) -> Result<Vec<Option<i32>>, String> {
+    let col = |f: fn(&Accepted) -> Uuid| group.iter().map(|(a, _)| f(a)).collect::<Vec<_>>();
+    let text = |f: fn(&Accepted) -> String| group.iter().map(|(a, _)| f(a)).collect::<Vec<_>>();
+    sqlx::query_scalar(
+        r#"select notifications.send_accepted(g.practice, g.message, g.patient, g.provider, g.encoding, g.segments,
+                  g.reference, g.phone_hmac, g.provider_id, g.disclosure_id, g.subprocessor, g.purpose, $13, $14)
+             from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::int[], $7::text[], $8::bytea[],
+                         $9::text[], $10::uuid[], $11::text[], $12::text[])
+                  with ordinality as g(practice, message, patient, provider, encoding, segments, reference, phone_hmac,
+                                       provider_id, disclosure_id, subprocessor, purpose, n)
+            order by g.n"#,
+    )
+    .bind(col(|a| a.practice))
+    .bind(col(|a| a.message))
+    .bind(col(|a| a.patient))
+    .bind(text(|a| a.provider.to_owned()))
+    .bind(text(|a| a.encoding.to_owned()))
+    .bind(group.iter().map(|(a, _)| a.segments).collect::<Vec<_>>())
+    .bind(text(|a| a.reference.clone()))
+    .bind(group.iter().map(|(a, _)| a.phone_hmac.clone()).collect::<Vec<_>>())
+    .bind(text(|a| a.provider_id.clone()))
+    .bind(col(|a| a.disclosure_id))
+    .bind(text(|a| a.subprocessor.clone()))
+    .bind(text(|a| a.purpose.clone()))
+    .bind(CATEGORIES.as_slice())
+    .bind(FIELDS.as_slice())
+    .fetch_all(pool)
+    .await
+    .map_err(|e| e.to_string())
+}
+
+/// The transaction of a send that needs one, opened when first needed.
+async fn open(
+    state: &AppState,
+    practice: PracticeId,
+    tx: &mut Option<TenantTx>,
+) -> sqlx::Result<TenantTx> {
+    match tx.take() {
+        Some(t) => Ok(t),
+        None => state.db().tenant(practice).await,
+    }
+}
+
 /// Handles `notifications.send`.
 pub async fn send(
     state: &AppState,
-    providers: &Providers,
+    sender: &Sender,
     payload: serde_json::Value,
 ) -> anyhow::Result<SendOutcome> {
+    let providers = &sender.providers;
     let job: SendMessage = serde_json::from_value(payload)?;
     let practice = job.practice_id;
     let id = job.message_id;
-    let mut tx = state.db().tenant(practice).await?;
-    let provider = providers.for_practice(state, &mut tx, practice).await?;
+    let provider = providers.for_practice(state, practice).await?;
     let provider: &Provider = &provider;
     // A provider that refuses a reference twice needs no marker before the call: the message
-    // is read without a lock (no write, no WAL flush) and the attempt is recorded with its
-    // outcome. Otherwise the row is locked and marked `sending` before the call.
+    // is read in one statement without a lock (no write, no WAL flush) and the attempt is
+    // recorded with its outcome. Otherwise the row is locked and marked `sending` before the
+    // call, in one transaction.
     let marked = !provider.dedupes_by_reference();
-    let query = if marked {
-        format!("{LOAD} for update of m")
-    } else {
-        LOAD.to_owned()
-    };
-    let Some(m) = sqlx::query_as::<_, Loaded>(sqlx::AssertSqlSafe(query))
+    let mut tx: Option<TenantTx> = None;
+    if marked {
+        let mut t = state.db().tenant(practice).await?;
+        sqlx::query("select 1 from notifications.message where message_id = $1 for update")
+            .bind(id)
+            .execute(&mut *t)
+            .await?;
+        tx = Some(t);
+    }
+    let load = sqlx::query_as::<_, Loaded>(LOAD)
+        .bind(practice.as_uuid())
         .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?
-    else {
+        .bind(provider.subprocessor())
+        .bind(CATEGORIES.as_slice());
+    let loaded = match tx.as_mut() {
+        Some(t) => load.fetch_optional(&mut **t).await?,
+        None => load.fetch_optional(state.db().pool()).await?,
+    };
+    let Some(m) = loaded else {
         // Erased with the patient, or never existed.
         return Ok(SendOutcome::Settled);
     };
@@ -207,11 +326,12 @@ pub async fn send(
             {
                 return Ok(SendOutcome::NotDue);
             }
-            if !provider.dedupes_by_reference() {
+            if marked {
                 let since = m.sending_since.unwrap_or(now);
                 let wait = Duration::from_std(state.settings().sms_reconcile_after)?;
                 if since + wait > now {
                     // Come back when the reconciliation window has passed.
+                    let mut tx = open(state, practice, &mut tx).await?;
                     sqlx::query("update notifications.message set next_attempt_at = $2 where message_id = $1")
                         .bind(id)
                         .bind(since + wait)
@@ -237,28 +357,34 @@ pub async fn send(
     }
 
     // Still wanted?
+    let skip = |state: &'static str, reason: &'static str| (state, reason);
+    let mut verdict = None;
     if kind == MessageKind::Reminder {
         let current = m.appt_status.as_deref() == Some("booked") && m.appt_starts_at == m.starts_at;
-        if !current {
-            return settle(tx, id, "cancelled", "appointment_changed").await;
-        }
         let lead = Duration::minutes(m.min_lead_minutes.into());
-        if m.starts_at.is_none_or(|s| s - lead <= now) {
-            return settle(tx, id, "skipped", "too_late").await;
+        if !current {
+            verdict = Some(skip("cancelled", "appointment_changed"));
+        } else if m.starts_at.is_none_or(|s| s - lead <= now) {
+            verdict = Some(skip("skipped", "too_late"));
         }
     }
-    let Some(mobile) = m.mobile_e164.clone() else {
-        return settle(tx, id, "skipped", "no_mobile_number").await;
-    };
-    if m.restricted {
-        return settle(tx, id, "skipped", "processing_restricted").await;
+    if verdict.is_none() {
+        verdict = if m.mobile_e164.is_none() {
+            Some(skip("skipped", "no_mobile_number"))
+        } else if m.restricted {
+            Some(skip("skipped", "processing_restricted"))
+        } else if !m.consent {
+            Some(skip("skipped", "no_sms_consent"))
+        } else if m.flagged {
+            Some(skip("skipped", "mobile_number_flagged"))
+        } else {
+            None
+        };
     }
-    if !m.consent {
-        return settle(tx, id, "skipped", "no_sms_consent").await;
+    if let Some((to, reason)) = verdict {
+        return settle(open(state, practice, &mut tx).await?, id, to, reason).await;
     }
-    if m.flagged {
-        return settle(tx, id, "skipped", "mobile_number_flagged").await;
-    }
+    let mobile = m.mobile_e164.clone().unwrap_or_default();
     // A retry never goes out in quiet hours.
     let quiet = QuietHours {
         start: m.quiet_start,
@@ -266,19 +392,20 @@ pub async fn send(
     };
     let allowed = next_allowed(tz, quiet, now);
     if allowed > now + Duration::minutes(1) {
+        let mut t = open(state, practice, &mut tx).await?;
         if kind == MessageKind::Reminder
             && m.starts_at
                 .is_some_and(|s| allowed > s - Duration::minutes(m.min_lead_minutes.into()))
         {
-            return settle(tx, id, "skipped", "quiet_hours").await;
+            return settle(t, id, "skipped", "quiet_hours").await;
         }
         sqlx::query("update notifications.message set next_attempt_at = $2 where message_id = $1")
             .bind(id)
             .bind(allowed)
-            .execute(&mut *tx)
+            .execute(&mut *t)
             .await?;
-        schedule_send(&mut tx, practice, id, allowed).await?;
-        tx.commit().await?;
+        schedule_send(&mut t, practice, id, allowed).await?;
+        t.commit().await?;
         return Ok(SendOutcome::NotDue);
     }
 
@@ -303,7 +430,15 @@ pub async fn send(
     };
     let text = match templates::render(&template, tz, lang, &fields) {
         Ok(t) => t,
-        Err(_) => return settle(tx, id, "failed", "template_invalid").await,
+        Err(_) => {
+            return settle(
+                open(state, practice, &mut tx).await?,
+                id,
+                "failed",
+                "template_invalid",
+            )
+            .await;
+        }
     };
     let correlation = reference(id);
     let disclosure = Disclosure {
@@ -311,23 +446,24 @@ pub async fn send(
         subprocessor: provider.subprocessor(),
         purpose: purpose(kind),
         data_categories: &CATEGORIES,
-        fields: &["recipient", "text", "reference"],
+        fields: &FIELDS,
         correlation_id: &correlation,
     };
-    let permit = match egress::authorize_in(&mut tx, &disclosure).await {
+    let permit = match egress::decide(&disclosure, m.refusal.as_deref()) {
         Ok(p) => p,
-        Err(GateError::Refused(r)) => {
+        Err(r) => {
+            let mut t = open(state, practice, &mut tx).await?;
+            egress::refuse_in(&mut t, &disclosure, r).await?;
             sqlx::query(
                 "update notifications.message set state = 'skipped', reason = $2, final_at = now() where message_id = $1",
             )
             .bind(id)
             .bind(format!("egress_refused:{r:?}").to_lowercase())
-            .execute(&mut *tx)
+            .execute(&mut *t)
             .await?;
-            tx.commit().await?;
+            t.commit().await?;
             return Ok(SendOutcome::Skipped("egress_refused".into()));
         }
-        Err(GateError::Database(e)) => return Err(e.into()),
     };
     let attempt = Attempt {
         message: id,
@@ -342,20 +478,29 @@ pub async fn send(
         reference: correlation.clone(),
         phone_hmac: state.settings().master_key.phone_route(&mobile),
     };
-    let marked_attempt = if marked {
-        Some(attempt.mark(&mut tx).await?)
-    } else {
-        None
+    let marked_attempt = match tx {
+        Some(mut t) => {
+            let n = attempt.mark(&mut t).await?;
+            t.commit().await?;
+            Some(n)
+        }
+        None => None,
     };
-    tx.commit().await?;
-
     let sms = OutboundSms {
         to: MobileNumber::from_e164(mobile),
         text,
         reference: correlation,
     };
     let result = provider.send(&permit, &sms).await;
-    record(state, attempt, marked_attempt, permit, result).await
+    record(
+        state,
+        &sender.recorder,
+        attempt,
+        marked_attempt,
+        permit,
+        result,
+    )
+    .await
 }
 
 /// One attempt at sending a message.
@@ -406,12 +551,43 @@ impl Attempt {
 /// the call) with its disclosure, in one transaction.
 async fn record(
     state: &AppState,
+    recorder: &Recorder,
     a: Attempt,
     marked: Option<i32>,
     permit: egress::Permit,
     result: Result<crate::providers::Accepted, SendError>,
 ) -> anyhow::Result<SendOutcome> {
     let (practice, id, patient) = (a.practice, a.message, a.patient);
+    if let (None, Ok(accepted)) = (marked, &result) {
+        // The common case: attempt, state, route and disclosure in one statement, committed
+        // together with the other sends that finished meanwhile (group commit).
+        let row = permit.into_sent_row();
+        let attempt = recorder
+            .record(Accepted {
+                practice: practice.as_uuid(),
+                message: id,
+                patient,
+                provider: a.provider,
+                encoding: a.encoding,
+                segments: a.segments,
+                reference: a.reference,
+                phone_hmac: a.phone_hmac,
+                provider_id: accepted.provider_id.clone(),
+                disclosure_id: row.disclosure_id,
+                subprocessor: row.subprocessor,
+                purpose: row.purpose,
+            })
+            .await?;
+        metrics::counter!("sms_sent_total", "duplicate" => accepted.duplicate.to_string())
+            .increment(1);
+        let outcome = if accepted.duplicate {
+            SendOutcome::AlreadyAccepted
+        } else {
+            SendOutcome::Sent
+        };
+        tracing::info!(practice.id = %practice, message.id = %id, attempt, outcome = ?outcome, "message send");
+        return Ok(outcome);
+    }
     let mut tx = state.db().tenant(practice).await?;
     let attempt = match marked {
         Some(n) => n,

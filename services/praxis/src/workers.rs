@@ -11,7 +11,6 @@ use std::time::Duration;
 use apalis::prelude::*;
 use apalis_postgres::{Config, PostgresStorage};
 use domain::jobs;
-use notifications::providers::Providers;
 use platform::AppState;
 
 /// Builds the storage of one queue.
@@ -70,11 +69,11 @@ async fn request_message(
 #[derive(Clone)]
 struct Sender {
     state: AppState,
-    providers: Providers,
+    sender: std::sync::Arc<notifications::sending::Sender>,
 }
 
 async fn send_message(job: serde_json::Value, ctx: Data<Sender>) -> Result<String, BoxDynError> {
-    let outcome = notifications::sending::send(&ctx.state, &ctx.providers, job)
+    let outcome = notifications::sending::send(&ctx.state, &ctx.sender, job)
         .await
         .map_err(boxed)?;
     Ok(format!("{outcome:?}"))
@@ -87,9 +86,6 @@ async fn noop(_job: serde_json::Value) -> Result<(), BoxDynError> {
 
 /// The queue the benchmark's no-op jobs use.
 pub const NOOP_QUEUE: &str = "bench.noop";
-
-/// Send-worker width: jobs fetched per poll and handled at once.
-pub const SEND_CONCURRENCY: usize = 16;
 
 /// Registers one consumer with a worker name unique to this process start and restart.
 macro_rules! consumer {
@@ -114,13 +110,14 @@ pub async fn run_baseline(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let instance = uuid::Uuid::now_v7().simple().to_string();
+    let width = state.settings().sms_send_concurrency;
     let monitor = consumer!(
         Monitor::new(),
         state,
         instance,
         NOOP_QUEUE,
-        SEND_CONCURRENCY,
-        SEND_CONCURRENCY,
+        width,
+        width,
         (),
         noop
     );
@@ -143,11 +140,11 @@ pub async fn run(
         state.db().clone(),
         state.settings().audit_seal_interval,
     ));
-    let providers = Providers::from_settings(state.settings())?;
     let sender = Sender {
         state: state.clone(),
-        providers,
+        sender: std::sync::Arc::new(notifications::sending::Sender::new(&state)?),
     };
+    let width = state.settings().sms_send_concurrency;
     let monitor = Monitor::new();
     let monitor = consumer!(
         monitor,
@@ -194,8 +191,8 @@ pub async fn run(
         state,
         instance,
         jobs::SEND_MESSAGE,
-        SEND_CONCURRENCY,
-        SEND_CONCURRENCY,
+        width,
+        width,
         sender.clone(),
         send_message
     );

@@ -122,6 +122,8 @@ pub struct Settings {
     pub sms_reconcile_after: Duration,
     /// `SMS_RETRY_BASE_MS`: first retry delay after a retryable provider error (doubles).
     pub sms_retry_base: Duration,
+    /// `SMS_SEND_CONCURRENCY`: sends in flight per worker process (and jobs fetched per poll).
+    pub sms_send_concurrency: usize,
     /// `JOB_HEARTBEAT_MS`: worker heartbeat; a worker silent for three is presumed dead and
     /// its jobs run again.
     pub job_heartbeat: Duration,
@@ -351,6 +353,10 @@ impl Settings {
             link_gate_credentials,
             sms_reconcile_after: Duration::from_secs(parse(&get, "SMS_RECONCILE_SECS", 900)?),
             sms_retry_base: Duration::from_millis(parse(&get, "SMS_RETRY_BASE_MS", 30_000)?),
+            sms_send_concurrency: positive(
+                parse(&get, "SMS_SEND_CONCURRENCY", 32)?,
+                "SMS_SEND_CONCURRENCY",
+            )? as usize,
             job_heartbeat: Duration::from_millis(positive(
                 parse(&get, "JOB_HEARTBEAT_MS", 5_000)?,
                 "JOB_HEARTBEAT_MS",

@@ -181,7 +181,86 @@ async fn insert(
     Ok(())
 }
 
+/// For callers that ran the register check (`core.egress_refusal`) inside their own query:
+/// the permit when it found nothing, else the refusal, which the caller logs with
+/// [`refuse_in`] in its transaction.
+pub fn decide(d: &Disclosure<'_>, refusal_code: Option<&str>) -> Result<Permit, Refusal> {
+    match refusal_code {
+        None => Ok(Permit {
+            practice: d.practice,
+            disclosure_id: Uuid::now_v7(),
+            subprocessor: d.subprocessor.to_owned(),
+            purpose: d.purpose.to_owned(),
+            data_categories: d.data_categories.iter().map(|s| (*s).to_owned()).collect(),
+            fields: d.fields.iter().map(|s| (*s).to_owned()).collect(),
+            correlation_id: d.correlation_id.to_owned(),
+        }),
+        Some(code) => Err([
+            Refusal::Unregistered,
+            Refusal::Inactive,
+            Refusal::NotYetEffective,
+            Refusal::NoTransferBasis,
+            Refusal::Objected,
+            Refusal::CategoryNotRegistered,
+        ]
+        .into_iter()
+        .find(|r| r.code() == code)
+        .unwrap_or(Refusal::Unregistered)),
+    }
+}
+
+/// Logs a refusal found by [`decide`] in the caller's transaction.
+pub async fn refuse_in(
+    tx: &mut TenantTx,
+    d: &Disclosure<'_>,
+    r: Refusal,
+) -> Result<(), sqlx::Error> {
+    let p = Permit {
+        practice: d.practice,
+        disclosure_id: Uuid::now_v7(),
+        subprocessor: d.subprocessor.to_owned(),
+        purpose: d.purpose.to_owned(),
+        data_categories: d.data_categories.iter().map(|s| (*s).to_owned()).collect(),
+        fields: d.fields.iter().map(|s| (*s).to_owned()).collect(),
+        correlation_id: d.correlation_id.to_owned(),
+    };
+    insert(tx, &p, "refused", Some(r.code())).await?;
+    metrics::counter!("egress_refused_total", "subprocessor" => d.subprocessor.to_owned())
+        .increment(1);
+    tracing::warn!(practice.id = %d.practice, subprocessor = d.subprocessor, purpose = d.purpose, reason = r.code(), "egress refused");
+    Ok(())
+}
+
+/// The disclosure row of a call that went out, for callers that write it in their own
+/// statement (`notifications.send_accepted`).
+#[derive(Debug)]
+pub struct SentRow {
+    /// Row id.
+    pub disclosure_id: Uuid,
+    /// Register id.
+    pub subprocessor: String,
+    /// Purpose.
+    pub purpose: String,
+    /// Data categories.
+    pub data_categories: Vec<String>,
+    /// Field names.
+    pub fields: Vec<String>,
+}
+
 impl Permit {
+    /// Consumes the permit of a call that went out; the caller writes the row.
+    pub fn into_sent_row(self) -> SentRow {
+        metrics::counter!("egress_calls_total", "subprocessor" => self.subprocessor.clone(), "outcome" => "sent")
+            .increment(1);
+        SentRow {
+            disclosure_id: self.disclosure_id,
+            subprocessor: self.subprocessor,
+            purpose: self.purpose,
+            data_categories: self.data_categories,
+            fields: self.fields,
+        }
+    }
+
     /// The call went out and the provider accepted it.
     pub async fn sent(self, db: &Db) -> Result<(), sqlx::Error> {
         self.finish(db, "sent", None).await

@@ -288,7 +288,6 @@ impl Providers {
     pub async fn for_practice(
         &self,
         state: &platform::AppState,
-        tx: &mut platform::db::TenantTx,
         practice: domain::PracticeId,
     ) -> anyhow::Result<std::sync::Arc<Provider>> {
         let now = std::time::Instant::now();
@@ -300,9 +299,10 @@ impl Providers {
                 .map(|(_, p)| p.clone())
                 .unwrap_or_else(|| self.global.clone()));
         }
+        let mut tx = state.db().tenant(practice).await?;
         let row: Option<(chrono::DateTime<chrono::Utc>, Vec<u8>)> =
             sqlx::query_as("select updated_at, config_enc from notifications.provider_override")
-                .fetch_optional(&mut **tx)
+                .fetch_optional(&mut *tx)
                 .await?;
         let known = self
             .practices
@@ -315,7 +315,7 @@ impl Providers {
             Some((version, _)) if known.as_ref().is_some_and(|(v, _)| *v == version) => known,
             Some((version, sealed)) => {
                 let keys = state
-                    .practice_keys(tx, practice)
+                    .practice_keys(&mut tx, practice)
                     .await
                     .map_err(|e| anyhow::anyhow!("practice keys: {}", e.status()))?;
                 let plain = keys
@@ -328,6 +328,7 @@ impl Providers {
                 ))
             }
         };
+        tx.commit().await?;
         let provider = entry
             .as_ref()
             .map(|(_, p)| p.clone())
