@@ -1206,3 +1206,52 @@ async fn a_practice_can_use_its_own_account_stored_encrypted() {
     assert_eq!(got.len(), 1);
     assert_eq!(got[0]["from"], "DeLinde");
 }
+
+#[tokio::test]
+async fn other_services_request_messages_of_a_kind_about_an_entity() {
+    let sim = LinkSim::start().await;
+    let app = smsapi_app(&sim).await;
+    let c = clinic(&app).await;
+    let patient = consenting_patient(&app, &c, MOBILE).await;
+    // What invoicing will enqueue: a payment link for an invoice, in its own transaction.
+    let invoice = Uuid::now_v7();
+    let request = json!({"practice_id": c.admin.practice_id, "kind": "payment_link", "about_id": invoice,
+                         "patient_id": patient, "link": "https://pay.example.eu/i/Xy12", "key": format!("payment-link:{invoice}")});
+    for _ in 0..2 {
+        // A repeated request (same key) makes no second message.
+        sqlx::query("insert into apalis.jobs (id, job_type, job, status, attempts, max_attempts, run_at, priority, idempotency_key) values (apalis.generate_ulid(), 'notifications.request-message', convert_to($1, 'UTF8'), 'Pending', 0, 10, now(), 0, apalis.generate_ulid())")
+            .bind(request.to_string())
+            .execute(&app.owner)
+            .await
+            .unwrap();
+    }
+    send_due(&app).await;
+    let got = sim.received();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(
+        got[0]["message"],
+        "Kine De Linde: uw factuur online betalen: https://pay.example.eu/i/Xy12"
+    );
+    let kinds: Vec<(String, Option<Uuid>)> =
+        sqlx::query_as("select kind, about_id from notifications.message")
+            .fetch_all(&app.owner)
+            .await
+            .unwrap();
+    assert_eq!(kinds, vec![("payment_link".to_owned(), Some(invoice))]);
+    // Per patient, visible to staff (and the read is audited).
+    let r = app
+        .call(
+            "GET",
+            &format!("/v1/patients/{patient}/messages"),
+            Some(&c.admin.token),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body[0]["kind"], "payment_link");
+    assert_eq!(
+        app.count("select count(*) from core.audit_event where reason = 'patient_messages'")
+            .await,
+        1
+    );
+}
