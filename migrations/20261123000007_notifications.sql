@@ -212,17 +212,23 @@ grant select, insert, update, delete on notifications.provider_override to praxi
 -- The egress gate's register check (design §4) as SQL, so hot paths can run it inside the
 -- query that loads what they send: the refusal code, or null when the call is allowed.
 create function core.egress_refusal(p_subprocessor text, p_categories text[]) returns text
-language sql stable as $$
-    select case
-        when s.subprocessor_id is null then 'unregistered'
-        when not s.active then 'inactive'
-        when s.effective_at > now() then 'not_yet_effective'
-        when not s.eu_eea and s.transfer_basis is null then 'no_transfer_basis'
-        when exists (select 1 from core.subprocessor_objection o where o.subprocessor_id = s.subprocessor_id) then 'objected'
-        when not (p_categories <@ s.data_categories) then 'category_not_registered'
-    end
-    from (select 1) one left join core.subprocessor s on s.subprocessor_id = p_subprocessor
-$$;
+language plpgsql stable as $$
+-- plpgsql rather than SQL: its plan is cached per session (a SQL function's body is parsed
+-- and planned again on every call when it cannot be inlined).
+declare
+    s core.subprocessor;
+begin
+    select * into s from core.subprocessor where subprocessor_id = p_subprocessor;
+    if not found then return 'unregistered'; end if;
+    if not s.active then return 'inactive'; end if;
+    if s.effective_at > now() then return 'not_yet_effective'; end if;
+    if not s.eu_eea and s.transfer_basis is null then return 'no_transfer_basis'; end if;
+    if exists (select 1 from core.subprocessor_objection o where o.subprocessor_id = p_subprocessor) then
+        return 'objected';
+    end if;
+    if not (p_categories <@ s.data_categories) then return 'category_not_registered'; end if;
+    return null;
+end $$;
 grant execute on function core.egress_refusal(text, text[]) to praxis_app;
 
 -- Everything the send worker needs about one message, in one round trip (functions run as the
