@@ -231,10 +231,10 @@ begin
 end $$;
 grant execute on function core.egress_refusal(text, text[]) to praxis_app;
 
--- Everything the send worker needs about one message, in one round trip (functions run as the
+-- Everything the send worker needs about some messages of one practice, in one round trip (functions run as the
 -- caller: row-level security applies inside). Sets the tenant for the statement's transaction.
-create function notifications.send_load(p_practice uuid, p_message uuid, p_subprocessor text, p_categories text[])
-returns table (state text, kind text, patient_id uuid, starts_at timestamptz, link text, due_at timestamptz,
+create function notifications.send_load(p_practice uuid, p_messages uuid[], p_subprocessor text, p_categories text[])
+returns table (message_id uuid, state text, kind text, patient_id uuid, starts_at timestamptz, link text, due_at timestamptz,
                next_attempt_at timestamptz, sending_since timestamptz, mobile_e164 text, preferred_language text,
                consent boolean, restricted boolean, flagged boolean, practice_name text, time_zone text,
                display_name text, address_line text, practitioner_in_messages boolean, min_lead_minutes integer,
@@ -244,8 +244,9 @@ language plpgsql as $$
 #variable_conflict use_column
 begin
     perform set_config('app.practice_id', p_practice::text, true);
+    refusal := core.egress_refusal(p_subprocessor, p_categories);
     return query
-    select m.state, m.kind, m.patient_id, m.starts_at, m.link, m.due_at, m.next_attempt_at, m.sending_since,
+    select m.message_id, m.state, m.kind, m.patient_id, m.starts_at, m.link, m.due_at, m.next_attempt_at, m.sending_since,
            p.mobile_e164, p.preferred_language,
            (p.sms_consent_at is not null and p.sms_consent_withdrawn_at is null),
            p.processing_restricted_at is not null,
@@ -260,7 +261,7 @@ begin
            t.body,
            sp.display_name, st.name,
            coalesce(st.name_in_messages, false),
-           core.egress_refusal(p_subprocessor, p_categories)
+           refusal
       from notifications.message m
       join core.patient p on p.practice_id = m.practice_id and p.patient_id = m.patient_id
       join core.practice pr on pr.practice_id = m.practice_id
@@ -269,9 +270,9 @@ begin
       left join notifications.template t on t.practice_id = m.practice_id and t.kind = m.kind and t.language = p.preferred_language
       left join scheduling.practitioner sp on sp.practice_id = m.practice_id and sp.practitioner_id = a.practitioner_id
       left join scheduling.appointment_type st on st.practice_id = m.practice_id and st.type_id = a.type_id
-     where m.message_id = p_message;
+     where m.message_id = any(p_messages);
 end $$;
-grant execute on function notifications.send_load(uuid, uuid, text, text[]) to praxis_app;
+grant execute on function notifications.send_load(uuid, uuid[], text, text[]) to praxis_app;
 
 -- A send the provider accepted, recorded in one statement (one transaction): the attempt, the
 -- state (kept when a delivery report got there first), the reply route and the disclosure.

@@ -60,6 +60,7 @@ pub enum SendOutcome {
 
 #[derive(sqlx::FromRow)]
 struct Loaded {
+    message_id: Uuid,
     state: String,
     kind: String,
     patient_id: Uuid,
@@ -90,8 +91,9 @@ struct Loaded {
     refusal: Option<String>,
 }
 
-/// One round trip: the message, its patient's contact state, the practice's settings, the
-/// appointment, template and names, and the egress gate's register check.
+/// One round trip for any number of messages of one practice: each message, its patient's
+/// contact state, the practice's settings, the appointment, template and names, and the egress
+/// gate's register check.
 const LOAD: &str = "select * from notifications.send_load($1, $2, $3, $4)";
 
 /// Data categories a send discloses (both providers).
@@ -144,6 +146,7 @@ fn last_name(display: &str) -> String {
 /// recorder that commits accepted sends in groups.
 pub struct Sender {
     providers: Providers,
+    loader: Loader,
     recorder: Recorder,
 }
 
@@ -152,8 +155,86 @@ impl Sender {
     pub fn new(state: &AppState) -> Result<Self, reqwest::Error> {
         Ok(Self {
             providers: Providers::from_settings(state.settings())?,
+            loader: Loader::start(state.db().pool().clone()),
             recorder: Recorder::start(state.db().pool().clone()),
         })
+    }
+}
+
+type LoadRequest = (
+    PracticeId,
+    Uuid,
+    &'static str,
+    tokio::sync::oneshot::Sender<Result<Option<Loaded>, String>>,
+);
+
+/// Group loading, the read-side twin of [`Recorder`]: the messages that jobs ask for while a
+/// group is being read are read together, one statement per practice.
+#[derive(Clone)]
+struct Loader {
+    queue: tokio::sync::mpsc::Sender<LoadRequest>,
+}
+
+impl Loader {
+    fn start(pool: sqlx::PgPool) -> Self {
+        let (queue, mut rx) = tokio::sync::mpsc::channel::<LoadRequest>(1024);
+        tokio::spawn(async move {
+            while let Some(first) = rx.recv().await {
+                let mut waiting = vec![first];
+                while waiting.len() < GROUP {
+                    match rx.try_recv() {
+                        Ok(r) => waiting.push(r),
+                        Err(_) => break,
+                    }
+                }
+                while let Some((practice, _, subprocessor, _)) = waiting.first() {
+                    let (practice, subprocessor) = (*practice, *subprocessor);
+                    let (group, rest): (Vec<_>, Vec<_>) = waiting
+                        .into_iter()
+                        .partition(|r| r.0 == practice && r.2 == subprocessor);
+                    waiting = rest;
+                    let ids: Vec<Uuid> = group.iter().map(|r| r.1).collect();
+                    let rows = sqlx::query_as::<_, Loaded>(LOAD)
+                        .bind(practice.as_uuid())
+                        .bind(&ids)
+                        .bind(subprocessor)
+                        .bind(CATEGORIES.as_slice())
+                        .fetch_all(&pool)
+                        .await;
+                    match rows {
+                        Ok(rows) => {
+                            let mut rows: std::collections::HashMap<Uuid, Loaded> =
+                                rows.into_iter().map(|r| (r.message_id, r)).collect();
+                            for (_, id, _, done) in group {
+                                let _ = done.send(Ok(rows.remove(&id)));
+                            }
+                        }
+                        Err(e) => {
+                            for (_, _, _, done) in group {
+                                let _ = done.send(Err(e.to_string()));
+                            }
+                        }
+                    }
+                }
+            }
+        });
+        Self { queue }
+    }
+
+    async fn load(
+        &self,
+        practice: PracticeId,
+        id: Uuid,
+        subprocessor: &'static str,
+    ) -> anyhow::Result<Option<Loaded>> {
+        let (done, wait) = tokio::sync::oneshot::channel();
+        self.queue
+            .send((practice, id, subprocessor, done))
+            .await
+            .map_err(|_| anyhow::anyhow!("loader stopped"))?;
+        wait.await
+            .map_err(|_| anyhow::anyhow!("loader stopped"))?
+            .map_err(|e| anyhow::anyhow!("loading the message failed: {e}"))
     }
 }
 
@@ -294,14 +375,22 @@ pub async fn send(
             .await?;
         tx = Some(t);
     }
-    let load = sqlx::query_as::<_, Loaded>(LOAD)
-        .bind(practice.as_uuid())
-        .bind(id)
-        .bind(provider.subprocessor())
-        .bind(CATEGORIES.as_slice());
     let loaded = match tx.as_mut() {
-        Some(t) => load.fetch_optional(&mut **t).await?,
-        None => load.fetch_optional(state.db().pool()).await?,
+        Some(t) => {
+            sqlx::query_as::<_, Loaded>(LOAD)
+                .bind(practice.as_uuid())
+                .bind(vec![id])
+                .bind(provider.subprocessor())
+                .bind(CATEGORIES.as_slice())
+                .fetch_optional(&mut **t)
+                .await?
+        }
+        None => {
+            sender
+                .loader
+                .load(practice, id, provider.subprocessor())
+                .await?
+        }
     };
     let Some(m) = loaded else {
         // Erased with the patient, or never existed.
