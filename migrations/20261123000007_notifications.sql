@@ -274,31 +274,35 @@ begin
 end $$;
 grant execute on function notifications.send_load(uuid, uuid[], text, text[]) to praxis_app;
 
--- A send the provider accepted, recorded in one statement (one transaction): the attempt, the
--- state (kept when a delivery report got there first), the reply route and the disclosure.
-create function notifications.send_accepted(p_practice uuid, p_message uuid, p_patient uuid, p_provider text,
-    p_encoding text, p_segments integer, p_reference text, p_phone_hmac bytea, p_provider_id text,
-    p_disclosure_id uuid, p_subprocessor text, p_purpose text, p_categories text[], p_fields text[])
-returns integer
+-- Sends the provider accepted, recorded together for one practice in one statement (one
+-- transaction): each attempt, state (kept when a delivery report got there first), reply route
+-- and disclosure, set-based.
+create function notifications.sends_accepted(p_practice uuid, p_messages uuid[], p_patients uuid[],
+    p_providers text[], p_encodings text[], p_segments integer[], p_references text[], p_phone_hmacs bytea[],
+    p_provider_ids text[], p_disclosure_ids uuid[], p_subprocessors text[], p_purposes text[],
+    p_categories text[], p_fields text[])
+returns table (message_id uuid, attempts integer)
 language plpgsql as $$
 #variable_conflict use_column
-declare
-    n integer;
 begin
     perform set_config('app.practice_id', p_practice::text, true);
-    update notifications.message
-       set state = case when state in ('scheduled', 'retrying', 'sending') then 'sent' else state end,
-           reason = case when state in ('scheduled', 'retrying', 'sending') then null else reason end,
-           attempts = attempts + 1, provider = p_provider, encoding = p_encoding, segments = p_segments,
-           provider_id = coalesce(nullif(p_provider_id, ''), provider_id), sent_at = coalesce(sent_at, now()),
-           sending_since = null, next_attempt_at = null
-     where message_id = p_message
-    returning attempts into n;
     insert into notifications.route (reference, practice_id, patient_id, phone_hmac)
-    values (p_reference, p_practice, p_patient, p_phone_hmac)
+    select distinct on (g.reference) g.reference, p_practice, g.patient, g.phone_hmac
+      from unnest(p_references, p_patients, p_phone_hmacs) as g(reference, patient, phone_hmac)
     on conflict (reference) do update set sent_at = now(), phone_hmac = excluded.phone_hmac;
     insert into core.disclosure (practice_id, disclosure_id, subprocessor_id, purpose, data_categories, fields, outcome, correlation_id)
-    values (p_practice, p_disclosure_id, p_subprocessor, p_purpose, p_categories, p_fields, 'sent', p_reference);
-    return n;
+    select p_practice, g.disclosure_id, g.subprocessor, g.purpose, p_categories, p_fields, 'sent', g.reference
+      from unnest(p_disclosure_ids, p_subprocessors, p_purposes, p_references) as g(disclosure_id, subprocessor, purpose, reference);
+    return query
+    update notifications.message m
+       set state = case when m.state in ('scheduled', 'retrying', 'sending') then 'sent' else m.state end,
+           reason = case when m.state in ('scheduled', 'retrying', 'sending') then null else m.reason end,
+           attempts = m.attempts + 1, provider = g.provider, encoding = g.encoding, segments = g.segments,
+           provider_id = coalesce(nullif(g.provider_id, ''), m.provider_id), sent_at = coalesce(m.sent_at, now()),
+           sending_since = null, next_attempt_at = null
+      from unnest(p_messages, p_providers, p_encodings, p_segments, p_provider_ids)
+           as g(message_id, provider, encoding, segments, provider_id)
+     where m.message_id = g.message_id
+    returning m.message_id, m.attempts;
 end $$;
-grant execute on function notifications.send_accepted(uuid, uuid, uuid, text, text, integer, text, bytea, text, uuid, text, text, text[], text[]) to praxis_app;
+grant execute on function notifications.sends_accepted(uuid, uuid[], uuid[], text[], text[], integer[], text[], bytea[], text[], uuid[], text[], text[], text[], text[]) to praxis_app;

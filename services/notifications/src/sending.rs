@@ -283,11 +283,8 @@ impl Recorder {
                     }
                 }
                 let written = write_group(&pool, &group).await;
-                for (i, (_, done)) in group.into_iter().enumerate() {
-                    let _ = done.send(match &written {
-                        Ok(attempts) => Ok(attempts.get(i).copied().flatten().unwrap_or_default()),
-                        Err(e) => Err(e.clone()),
-                    });
+                for ((_, done), result) in group.into_iter().zip(written) {
+                    let _ = done.send(result);
                 }
             }
         });
@@ -306,35 +303,55 @@ impl Recorder {
     }
 }
 
-async fn write_group(pool: &sqlx::PgPool, group: &[Pending]) -> Result<Vec<Option<i32>>, String> {
-    let col = |f: fn(&Accepted) -> Uuid| group.iter().map(|(a, _)| f(a)).collect::<Vec<_>>();
-    let text = |f: fn(&Accepted) -> String| group.iter().map(|(a, _)| f(a)).collect::<Vec<_>>();
-    sqlx::query_scalar(
-        r#"select notifications.send_accepted(g.practice, g.message, g.patient, g.provider, g.encoding, g.segments,
-                  g.reference, g.phone_hmac, g.provider_id, g.disclosure_id, g.subprocessor, g.purpose, $13, $14)
-             from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::int[], $7::text[], $8::bytea[],
-                         $9::text[], $10::uuid[], $11::text[], $12::text[])
-                  with ordinality as g(practice, message, patient, provider, encoding, segments, reference, phone_hmac,
-                                       provider_id, disclosure_id, subprocessor, purpose, n)
-            order by g.n"#,
-    )
-    .bind(col(|a| a.practice))
-    .bind(col(|a| a.message))
-    .bind(col(|a| a.patient))
-    .bind(text(|a| a.provider.to_owned()))
-    .bind(text(|a| a.encoding.to_owned()))
-    .bind(group.iter().map(|(a, _)| a.segments).collect::<Vec<_>>())
-    .bind(text(|a| a.reference.clone()))
-    .bind(group.iter().map(|(a, _)| a.phone_hmac.clone()).collect::<Vec<_>>())
-    .bind(text(|a| a.provider_id.clone()))
-    .bind(col(|a| a.disclosure_id))
-    .bind(text(|a| a.subprocessor.clone()))
-    .bind(text(|a| a.purpose.clone()))
-    .bind(CATEGORIES.as_slice())
-    .bind(FIELDS.as_slice())
-    .fetch_all(pool)
-    .await
-    .map_err(|e| e.to_string())
+/// Writes a group, one statement (transaction) per practice; for each entry (in order) its
+/// attempt number, or the error of its practice's statement.
+async fn write_group(pool: &sqlx::PgPool, group: &[Pending]) -> Vec<Result<i32, String>> {
+    let mut attempts: std::collections::HashMap<Uuid, i32> = std::collections::HashMap::new();
+    let mut failed: std::collections::HashMap<Uuid, String> = std::collections::HashMap::new();
+    let mut practices: Vec<Uuid> = group.iter().map(|(a, _)| a.practice).collect();
+    practices.sort();
+    practices.dedup();
+    for practice in practices {
+        let of: Vec<&Accepted> = group
+            .iter()
+            .map(|(a, _)| a)
+            .filter(|a| a.practice == practice)
+            .collect();
+        let uuids = |f: fn(&Accepted) -> Uuid| of.iter().map(|a| f(a)).collect::<Vec<_>>();
+        let texts = |f: fn(&Accepted) -> String| of.iter().map(|a| f(a)).collect::<Vec<_>>();
+        let rows: Result<Vec<(Uuid, i32)>, sqlx::Error> = sqlx::query_as(
+            "select * from notifications.sends_accepted($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        )
+        .bind(practice)
+        .bind(uuids(|a| a.message))
+        .bind(uuids(|a| a.patient))
+        .bind(texts(|a| a.provider.to_owned()))
+        .bind(texts(|a| a.encoding.to_owned()))
+        .bind(of.iter().map(|a| a.segments).collect::<Vec<_>>())
+        .bind(texts(|a| a.reference.clone()))
+        .bind(of.iter().map(|a| a.phone_hmac.clone()).collect::<Vec<_>>())
+        .bind(texts(|a| a.provider_id.clone()))
+        .bind(uuids(|a| a.disclosure_id))
+        .bind(texts(|a| a.subprocessor.clone()))
+        .bind(texts(|a| a.purpose.clone()))
+        .bind(CATEGORIES.as_slice())
+        .bind(FIELDS.as_slice())
+        .fetch_all(pool)
+        .await;
+        match rows {
+            Ok(rows) => attempts.extend(rows),
+            Err(e) => {
+                failed.insert(practice, e.to_string());
+            }
+        }
+    }
+    group
+        .iter()
+        .map(|(a, _)| match failed.get(&a.practice) {
+            Some(e) => Err(e.clone()),
+            None => Ok(attempts.get(&a.message).copied().unwrap_or_default()),
+        })
+        .collect()
 }
 
 /// The transaction of a send that needs one, opened when first needed.
