@@ -113,9 +113,12 @@ async fn baseline(app: &TestApp, n: i64, label: &str) -> f64 {
     .await
     .unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let worker = tokio::spawn(praxis::workers::run_baseline(app.state.clone(), async move {
-        let _ = stopped.await;
-    }));
+    let worker = tokio::spawn(praxis::workers::run_baseline(
+        app.state.clone(),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
     let owner = app.owner.clone();
     let secs = wait_until("no-op jobs", n, async || {
         sqlx::query_scalar::<_, i64>(
