@@ -281,10 +281,19 @@ async fn send(State(sim): State<LinkSim>, headers: HeaderMap, body: String) -> R
     (StatusCode::OK, Json(out)).into_response()
 }
 
-/// Posts a delivery report to a gate until it is acknowledged with 200 (at most 20 tries).
+/// Posts a delivery report to the gate until it is acknowledged with 200 (at most 100 tries,
+/// 200 ms apart). The gate is read again before every try, as LINK's gate is a configured
+/// address that keeps pointing at the service when a process behind it restarts.
 async fn deliver(sim: LinkSim, gate: Gate, body: Value) {
     let client = reqwest::Client::new();
-    for _ in 0..20 {
+    for _ in 0..100 {
+        let gate = sim
+            .inner
+            .lock()
+            .expect("sim lock")
+            .gate
+            .clone()
+            .unwrap_or_else(|| gate.clone());
         let mut req = client.post(&gate.url).json(&body);
         if let Some((u, p)) = &gate.credentials {
             req = req.basic_auth(u, Some(p));
