@@ -1255,3 +1255,48 @@ async fn other_services_request_messages_of_a_kind_about_an_entity() {
         1
     );
 }
+
+#[tokio::test]
+async fn a_timed_out_send_is_settled_not_repeated() {
+    let sim = LinkSim::start().await;
+    let app = spawn_app_with(&[
+        ("SMS_PROVIDER", "smsapi"),
+        ("SMSAPI_BASE_URL", &sim.base),
+        ("SMSAPI_TOKEN", sim::SMSAPI_TOKEN),
+        ("SMS_CALLBACK_TOKEN", TOKEN),
+        ("PUBLIC_URL", "{base}"),
+        ("SMS_RETRY_BASE_MS", "50"),
+        ("SMS_PROVIDER_TIMEOUT_MS", "300"),
+    ])
+    .await;
+    let c = clinic(&app).await;
+    let patient = consenting_patient(&app, &c, MOBILE).await;
+    let a = book(&app, &c, patient, &local(3, "10:00")).await;
+    // The provider takes a second to answer; our call gives up at 300 ms, not knowing whether it
+    // got the message. The retry settles it: one message accepted, whichever way it went.
+    sim.hold_reports(true);
+    sim.inject(Fault::Delay(Duration::from_secs(1), 1));
+    send_due(&app).await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let m = messages(&app, &c, &a).await;
+        if m[0]["state"] == "sent" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{m:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        app.drain(&["notifications.send"]).await;
+    }
+    assert_eq!(sim.received().len(), 1, "accepted once");
+    assert!(
+        sim.raw().len() >= 2,
+        "the timed-out call was followed by a check"
+    );
+    let classes: Vec<String> = sqlx::query_scalar(
+        "select detail from core.disclosure where outcome = 'failed' order by occurred_at",
+    )
+    .fetch_all(&app.owner)
+    .await
+    .unwrap();
+    assert_eq!(classes, vec!["timeout".to_owned()]);
+}

@@ -122,6 +122,9 @@ pub struct Settings {
     pub sms_reconcile_after: Duration,
     /// `SMS_RETRY_BASE_MS`: first retry delay after a retryable provider error (doubles).
     pub sms_retry_base: Duration,
+    /// `SMS_PROVIDER_TIMEOUT_MS`: how long a provider call may take; a call that times out is
+    /// in doubt (the provider may have the message) and settled as described in notifications.
+    pub sms_provider_timeout: Duration,
     /// `SMS_SEND_CONCURRENCY`: sends in flight per worker process (and jobs fetched per poll).
     pub sms_send_concurrency: usize,
     /// `JOB_HEARTBEAT_MS`: worker heartbeat; a worker silent for three is presumed dead and
@@ -353,6 +356,13 @@ impl Settings {
             link_gate_credentials,
             sms_reconcile_after: Duration::from_secs(parse(&get, "SMS_RECONCILE_SECS", 900)?),
             sms_retry_base: Duration::from_millis(parse(&get, "SMS_RETRY_BASE_MS", 30_000)?),
+            sms_provider_timeout: Duration::from_millis(
+                positive(
+                    parse(&get, "SMS_PROVIDER_TIMEOUT_MS", 10_000)?,
+                    "SMS_PROVIDER_TIMEOUT_MS",
+                )?
+                .into(),
+            ),
             sms_send_concurrency: positive(
                 parse(&get, "SMS_SEND_CONCURRENCY", 32)?,
                 "SMS_SEND_CONCURRENCY",

@@ -103,7 +103,7 @@ impl Provider {
     /// Builds the provider the settings name.
     pub fn from_settings(settings: &platform::Settings) -> Result<Self, reqwest::Error> {
         use platform::config::SmsProviderSettings as S;
-        let timeout = std::time::Duration::from_secs(10);
+        let timeout = settings.sms_provider_timeout;
         Ok(match &settings.sms_provider {
             S::Sandbox => Provider::Sandbox(Sandbox),
             S::LinkPlatform {
@@ -205,7 +205,7 @@ pub enum AccountConfig {
 impl AccountConfig {
     /// Builds the client; SMSAPI reports come back to this server's callback URL.
     pub fn build(self, settings: &platform::Settings) -> Result<Provider, reqwest::Error> {
-        let timeout = std::time::Duration::from_secs(10);
+        let timeout = settings.sms_provider_timeout;
         Ok(match self {
             AccountConfig::LinkPlatform {
                 base_url,
