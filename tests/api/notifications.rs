@@ -181,11 +181,31 @@ async fn send_due(app: &TestApp) {
         .execute(&app.owner)
         .await
         .unwrap();
+    retries_now(app).await;
+}
+
+/// Runs every pending send job now, retries and reconciliation checks included.
+async fn retries_now(app: &TestApp) {
     sqlx::query("update apalis.jobs set run_at = now() - interval '1 second' where job_type = 'notifications.send' and status = 'Pending'")
         .execute(&app.owner)
         .await
         .unwrap();
     app.drain(&["notifications.send"]).await;
+}
+
+/// Runs the send worker (without hurrying its jobs) until the appointment's first message is in
+/// `state`; returns it.
+async fn run_until(app: &TestApp, c: &Clinic, appointment: &str, state: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let m = messages(app, c, appointment).await;
+        if m[0]["state"] == state {
+            return m[0].clone();
+        }
+        assert!(Instant::now() < deadline, "never {state}: {m:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        app.drain(&["notifications.send"]).await;
+    }
 }
 
 async fn messages(app: &TestApp, c: &Clinic, appointment: &str) -> Vec<Value> {
@@ -332,19 +352,10 @@ async fn smsapi_lost_answer_is_settled_by_check_idx_not_sent_twice() {
     sim.lose_answers(1);
     sim.hold_reports(true);
     send_due(&app).await;
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while messages(&app, &c, &a).await[0]["state"] != "sent" {
-        assert!(
-            Instant::now() < deadline,
-            "{:?}",
-            messages(&app, &c, &a).await
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        app.drain(&["notifications.send"]).await;
-    }
+    let m = run_until(&app, &c, &a, "sent").await;
     assert_eq!(sim.raw().len(), 2, "sent, then retried");
     assert_eq!(sim.received().len(), 1, "accepted once");
-    assert_eq!(messages(&app, &c, &a).await[0]["attempts"], 2);
+    assert_eq!(m["attempts"], 2);
 }
 
 #[tokio::test]
@@ -360,11 +371,7 @@ async fn platform_send_in_doubt_waits_for_its_report_instead_of_resending() {
     let m = wait_state(&app, &c, &a, "delivered").await;
     assert_eq!(m["attempts"], 1);
     // Even when the reconciliation check runs, nothing more goes out.
-    sqlx::query("update apalis.jobs set run_at = now() - interval '1 second' where job_type = 'notifications.send' and status = 'Pending'")
-        .execute(&app.owner)
-        .await
-        .unwrap();
-    app.drain(&["notifications.send"]).await;
+    retries_now(&app).await;
     assert_eq!(sim.received().len(), 1);
     let body = &sim.received()[0];
     assert_eq!(
@@ -952,11 +959,7 @@ async fn retryable_errors_back_off_then_the_message_is_dead_and_listed() {
             break;
         }
         assert!(Instant::now() < deadline, "{m:?}");
-        sqlx::query("update apalis.jobs set run_at = now() - interval '1 second' where job_type = 'notifications.send' and status = 'Pending'")
-            .execute(&app.owner)
-            .await
-            .unwrap();
-        app.drain(&["notifications.send"]).await;
+        retries_now(&app).await;
     }
     assert!(sim.received().is_empty());
     let list = app.call("GET", "/v1/notifications/messages", t, None).await;
@@ -1277,16 +1280,7 @@ async fn a_timed_out_send_is_settled_not_repeated() {
     sim.hold_reports(true);
     sim.inject(Fault::Delay(Duration::from_secs(1), 1));
     send_due(&app).await;
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let m = messages(&app, &c, &a).await;
-        if m[0]["state"] == "sent" {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{m:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        app.drain(&["notifications.send"]).await;
-    }
+    run_until(&app, &c, &a, "sent").await;
     assert_eq!(sim.received().len(), 1, "accepted once");
     assert!(
         sim.raw().len() >= 2,
