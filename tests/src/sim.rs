@@ -362,11 +362,6 @@ impl LinkSim {
         self.inner.lock().expect("sim lock").hold_reports = hold;
     }
 
-    /// Reports our server acknowledged.
-    pub fn acknowledged_reports(&self) -> usize {
-        self.inner.lock().expect("sim lock").callbacks.len()
-    }
-
     /// Sends an inbound message (platform MO format) to `url`, as a gate would.
     pub async fn deliver_mo(&self, url: &str, from: &str, text: &str) -> u16 {
         let id = {

@@ -146,14 +146,18 @@ impl Applied {
     }
 }
 
+/// A read-only transaction that may read `notifications.route` across practices (one round
+/// trip, simple query protocol, fixed text).
+async fn routing_tx(state: &AppState) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+    state
+        .db()
+        .pool()
+        .begin_with("begin read only; select set_config('app.routing', 'on', true)")
+        .await
+}
+
 async fn practice_of(state: &AppState, reference: &str) -> sqlx::Result<Option<PracticeId>> {
-    let mut tx = state.db().pool().begin().await?;
-    sqlx::query("set transaction read only")
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("select set_config('app.routing', 'on', true)")
-        .execute(&mut *tx)
-        .await?;
+    let mut tx = routing_tx(state).await?;
     let p: Option<Uuid> =
         sqlx::query_scalar("select practice_id from notifications.route where reference = $1")
             .bind(reference)
@@ -165,13 +169,7 @@ async fn practice_of(state: &AppState, reference: &str) -> sqlx::Result<Option<P
 
 /// Routes of a phone number, newest first: (practice, patient, reference).
 async fn routes_of_phone(state: &AppState, hmac: &[u8]) -> sqlx::Result<Vec<(Uuid, Uuid, String)>> {
-    let mut tx = state.db().pool().begin().await?;
-    sqlx::query("set transaction read only")
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("select set_config('app.routing', 'on', true)")
-        .execute(&mut *tx)
-        .await?;
+    let mut tx = routing_tx(state).await?;
     let rows = sqlx::query_as(
         "select practice_id, patient_id, reference from notifications.route where phone_hmac = $1 order by sent_at desc limit 100",
     )

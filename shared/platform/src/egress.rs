@@ -109,9 +109,8 @@ pub async fn authorize(db: &Db, d: &Disclosure<'_>) -> Result<Permit, GateError>
     decision
 }
 
-/// [`authorize`] inside the caller's tenant transaction: the refusal row commits with the
-/// caller's own changes (a message marked refused, say), or not at all.
-pub async fn authorize_in(tx: &mut TenantTx, d: &Disclosure<'_>) -> Result<Permit, GateError> {
+/// [`authorize`]'s check inside a tenant transaction (the refusal row commits with it).
+async fn authorize_in(tx: &mut TenantTx, d: &Disclosure<'_>) -> Result<Permit, GateError> {
     let row: Option<RegisterRow> = sqlx::query_as(
         r#"select s.active, s.effective_at <= now() as effective, s.eu_eea, s.transfer_basis, s.data_categories,
                   exists (select 1 from core.subprocessor_objection o where o.subprocessor_id = s.subprocessor_id) as objected
@@ -136,15 +135,7 @@ pub async fn authorize_in(tx: &mut TenantTx, d: &Disclosure<'_>) -> Result<Permi
         }
         Some(_) => None,
     };
-    let permit = Permit {
-        practice: d.practice,
-        disclosure_id: Uuid::now_v7(),
-        subprocessor: d.subprocessor.to_owned(),
-        purpose: d.purpose.to_owned(),
-        data_categories: d.data_categories.iter().map(|s| (*s).to_owned()).collect(),
-        fields: d.fields.iter().map(|s| (*s).to_owned()).collect(),
-        correlation_id: d.correlation_id.to_owned(),
-    };
+    let permit = Permit::for_call(d);
     if let Some(r) = refusal {
         insert(tx, &permit, "refused", Some(r.code()))
             .await
@@ -186,15 +177,7 @@ async fn insert(
 /// [`refuse_in`] in its transaction.
 pub fn decide(d: &Disclosure<'_>, refusal_code: Option<&str>) -> Result<Permit, Refusal> {
     match refusal_code {
-        None => Ok(Permit {
-            practice: d.practice,
-            disclosure_id: Uuid::now_v7(),
-            subprocessor: d.subprocessor.to_owned(),
-            purpose: d.purpose.to_owned(),
-            data_categories: d.data_categories.iter().map(|s| (*s).to_owned()).collect(),
-            fields: d.fields.iter().map(|s| (*s).to_owned()).collect(),
-            correlation_id: d.correlation_id.to_owned(),
-        }),
+        None => Ok(Permit::for_call(d)),
         Some(code) => Err([
             Refusal::Unregistered,
             Refusal::Inactive,
@@ -215,15 +198,7 @@ pub async fn refuse_in(
     d: &Disclosure<'_>,
     r: Refusal,
 ) -> Result<(), sqlx::Error> {
-    let p = Permit {
-        practice: d.practice,
-        disclosure_id: Uuid::now_v7(),
-        subprocessor: d.subprocessor.to_owned(),
-        purpose: d.purpose.to_owned(),
-        data_categories: d.data_categories.iter().map(|s| (*s).to_owned()).collect(),
-        fields: d.fields.iter().map(|s| (*s).to_owned()).collect(),
-        correlation_id: d.correlation_id.to_owned(),
-    };
+    let p = Permit::for_call(d);
     insert(tx, &p, "refused", Some(r.code())).await?;
     metrics::counter!("egress_refused_total", "subprocessor" => d.subprocessor.to_owned())
         .increment(1);
@@ -248,6 +223,19 @@ pub struct SentRow {
 }
 
 impl Permit {
+    /// The permit (or refusal record) of one call, with a fresh disclosure id.
+    fn for_call(d: &Disclosure<'_>) -> Self {
+        Permit {
+            practice: d.practice,
+            disclosure_id: Uuid::now_v7(),
+            subprocessor: d.subprocessor.to_owned(),
+            purpose: d.purpose.to_owned(),
+            data_categories: d.data_categories.iter().map(|s| (*s).to_owned()).collect(),
+            fields: d.fields.iter().map(|s| (*s).to_owned()).collect(),
+            correlation_id: d.correlation_id.to_owned(),
+        }
+    }
+
     /// Consumes the permit of a call that went out; the caller writes the row.
     pub fn into_sent_row(self) -> SentRow {
         metrics::counter!("egress_calls_total", "subprocessor" => self.subprocessor.clone(), "outcome" => "sent")
