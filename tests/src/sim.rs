@@ -410,6 +410,11 @@ impl LinkSim {
         self.inner.lock().expect("sim lock").received.clone()
     }
 
+    /// How many messages were accepted (cheaper than [`Self::received`] for polling).
+    pub fn received_count(&self) -> usize {
+        self.inner.lock().expect("sim lock").received.len()
+    }
+
     /// Every raw request body, accepted or not.
     pub fn raw(&self) -> Vec<String> {
         self.inner.lock().expect("sim lock").raw.clone()

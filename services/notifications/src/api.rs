@@ -572,7 +572,7 @@ pub async fn attention_messages(
     }
     let mut tx = state.db().tenant(staff.practice()).await?;
     let rows: Vec<Message> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {MESSAGE_COLUMNS} from notifications.message where state = $1 order by updated_at desc limit 500"
+        "select {MESSAGE_COLUMNS} from notifications.message where needs_attention and state = $1 order by updated_at desc limit 500"
     )))
     .bind(wanted)
     .fetch_all(&mut *tx)

@@ -177,47 +177,44 @@ struct Loader {
 
 impl Loader {
     fn start(pool: sqlx::PgPool) -> Self {
-        let (queue, mut rx) = tokio::sync::mpsc::channel::<LoadRequest>(1024);
-        tokio::spawn(async move {
-            while let Some(first) = rx.recv().await {
-                let mut waiting = vec![first];
-                while waiting.len() < GROUP {
-                    match rx.try_recv() {
-                        Ok(r) => waiting.push(r),
-                        Err(_) => break,
-                    }
-                }
-                while let Some((practice, _, subprocessor, _)) = waiting.first() {
-                    let (practice, subprocessor) = (*practice, *subprocessor);
-                    let (group, rest): (Vec<_>, Vec<_>) = waiting
-                        .into_iter()
-                        .partition(|r| r.0 == practice && r.2 == subprocessor);
-                    waiting = rest;
-                    let ids: Vec<Uuid> = group.iter().map(|r| r.1).collect();
-                    let rows = sqlx::query_as::<_, Loaded>(LOAD)
-                        .bind(practice.as_uuid())
-                        .bind(&ids)
-                        .bind(subprocessor)
-                        .bind(CATEGORIES.as_slice())
-                        .fetch_all(&pool)
-                        .await;
-                    match rows {
-                        Ok(rows) => {
-                            let mut rows: std::collections::HashMap<Uuid, Loaded> =
-                                rows.into_iter().map(|r| (r.message_id, r)).collect();
-                            for (_, id, _, done) in group {
-                                let _ = done.send(Ok(rows.remove(&id)));
+        let (queue, rx) = tokio::sync::mpsc::channel::<LoadRequest>(1024);
+        let rx = std::sync::Arc::new(tokio::sync::Mutex::new(rx));
+        for _ in 0..LANES {
+            let (rx, pool) = (rx.clone(), pool.clone());
+            tokio::spawn(async move {
+                while let Some(mut waiting) = next_group(&rx).await {
+                    while let Some((practice, _, subprocessor, _)) = waiting.first() {
+                        let (practice, subprocessor) = (*practice, *subprocessor);
+                        let (group, rest): (Vec<_>, Vec<_>) = waiting
+                            .into_iter()
+                            .partition(|r| r.0 == practice && r.2 == subprocessor);
+                        waiting = rest;
+                        let ids: Vec<Uuid> = group.iter().map(|r| r.1).collect();
+                        let rows = sqlx::query_as::<_, Loaded>(LOAD)
+                            .bind(practice.as_uuid())
+                            .bind(&ids)
+                            .bind(subprocessor)
+                            .bind(CATEGORIES.as_slice())
+                            .fetch_all(&pool)
+                            .await;
+                        match rows {
+                            Ok(rows) => {
+                                let mut rows: std::collections::HashMap<Uuid, Loaded> =
+                                    rows.into_iter().map(|r| (r.message_id, r)).collect();
+                                for (_, id, _, done) in group {
+                                    let _ = done.send(Ok(rows.remove(&id)));
+                                }
                             }
-                        }
-                        Err(e) => {
-                            for (_, _, _, done) in group {
-                                let _ = done.send(Err(e.to_string()));
+                            Err(e) => {
+                                for (_, _, _, done) in group {
+                                    let _ = done.send(Err(e.to_string()));
+                                }
                             }
                         }
                     }
                 }
-            }
-        });
+            });
+        }
         Self { queue }
     }
 
@@ -267,27 +264,43 @@ struct Recorder {
     queue: tokio::sync::mpsc::Sender<Pending>,
 }
 
-/// Largest group written at once.
+/// Largest group read or written at once.
 const GROUP: usize = 128;
+
+/// Groups read or written at the same time: while one waits for its commit (or for a
+/// core), the next is already being executed.
+const LANES: usize = 3;
+
+/// Waits for the next request and takes whatever else is already waiting, up to [`GROUP`];
+/// `None` when the sender side is gone. One lane at a time gathers, so groups never overlap.
+async fn next_group<T>(rx: &tokio::sync::Mutex<tokio::sync::mpsc::Receiver<T>>) -> Option<Vec<T>> {
+    let mut rx = rx.lock().await;
+    let first = rx.recv().await?;
+    let mut group = vec![first];
+    while group.len() < GROUP {
+        match rx.try_recv() {
+            Ok(r) => group.push(r),
+            Err(_) => break,
+        }
+    }
+    Some(group)
+}
 
 impl Recorder {
     fn start(pool: sqlx::PgPool) -> Self {
-        let (queue, mut rx) = tokio::sync::mpsc::channel::<Pending>(1024);
-        tokio::spawn(async move {
-            while let Some(first) = rx.recv().await {
-                let mut group = vec![first];
-                while group.len() < GROUP {
-                    match rx.try_recv() {
-                        Ok(p) => group.push(p),
-                        Err(_) => break,
+        let (queue, rx) = tokio::sync::mpsc::channel::<Pending>(1024);
+        let rx = std::sync::Arc::new(tokio::sync::Mutex::new(rx));
+        for _ in 0..LANES {
+            let (rx, pool) = (rx.clone(), pool.clone());
+            tokio::spawn(async move {
+                while let Some(group) = next_group(&rx).await {
+                    let written = write_group(&pool, &group).await;
+                    for ((_, done), result) in group.into_iter().zip(written) {
+                        let _ = done.send(result);
                     }
                 }
-                let written = write_group(&pool, &group).await;
-                for ((_, done), result) in group.into_iter().zip(written) {
-                    let _ = done.send(result);
-                }
-            }
-        });
+            });
+        }
         Self { queue }
     }
 

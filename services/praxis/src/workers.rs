@@ -79,8 +79,12 @@ async fn send_message(job: serde_json::Value, ctx: Data<Sender>) -> Result<Strin
     Ok(format!("{outcome:?}"))
 }
 
+/// No-op jobs run by this process (the benchmark polls it instead of the database).
+pub static NOOP_RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// A no-op consumer: the baseline of the notifications benchmark.
 async fn noop(_job: serde_json::Value) -> Result<(), BoxDynError> {
+    NOOP_RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     Ok(())
 }
 
@@ -110,13 +114,16 @@ pub async fn run_baseline(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let instance = uuid::Uuid::now_v7().simple().to_string();
-    let width = state.settings().sms_send_concurrency;
+    let (batch, width) = (
+        state.settings().sms_send_batch,
+        state.settings().sms_send_concurrency,
+    );
     let monitor = consumer!(
         Monitor::new(),
         state,
         instance,
         NOOP_QUEUE,
-        width,
+        batch,
         width,
         (),
         noop
@@ -186,12 +193,13 @@ pub async fn run(
         state.clone(),
         request_message
     );
+    let batch = state.settings().sms_send_batch;
     let monitor = consumer!(
         monitor,
         state,
         instance,
         jobs::SEND_MESSAGE,
-        width,
+        batch,
         width,
         sender.clone(),
         send_message

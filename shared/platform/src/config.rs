@@ -125,8 +125,11 @@ pub struct Settings {
     /// `SMS_PROVIDER_TIMEOUT_MS`: how long a provider call may take; a call that times out is
     /// in doubt (the provider may have the message) and settled as described in notifications.
     pub sms_provider_timeout: Duration,
-    /// `SMS_SEND_CONCURRENCY`: sends in flight per worker process (and jobs fetched per poll).
+    /// `SMS_SEND_CONCURRENCY`: sends in flight per worker process. A send waits mostly on the
+    /// provider (tens to hundreds of milliseconds per call), so this is sized for its latency.
     pub sms_send_concurrency: usize,
+    /// `SMS_SEND_BATCH`: send jobs fetched from the queue per poll.
+    pub sms_send_batch: usize,
     /// `JOB_HEARTBEAT_MS`: worker heartbeat; a worker silent for three is presumed dead and
     /// its jobs run again.
     pub job_heartbeat: Duration,
@@ -364,9 +367,11 @@ impl Settings {
                 .into(),
             ),
             sms_send_concurrency: positive(
-                parse(&get, "SMS_SEND_CONCURRENCY", 32)?,
+                parse(&get, "SMS_SEND_CONCURRENCY", 128)?,
                 "SMS_SEND_CONCURRENCY",
             )? as usize,
+            sms_send_batch: positive(parse(&get, "SMS_SEND_BATCH", 32)?, "SMS_SEND_BATCH")?
+                as usize,
             job_heartbeat: Duration::from_millis(positive(
                 parse(&get, "JOB_HEARTBEAT_MS", 5_000)?,
                 "JOB_HEARTBEAT_MS",
