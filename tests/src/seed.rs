@@ -63,6 +63,16 @@ pub async fn due_reminders(owner: &PgPool, practice: Uuid, n: i64) -> Vec<Uuid> 
     .fetch_all(owner)
     .await
     .expect("messages");
+    // As planning does: each message's route (reference → practice) is written with it.
+    sqlx::query(
+        r#"insert into notifications.route (reference, practice_id, patient_id)
+           select replace(message_id::text, '-', ''), practice_id, patient_id
+             from notifications.message where practice_id = $1"#,
+    )
+    .bind(practice)
+    .execute(owner)
+    .await
+    .expect("routes");
     sqlx::query(
         r#"insert into apalis.jobs (id, job_type, job, status, attempts, max_attempts, run_at, priority, idempotency_key)
            select apalis.generate_ulid(), 'notifications.send',

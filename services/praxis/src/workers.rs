@@ -20,7 +20,12 @@ fn queue(state: &AppState, name: &str, batch: usize) -> PostgresStorage<serde_js
             .queue(name)
             .batch_size(batch)
             .heartbeat_interval(state.settings().job_heartbeat)
-            .missed_heartbeats(3),
+            .missed_heartbeats(3)
+            // No separate `Running` update per batch (rows go `Queued` → `Done`): one round
+            // trip fewer in the consumer's serial fetch/ack loop, which is what limits a
+            // consumer whose handlers take milliseconds. Recovery is unchanged: the orphan sweep
+            // re-queues `Queued` and `Running` rows of a worker that stopped beating alike.
+            .lock_tasks(false),
     )
 }
 
