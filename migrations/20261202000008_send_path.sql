@@ -1,4 +1,4 @@
--- The send path, measured (README, "Notifications benchmark"): the load reads only the messages
+-- The send path, measured (README, "Benchmark", "Notifications"): the load reads only the messages
 -- it is asked for, and a send rewrites no index of the message row.
 
 -- 1. The load starts from the message ids and reaches everything else by key, one row at a
