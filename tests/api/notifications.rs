@@ -1294,3 +1294,40 @@ async fn a_timed_out_send_is_settled_not_repeated() {
     .unwrap();
     assert_eq!(classes, vec!["timeout".to_owned()]);
 }
+
+/// The send load reads the messages it is asked for and reaches everything else by key: asking
+/// for three messages of a practice with 2,000 reads three patients and three appointments,
+/// whatever the planner's statistics (none here: nothing was analysed after the bulk insert).
+/// The first version of the load joined from the practice's patients and appointments whenever
+/// the statistics were stale, reading every one of them for each group.
+#[tokio::test]
+async fn the_send_load_reads_only_the_messages_it_is_asked_for() {
+    let app = spawn_app().await;
+    let admin = app.practice_with_admin("Load", "BE").await;
+    let ids = seed::due_reminders(&app.owner, admin.practice_id, 2_000).await;
+    // As the application role, in one transaction: its own table statistics are visible in
+    // pg_stat_xact_user_tables before commit.
+    let mut tx = app.state.db().pool().begin().await.unwrap();
+    let loaded: Vec<Uuid> = sqlx::query_scalar(
+        "select message_id from notifications.send_load($1, $2, 'linkmobility-pl', array['mobile_number', 'message_text'])",
+    )
+    .bind(admin.practice_id)
+    .bind(&ids[..3])
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap();
+    assert_eq!(loaded.len(), 3);
+    let read: Vec<(String, i64)> = sqlx::query_as(
+        r#"select schemaname || '.' || relname, coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0)
+             from pg_stat_xact_user_tables
+            where (schemaname, relname) in (('core', 'patient'), ('notifications', 'appointment'), ('notifications', 'message'))"#,
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .unwrap();
+    assert_eq!(read.len(), 3, "{read:?}");
+    for (table, rows) in read {
+        assert!(rows <= 3, "{table}: {rows} rows read to load 3 messages");
+    }
+    tx.rollback().await.unwrap();
+}
