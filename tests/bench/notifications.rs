@@ -4,8 +4,10 @@
 //! apalis-postgres jobs in the same run, through the same queue settings (batch and concurrency
 //! of the send worker), on the same database.
 //!
-//! Run: `cargo run --release -p praxis-tests --bin bench-notifications` (`BENCH_MESSAGES`
-//! changes the count).
+//! Run: `cargo run --release -p praxis-tests --bin bench-notifications`. Options:
+//! `BENCH_MESSAGES` (10,000 per round), `BENCH_ROUNDS` (3), `BENCH_PROVIDER` (`smsapi`, or
+//! `sandbox` without HTTP), `BENCH_LATENCY_MS` (the provider's answer time, 0), and the worker's
+//! `SMS_SEND_BATCH` / `SMS_SEND_CONCURRENCY`.
 
 use std::time::{Duration, Instant};
 
@@ -35,6 +37,15 @@ async fn main() {
         .unwrap_or(10_000);
     let sim = LinkSim::start().await;
     sim.hold_reports(true);
+    // BENCH_LATENCY_MS: the simulator answers each send after this long, as a real provider
+    // across the internet would (tens to hundreds of milliseconds).
+    let latency: u64 = std::env::var("BENCH_LATENCY_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    if latency > 0 {
+        sim.inject(sim::Fault::Delay(Duration::from_millis(latency), u32::MAX));
+    }
     // BENCH_PROVIDER=sandbox measures the path without the provider's HTTP round trip.
     let provider = std::env::var("BENCH_PROVIDER").unwrap_or_else(|_| "smsapi".to_owned());
     let width = std::env::var("SMS_SEND_CONCURRENCY").unwrap_or_else(|_| "128".to_owned());
@@ -56,7 +67,7 @@ async fn main() {
         .unwrap_or(2);
     println!(
         "notifications benchmark: {n} messages per round, {rounds} rounds, {cores} cores; server, workers and simulator in one process; \
-         send worker batch {} / concurrency {}",
+         provider latency {latency} ms; send worker batch {} / concurrency {}",
         app.state.settings().sms_send_batch,
         app.state.settings().sms_send_concurrency
     );
