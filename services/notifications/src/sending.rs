@@ -182,36 +182,8 @@ impl Loader {
         for _ in 0..LANES {
             let (rx, pool) = (rx.clone(), pool.clone());
             tokio::spawn(async move {
-                while let Some(mut waiting) = next_group(&rx, std::time::Duration::ZERO).await {
-                    while let Some((practice, _, subprocessor, _)) = waiting.first() {
-                        let (practice, subprocessor) = (*practice, *subprocessor);
-                        let (group, rest): (Vec<_>, Vec<_>) = waiting
-                            .into_iter()
-                            .partition(|r| r.0 == practice && r.2 == subprocessor);
-                        waiting = rest;
-                        let ids: Vec<Uuid> = group.iter().map(|r| r.1).collect();
-                        let rows = sqlx::query_as::<_, Loaded>(LOAD)
-                            .bind(practice.as_uuid())
-                            .bind(&ids)
-                            .bind(subprocessor)
-                            .bind(CATEGORIES.as_slice())
-                            .fetch_all(&pool)
-                            .await;
-                        match rows {
-                            Ok(rows) => {
-                                let mut rows: std::collections::HashMap<Uuid, Loaded> =
-                                    rows.into_iter().map(|r| (r.message_id, r)).collect();
-                                for (_, id, _, done) in group {
-                                    let _ = done.send(Ok(rows.remove(&id)));
-                                }
-                            }
-                            Err(e) => {
-                                for (_, _, _, done) in group {
-                                    let _ = done.send(Err(e.to_string()));
-                                }
-                            }
-                        }
-                    }
+                while let Some(waiting) = next_group(&rx, std::time::Duration::ZERO).await {
+                    load_group(&pool, waiting).await;
                 }
             });
         }
@@ -235,6 +207,39 @@ impl Loader {
     }
 }
 
+/// Reads a group of requests, one statement per practice (and subprocessor), and answers each.
+async fn load_group(pool: &sqlx::PgPool, mut waiting: Vec<LoadRequest>) {
+    while let Some((practice, _, subprocessor, _)) = waiting.first() {
+        let (practice, subprocessor) = (*practice, *subprocessor);
+        let (group, rest): (Vec<_>, Vec<_>) = waiting
+            .into_iter()
+            .partition(|r| r.0 == practice && r.2 == subprocessor);
+        waiting = rest;
+        let ids: Vec<Uuid> = group.iter().map(|r| r.1).collect();
+        let rows = sqlx::query_as::<_, Loaded>(LOAD)
+            .bind(practice.as_uuid())
+            .bind(&ids)
+            .bind(subprocessor)
+            .bind(CATEGORIES.as_slice())
+            .fetch_all(pool)
+            .await;
+        match rows {
+            Ok(rows) => {
+                let mut rows: std::collections::HashMap<Uuid, Loaded> =
+                    rows.into_iter().map(|r| (r.message_id, r)).collect();
+                for (_, id, _, done) in group {
+                    let _ = done.send(Ok(rows.remove(&id)));
+                }
+            }
+            Err(e) => {
+                for (_, _, _, done) in group {
+                    let _ = done.send(Err(e.to_string()));
+                }
+            }
+        }
+    }
+}
+
 /// A send the provider accepted, to record.
 struct Accepted {
     practice: Uuid,
@@ -253,11 +258,11 @@ struct Accepted {
 
 type Pending = (Accepted, tokio::sync::oneshot::Sender<Result<i32, String>>);
 
-/// Group commit for accepted sends. One task writes whatever accepted sends are waiting in one
-/// statement (`notifications.send_accepted` per row) and one commit, then answers each
-/// waiting job, which only then completes: nothing is acknowledged before it is durable. While a
-/// group is being written the next one gathers, so a busy worker flushes the WAL once per group
-/// instead of once per message. If a group fails, each of its jobs fails and runs again, and
+/// Group commit for accepted sends. A lane takes whatever accepted sends are waiting (after
+/// [`LINGER`]) and writes them in one statement (`notifications.sends_accepted`) and one commit,
+/// then answers each waiting job, which only then completes: nothing is acknowledged before it
+/// is durable. While one lane writes, the other gathers, so a busy worker flushes the WAL once
+/// per group instead of once per message. If a group fails, each of its jobs fails and runs again, and
 /// the provider's duplicate check (`idx`) keeps the message from going out twice.
 #[derive(Clone)]
 struct Recorder {
