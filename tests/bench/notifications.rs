@@ -29,20 +29,22 @@ async fn wait_until(what: &str, n: i64, mut count: impl AsyncFnMut() -> i64) -> 
     }
 }
 
-#[tokio::main]
-async fn main() {
-    let n: i64 = std::env::var("BENCH_MESSAGES")
+/// A numeric option from the environment, or `default` when unset or not a number.
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000);
+        .unwrap_or(default)
+}
+
+#[tokio::main]
+async fn main() {
+    let n: i64 = env_or("BENCH_MESSAGES", 10_000);
     let sim = LinkSim::start().await;
     sim.hold_reports(true);
     // BENCH_LATENCY_MS: the simulator answers each send after this long, as a real provider
     // across the internet would (tens to hundreds of milliseconds).
-    let latency: u64 = std::env::var("BENCH_LATENCY_MS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
+    let latency: u64 = env_or("BENCH_LATENCY_MS", 0);
     if latency > 0 {
         sim.inject(sim::Fault::Delay(Duration::from_millis(latency), u32::MAX));
     }
@@ -58,10 +60,7 @@ async fn main() {
         ("SMSAPI_TOKEN", sim::SMSAPI_TOKEN),
     ])
     .await;
-    let rounds: usize = std::env::var("BENCH_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3);
+    let rounds: usize = env_or("BENCH_ROUNDS", 3);
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
