@@ -5,6 +5,7 @@ mod auth;
 mod bad_input;
 mod egress;
 mod encryption;
+mod hardening;
 mod http;
 mod link;
 mod notifications;

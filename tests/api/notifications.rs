@@ -1331,3 +1331,125 @@ async fn the_send_load_reads_only_the_messages_it_is_asked_for() {
     }
     tx.rollback().await.unwrap();
 }
+
+/// Every `bytea` column of the application's schemas that holds one of `digests`, as
+/// `schema.table.column`.
+async fn columns_holding(app: &TestApp, digests: &[Vec<u8>]) -> Vec<String> {
+    let columns: Vec<(String, String, String)> = sqlx::query_as(
+        "select table_schema::text, table_name::text, column_name::text from information_schema.columns
+          where data_type = 'bytea' and table_schema in ('core', 'scheduling', 'notifications', 'invoicing', 'claims')",
+    )
+    .fetch_all(&app.owner)
+    .await
+    .unwrap();
+    assert!(columns.len() > 5, "{columns:?}");
+    let mut found = Vec::new();
+    for (schema, table, column) in columns {
+        let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "select count(*) from \"{schema}\".\"{table}\" where \"{column}\" = any($1)"
+        )))
+        .bind(digests)
+        .fetch_one(&app.owner)
+        .await
+        .unwrap();
+        if n > 0 {
+            found.push(format!("{schema}.{table}.{column}"));
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn no_column_holds_an_unkeyed_hash_of_the_patients_number_after_a_reply() {
+    use sha2::{Digest, Sha256};
+    let sim = LinkSim::start().await;
+    let app = smsapi_app(&sim).await;
+    let c = clinic(&app).await;
+    let patient = consenting_patient(&app, &c, MOBILE).await;
+    book(&app, &c, patient, &local(3, "10:00")).await;
+    send_due(&app).await;
+    let (date, text) = ("1800000100", "JA");
+    let r = reqwest::Client::new()
+        .post(format!("{}/v1/hooks/smsapi/{TOKEN}/mo", app.base))
+        .form(&[
+            ("sms_from", MOBILE.trim_start_matches('+')),
+            ("sms_text", text),
+            ("sms_date", date),
+            ("username", "praxis"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.text().await.unwrap(), "OK");
+    assert_eq!(
+        app.count("select count(*) from notifications.inbound_seen")
+            .await,
+        1,
+        "the reply was recorded"
+    );
+    let national = MOBILE.trim_start_matches("+32");
+    let forms = [
+        MOBILE.to_owned(),
+        MOBILE.trim_start_matches('+').to_owned(),
+        format!("0{national}"),
+        national.to_owned(),
+        format!("0032{national}"),
+    ];
+    let mut digests: Vec<Vec<u8>> = forms
+        .iter()
+        .map(|f| Sha256::digest(f.as_bytes()).to_vec())
+        .collect();
+    // And the composite the first version stored: SHA-256(provider, number, time, text).
+    for from in &forms {
+        let mut h = Sha256::new();
+        for (i, part) in ["smsapi", from, date, text].iter().enumerate() {
+            if i > 0 {
+                h.update([0]);
+            }
+            h.update(part.as_bytes());
+        }
+        digests.push(h.finalize().to_vec());
+    }
+    let found = columns_holding(&app, &digests).await;
+    assert!(
+        found.is_empty(),
+        "a plain digest of the number is stored in {found:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_confirmation_by_reply_shows_on_the_appointment_and_on_the_reply() {
+    let sim = LinkSim::start().await;
+    let app = platform_app(&sim, "600").await;
+    let c = clinic(&app).await;
+    let t = Some(c.admin.token.as_str());
+    let patient = consenting_patient(&app, &c, MOBILE).await;
+    let a = book(&app, &c, patient, &local(3, "10:00")).await;
+    let before = app
+        .call("GET", &format!("/v1/appointments/{a}"), t, None)
+        .await;
+    assert!(before.body["confirmed_at"].is_null(), "{}", before.text);
+    send_due(&app).await;
+    wait_state(&app, &c, &a, "delivered").await;
+    assert_eq!(mo(&app, "mo-confirm", MOBILE, "JA").await, 200);
+    let outcome = || async {
+        sqlx::query_scalar::<_, String>("select outcome from notifications.reply")
+            .fetch_one(&app.owner)
+            .await
+            .unwrap()
+    };
+    assert_eq!(outcome().await, "forwarded");
+    app.drain(&["scheduling.patient-reply", "notifications.reply-applied"])
+        .await;
+    let after = app
+        .call("GET", &format!("/v1/appointments/{a}"), t, None)
+        .await;
+    assert!(after.body["confirmed_at"].is_string(), "{}", after.text);
+    assert_eq!(after.body["confirmed_via"], "patient_reply");
+    assert_eq!(outcome().await, "confirmed");
+    let all = app
+        .call("GET", "/v1/notifications/replies?open=false", t, None)
+        .await;
+    assert_eq!(all.status, 200, "{}", all.text);
+    assert_eq!(all.body[0]["outcome"], "confirmed", "{}", all.text);
+}

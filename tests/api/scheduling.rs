@@ -1445,3 +1445,40 @@ async fn one_room_cannot_hold_two_appointments_at_once() {
         1
     );
 }
+
+#[tokio::test]
+async fn cancelling_a_hold_releases_its_slot() {
+    let app = spawn_app().await;
+    let c = clinic(&app, json!([["08:00", "18:00"]]), (0, 0), false).await;
+    let t = Some(c.admin.token.as_str());
+    let at = format!("{}T09:00:00+01:00", future_date(12));
+    let hold = app
+        .call("POST", "/v1/appointments/holds", t, Some(&json!({"practitioner_id": c.practitioner, "appointment_type_id": c.type_id, "starts_at": at})))
+        .await;
+    assert_eq!(hold.status, 201, "{}", hold.text);
+    let id = hold.body["appointment_id"].as_str().unwrap();
+    let r = app
+        .call(
+            "POST",
+            &format!("/v1/appointments/{id}/cancel"),
+            t,
+            Some(&json!({"reason": "patient changed their mind"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["status"], "cancelled");
+    // The slot is free again: a booking takes it.
+    let b = app
+        .call("POST", "/v1/appointments", t, Some(&booking(&c, &at)))
+        .await;
+    assert_eq!(b.status, 201, "{}", b.text);
+    // A cancelled hold cannot be cancelled again.
+    app.call(
+        "POST",
+        &format!("/v1/appointments/{id}/cancel"),
+        t,
+        Some(&json!({"reason": "again"})),
+    )
+    .await
+    .problem(409, "invalid_transition");
+}

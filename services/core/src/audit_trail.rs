@@ -126,14 +126,7 @@ pub async fn list_audit_events(
     let mut tx = state.db().tenant(practice).await?;
     // A filter on another practice's patient or staff member is a 404, like every other route.
     if let Some(id) = q.patient_id {
-        let known: bool =
-            sqlx::query_scalar("select exists (select 1 from core.patient where patient_id = $1)")
-                .bind(id)
-                .fetch_one(&mut *tx)
-                .await?;
-        if !known {
-            return Err(ApiError::not_found("patient_not_found", "patient_id", id));
-        }
+        platform::patients::require(&mut tx, domain::PatientId::from_uuid(id)).await?;
     }
     if let Some(id) = q.staff_id {
         let known: bool = sqlx::query_scalar(
@@ -143,7 +136,7 @@ pub async fn list_audit_events(
         .fetch_one(&mut *tx)
         .await?;
         if !known {
-            return Err(ApiError::not_found("staff_not_found", "staff_id", id));
+            return Err(ApiError::not_found("staff_not_found", "staff_id"));
         }
     }
     let rows: Vec<Row> = sqlx::query_as(

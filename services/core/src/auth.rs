@@ -39,6 +39,7 @@ pub(crate) fn router() -> Router<AppState> {
 }
 
 const LOGIN_ROUTE: &str = "/v1/auth/login";
+const PASSWORD_ROUTE: &str = "/v1/auth/password";
 
 /// Password sign-in.
 #[derive(Deserialize, ToSchema)]
@@ -629,22 +630,52 @@ pub async fn change_password(
 ) -> ApiResult<StatusCode> {
     check_password_policy("new_password", &body.new_password)?;
     let practice = staff.practice();
+    let (staff_id, role) = (staff.staff_id(), staff.role());
+    // A wrong current password counts towards the lockout like a failed login: the attempt is
+    // reserved (and committed) before any hashing, so parallel guesses cannot outrun the limit.
     let mut tx = state.db().tenant(practice).await?;
-    let phc: Option<String> =
-        sqlx::query_scalar("select password_hash from core.staff_account where staff_id = $1")
-            .bind(staff.staff_id().as_uuid())
-            .fetch_one(&mut *tx)
-            .await?;
+    let reserved: Option<(Option<String>, i32)> = sqlx::query_as(
+        r#"update core.staff_account
+              set failed_attempts = failed_attempts + 1
+            where staff_id = $1 and deactivated_at is null and locked_at is null
+              and failed_attempts < $2
+        returning password_hash, failed_attempts"#,
+    )
+    .bind(staff_id.as_uuid())
+    .bind(MAX_FAILED_ATTEMPTS)
+    .fetch_optional(&mut *tx)
+    .await?;
     tx.commit().await?;
-    let ok = match phc {
-        Some(phc) => state
+    let ok = match &reserved {
+        Some((Some(phc), _)) => state
             .passwords()
-            .verify(phc, body.current_password)
+            .verify(phc.clone(), body.current_password)
             .await
             .map_err(ApiError::internal)?,
-        None => false,
+        _ => {
+            state.passwords().dummy_verify(body.current_password).await;
+            false
+        }
     };
     if !ok {
+        let mut tx = state.db().tenant(practice).await?;
+        audit::record(
+            &mut tx,
+            practice,
+            &auth_event(
+                "authn_password_change_fail",
+                Some((staff_id, role)),
+                "failure",
+                Some("bad_password"),
+                PASSWORD_ROUTE,
+            ),
+        )
+        .await?;
+        let attempts = reserved.as_ref().map_or(MAX_FAILED_ATTEMPTS, |r| r.1);
+        if attempts >= MAX_FAILED_ATTEMPTS {
+            lock(&mut tx, practice, staff_id, role, PASSWORD_ROUTE).await?;
+        }
+        tx.commit().await?;
         return Err(ApiError::invalid_credentials().with_field("current_password"));
     }
     let new = state
@@ -653,11 +684,13 @@ pub async fn change_password(
         .await
         .map_err(ApiError::internal)?;
     let mut tx = state.db().tenant(practice).await?;
-    sqlx::query("update core.staff_account set password_hash = $2 where staff_id = $1")
-        .bind(staff.staff_id().as_uuid())
-        .bind(&new)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "update core.staff_account set password_hash = $2, failed_attempts = 0 where staff_id = $1",
+    )
+    .bind(staff.staff_id().as_uuid())
+    .bind(&new)
+    .execute(&mut *tx)
+    .await?;
     session::revoke_all(&mut tx, staff.staff_id(), "password_changed").await?;
     audit::record(
         &mut tx,

@@ -305,34 +305,8 @@ struct PatientData {
     clinical_summary: Option<String>,
 }
 
-fn text(field: &'static str, v: String, required: bool, max: usize) -> ApiResult<Option<String>> {
-    let t = v.trim().to_owned();
-    if t.is_empty() {
-        return if required {
-            Err(ApiError::invalid_field(field, "may not be empty"))
-        } else {
-            Ok(None)
-        };
-    }
-    if t.chars().count() > max {
-        return Err(ApiError::invalid_field(
-            field,
-            format!("must be at most {max} characters"),
-        ));
-    }
-    if t.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        return Err(ApiError::invalid_field(
-            field,
-            "may not contain control characters",
-        ));
-    }
-    Ok(Some(t))
-}
-
-fn opt_text(field: &'static str, v: Option<String>, max: usize) -> ApiResult<Option<String>> {
-    v.map(|v| text(field, v, false, max))
-        .transpose()
-        .map(Option::flatten)
+fn opt_line(field: &'static str, v: Option<String>, max: usize) -> ApiResult<Option<String>> {
+    platform::json::optional_line(field, v.as_deref(), max)
 }
 
 impl PatientData {
@@ -349,15 +323,15 @@ impl PatientData {
             return Err(ApiError::invalid_field("birth_date", "is before 1890"));
         }
         let country = self.insurance_country.unwrap_or(practice_country);
-        let mobile = opt_text("mobile", self.mobile, 40)?
+        let mobile = opt_line("mobile", self.mobile, 40)?
             .map(|m| MobileNumber::parse(practice_country, &m).map(|m| m.as_str().to_owned()))
             .transpose()
             .map_err(|e| ApiError::invalid_field("mobile", e.to_string()))?;
-        let email = opt_text("email", self.email, 254)?
+        let email = opt_line("email", self.email, 254)?
             .map(|e| parse_email(&e))
             .transpose()
             .map_err(|e| ApiError::invalid_field("email", e.to_string()))?;
-        let national_number = opt_text("national_number", self.national_number, 40)?
+        let national_number = opt_line("national_number", self.national_number, 40)?
             .map(|n| NationalNumber::parse(country, &n).map(|n| n.digits().to_owned()))
             .transpose()
             .map_err(|e| {
@@ -368,11 +342,11 @@ impl PatientData {
                 };
                 ApiError::invalid_field("national_number", format!("not a valid {scheme}: {e}"))
             })?;
-        let mutuality_code = opt_text("mutuality_code", self.mutuality_code, 10)?
+        let mutuality_code = opt_line("mutuality_code", self.mutuality_code, 10)?
             .map(|m| parse_mutuality_code(&m))
             .transpose()
             .map_err(|e| ApiError::invalid_field("mutuality_code", e.to_string()))?;
-        let uzovi = opt_text("uzovi", self.uzovi, 10)?
+        let uzovi = opt_line("uzovi", self.uzovi, 10)?
             .map(|u| parse_uzovi(&u))
             .transpose()
             .map_err(|e| ApiError::invalid_field("uzovi", e.to_string()))?;
@@ -389,8 +363,8 @@ impl PatientData {
             ));
         }
         Ok(Self {
-            family_name: text("family_name", self.family_name, true, MAX_TEXT)?.unwrap_or_default(),
-            given_names: text("given_names", self.given_names, true, MAX_TEXT)?.unwrap_or_default(),
+            family_name: platform::json::line("family_name", &self.family_name, MAX_TEXT)?,
+            given_names: platform::json::line("given_names", &self.given_names, MAX_TEXT)?,
             birth_date: self.birth_date,
             sex: self.sex,
             mobile,
@@ -399,10 +373,14 @@ impl PatientData {
             insurance_country: self.insurance_country,
             mutuality_code,
             uzovi,
-            policy_number: opt_text("policy_number", self.policy_number, 40)?,
+            policy_number: opt_line("policy_number", self.policy_number, 40)?,
             national_number,
-            gp_name: opt_text("gp_name", self.gp_name, MAX_TEXT)?,
-            clinical_summary: opt_text("clinical_summary", self.clinical_summary, MAX_CLINICAL)?,
+            gp_name: opt_line("gp_name", self.gp_name, MAX_TEXT)?,
+            clinical_summary: platform::json::optional_text(
+                "clinical_summary",
+                self.clinical_summary.as_deref(),
+                MAX_CLINICAL,
+            )?,
         })
     }
 }
@@ -577,9 +555,17 @@ async fn load(
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?
-    .ok_or_else(|| ApiError::not_found("patient_not_found", "patient_id", id))?;
+    .ok_or_else(|| ApiError::not_found("patient_not_found", "patient_id"))?;
     let keys = state.practice_keys(tx, practice).await?;
     decode(&row, &keys, practice)
+}
+
+/// Writing clinical text needs its own permission; a refusal is audited like any other.
+async fn require_clinical(state: &AppState, staff: &Staff) -> ApiResult<()> {
+    staff
+        .require(state, Permission::ClinicalText)
+        .await
+        .map_err(|e| e.with_field("clinical_summary"))
 }
 
 fn redact(mut p: Patient, can: impl Fn(Permission) -> bool) -> Patient {
@@ -587,14 +573,6 @@ fn redact(mut p: Patient, can: impl Fn(Permission) -> bool) -> Patient {
         p.clinical_summary = None;
     }
     p
-}
-
-fn forbid_clinical(staff: &Staff) -> ApiError {
-    ApiError::forbidden(format!(
-        "the role {} may not write clinical text",
-        staff.role().as_str()
-    ))
-    .with_field("clinical_summary")
 }
 
 /// Validates and inserts a patient in the caller's transaction. The caller checks permissions
@@ -646,8 +624,8 @@ pub async fn create_patient(
     ApiJson(body): ApiJson<NewPatient>,
 ) -> ApiResult<(StatusCode, Json<Patient>)> {
     staff.require(&state, Permission::PatientWrite).await?;
-    if body.clinical_summary.is_some() && !staff.can(Permission::ClinicalText) {
-        return Err(forbid_clinical(&staff));
+    if body.clinical_summary.is_some() {
+        require_clinical(&state, &staff).await?;
     }
     let practice = staff.practice();
     let mut tx = state.db().tenant(practice).await?;
@@ -703,8 +681,8 @@ pub async fn update_patient(
     ApiJson(p): ApiJson<PatientPatch>,
 ) -> ApiResult<Json<Patient>> {
     staff.require(&state, Permission::PatientWrite).await?;
-    if p.clinical_summary.touches() && !staff.can(Permission::ClinicalText) {
-        return Err(forbid_clinical(&staff));
+    if p.clinical_summary.touches() {
+        require_clinical(&state, &staff).await?;
     }
     let practice = staff.practice();
     let mut tx = state.db().tenant(practice).await?;
@@ -859,7 +837,7 @@ pub async fn search_patients(
 ) -> ApiResult<Json<PatientPage>> {
     staff.require(&state, Permission::PatientRead).await?;
     let limit = page_limit(q.limit).map_err(|e| e.with_field("limit"))?;
-    let name = opt_text("family_name", q.family_name, MAX_TEXT)?;
+    let name = opt_line("family_name", q.family_name, MAX_TEXT)?;
     if name.is_none() && q.birth_date.is_none() && q.national_number.is_none() {
         return Err(ApiError::invalid_field(
             "family_name",

@@ -131,13 +131,7 @@ pub async fn create_with_id(
     practice: PracticeId,
     p: NewPractice,
 ) -> ApiResult<CreatedPractice> {
-    let name = p.name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(ApiError::invalid_field(
-            "name",
-            "must be 1 to 200 characters",
-        ));
-    }
+    let name = platform::json::line("name", &p.name, 200)?;
     if p.time_zone.parse::<chrono_tz::Tz>().is_err() {
         return Err(ApiError::invalid_field(
             "time_zone",
@@ -152,13 +146,7 @@ pub async fn create_with_id(
         .map_err(|e| ApiError::invalid_field("registration_number", e.to_string()))?;
     let email = parse_email(&p.admin.email)
         .map_err(|e| ApiError::invalid_field("admin.email", e.to_string()))?;
-    let display_name = p.admin.display_name.trim().to_owned();
-    if display_name.is_empty() || display_name.chars().count() > 200 {
-        return Err(ApiError::invalid_field(
-            "admin.display_name",
-            "must be 1 to 200 characters",
-        ));
-    }
+    let display_name = platform::json::line("admin.display_name", &p.admin.display_name, 200)?;
 
     let keys = state.keys().generate(practice);
     let mut tx = state.db().tenant(practice).await?;

@@ -145,16 +145,10 @@ pub async fn create_staff(
     staff.require(&state, Permission::StaffManage).await?;
     let email =
         parse_email(&body.email).map_err(|e| ApiError::invalid_field("email", e.to_string()))?;
-    let name = body.display_name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        return Err(ApiError::invalid_field(
-            "display_name",
-            "must be 1 to 200 characters",
-        ));
-    }
+    let name = platform::json::line("display_name", &body.display_name, 200)?;
     let mut tx = state.db().tenant(staff.practice()).await?;
     let (staff_id, setup_token, setup_token_expires_at) =
-        insert_staff(&mut tx, &state, staff.practice(), &email, name, body.role)
+        insert_staff(&mut tx, &state, staff.practice(), &email, &name, body.role)
             .await
             .on_constraint("staff_account_email_key", || {
                 ApiError::conflict("email_taken", "that e-mail address has an account")
@@ -186,10 +180,17 @@ async fn admin_change(
     let found = sqlx::query(sql)
         .bind(target)
         .execute(&mut *tx)
-        .await?
+        .await
+        .on_constraint("staff_account_last_admin", || {
+            ApiError::conflict(
+                "last_admin",
+                "the practice must keep one active practice admin; make another admin first",
+            )
+            .with_field("staff_id")
+        })?
         .rows_affected();
     if found == 0 {
-        return Err(ApiError::not_found("staff_not_found", "staff_id", target));
+        return Err(ApiError::not_found("staff_not_found", "staff_id"));
     }
     audit::record(
         &mut tx,
@@ -245,7 +246,7 @@ pub async fn reset_staff(
     .await?
     .rows_affected();
     if found == 0 {
-        return Err(ApiError::not_found("staff_not_found", "staff_id", id));
+        return Err(ApiError::not_found("staff_not_found", "staff_id"));
     }
     platform::auth::session::revoke_all(&mut tx, StaffId::from_uuid(id), "password_reset").await?;
     audit::record(
@@ -264,7 +265,7 @@ pub async fn reset_staff(
 
 /// Deactivates an account and ends its sessions.
 #[utoipa::path(post, path = "/v1/staff/{staff_id}/deactivate", tag = "staff", security(("session" = [])),
-    params(("staff_id" = Uuid, Path)), responses((status = 204), (status = 404, body = platform::error::Problem)))]
+    params(("staff_id" = Uuid, Path)), responses((status = 204), (status = 404, body = platform::error::Problem), (status = 409, description = "the last active practice admin", body = platform::error::Problem)))]
 pub async fn deactivate_staff(
     State(state): State<AppState>,
     staff: Staff,

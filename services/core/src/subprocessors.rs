@@ -92,13 +92,7 @@ pub async fn object(
     ApiJson(b): ApiJson<Objection>,
 ) -> ApiResult<StatusCode> {
     staff.require(&state, Permission::PrivacyManage).await?;
-    let reason = b.reason.trim();
-    if reason.is_empty() || reason.chars().count() > 1000 {
-        return Err(ApiError::invalid_field(
-            "reason",
-            "must be 1 to 1000 characters",
-        ));
-    }
+    let reason = platform::json::text("reason", &b.reason, 1000)?;
     let mut tx = state.db().tenant(staff.practice()).await?;
     sqlx::query(
         r#"insert into core.subprocessor_objection (practice_id, subprocessor_id, objected_by, reason) values ($1, $2, $3, $4)
@@ -111,7 +105,7 @@ pub async fn object(
     .execute(&mut *tx)
     .await
     .on_constraint("subprocessor_objection_subprocessor_id_fkey", || {
-        ApiError::not_found("subprocessor_not_found", "subprocessor_id", id.clone())
+        ApiError::not_found("subprocessor_not_found", "subprocessor_id")
     })?;
     let mut ev = staff.audit("subprocessor_objected", Action::Execute, None, "success");
     ev.purpose = "privacy";
@@ -139,7 +133,6 @@ pub async fn withdraw_objection(
         return Err(ApiError::not_found(
             "objection_not_found",
             "subprocessor_id",
-            id,
         ));
     }
     let mut ev = staff.audit(

@@ -74,17 +74,6 @@ pub struct CreatedSupportGrant {
     pub support_token: String,
 }
 
-fn text(field: &'static str, v: &str, max: usize) -> ApiResult<String> {
-    let t = v.trim();
-    if t.is_empty() || t.chars().count() > max || t.chars().any(char::is_control) {
-        return Err(ApiError::invalid_field(
-            field,
-            format!("must be 1 to {max} characters without control characters"),
-        ));
-    }
-    Ok(t.to_owned())
-}
-
 /// Grants operator support read access for a limited time.
 #[utoipa::path(post, path = "/v1/support-grants", tag = "support", security(("session" = [])), request_body = NewSupportGrant,
     responses((status = 201, body = CreatedSupportGrant), (status = 403, body = platform::error::Problem), (status = 422, body = platform::error::Problem)))]
@@ -94,8 +83,8 @@ pub async fn create_support_grant(
     ApiJson(body): ApiJson<NewSupportGrant>,
 ) -> ApiResult<(StatusCode, Json<CreatedSupportGrant>)> {
     staff.require(&state, Permission::SupportGrant).await?;
-    let operator_ref = text("operator_ref", &body.operator_ref, 100)?;
-    let reason = text("reason", &body.reason, 500)?;
+    let operator_ref = platform::json::line("operator_ref", &body.operator_ref, 100)?;
+    let reason = platform::json::line("reason", &body.reason, 500)?;
     if !(5..=MAX_MINUTES).contains(&body.minutes) {
         return Err(ApiError::invalid_field(
             "minutes",
@@ -196,11 +185,7 @@ pub async fn revoke_support_grant(
         .await?
         .rows_affected();
     if found == 0 {
-        return Err(ApiError::not_found(
-            "support_grant_not_found",
-            "grant_id",
-            id,
-        ));
+        return Err(ApiError::not_found("support_grant_not_found", "grant_id"));
     }
     let mut ev = staff.audit("support_access_revoked", Action::Update, None, "success");
     ev.support_grant = Some(SupportGrantId::from_uuid(id));

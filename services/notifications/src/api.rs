@@ -95,21 +95,6 @@ pub async fn get_settings(
     Ok(Json(s))
 }
 
-fn text(field: &'static str, v: &Option<String>, max: usize) -> ApiResult<Option<String>> {
-    match v.as_deref().map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(s) if s.chars().count() > max => Err(ApiError::invalid_field(
-            field,
-            format!("must be at most {max} characters"),
-        )),
-        Some(s) if s.chars().any(|c| c.is_control()) => Err(ApiError::invalid_field(
-            field,
-            "must not contain control characters",
-        )),
-        Some(s) => Ok(Some(s.to_owned())),
-    }
-}
-
 /// Replaces the message settings.
 #[utoipa::path(put, path = "/v1/notifications/settings", tag = "notifications", security(("session" = [])),
     request_body = NotificationSettings,
@@ -120,8 +105,10 @@ pub async fn put_settings(
     ApiJson(b): ApiJson<NotificationSettings>,
 ) -> ApiResult<Json<NotificationSettings>> {
     staff.require(&state, Permission::ScheduleManage).await?;
-    let display_name = text("display_name", &b.display_name, 40)?;
-    let address_line = text("address_line", &b.address_line, 80)?;
+    let display_name =
+        platform::json::optional_line("display_name", b.display_name.as_deref(), 40)?;
+    let address_line =
+        platform::json::optional_line("address_line", b.address_line.as_deref(), 80)?;
     if !(0..=1440).contains(&b.min_lead_minutes) {
         return Err(ApiError::invalid_field(
             "min_lead_minutes",
@@ -512,6 +499,20 @@ pub async fn appointment_messages(
 ) -> ApiResult<Json<Vec<Message>>> {
     staff.require(&state, Permission::ScheduleRead).await?;
     let mut tx = state.db().tenant(staff.practice()).await?;
+    // Notifications knows an appointment from scheduling's events (its projection); one it has
+    // never heard of is not this practice's, or not yet announced: 404 either way.
+    let known: bool = sqlx::query_scalar(
+        "select exists (select 1 from notifications.appointment where appointment_id = $1)",
+    )
+    .bind(id)
+    .fetch_one(&mut *tx)
+    .await?;
+    if !known {
+        return Err(ApiError::not_found(
+            "appointment_not_found",
+            "appointment_id",
+        ));
+    }
     let rows = select_messages(&mut tx, "appointment_id = $1 order by created_at", id).await?;
     tx.commit().await?;
     Ok(Json(rows))
@@ -527,6 +528,7 @@ pub async fn patient_messages(
 ) -> ApiResult<Json<Vec<Message>>> {
     staff.require(&state, Permission::PatientRead).await?;
     let mut tx = state.db().tenant(staff.practice()).await?;
+    platform::patients::require(&mut tx, PatientId::from_uuid(id)).await?;
     let rows = select_messages(
         &mut tx,
         "patient_id = $1 order by created_at desc limit 200",
@@ -599,12 +601,12 @@ pub async fn retry_message(
     .fetch_optional(&mut *tx)
     .await?;
     match current.as_deref() {
-        None => return Err(ApiError::not_found("message_not_found", "message_id", id)),
+        None => return Err(ApiError::not_found("message_not_found", "message_id")),
         Some("dead") => {}
         Some(other) => {
             return Err(ApiError::conflict(
                 "message_not_dead",
-                format!("message {id} is {other}; only dead messages are retried"),
+                format!("the message is {other}; only dead messages are retried"),
             )
             .with_field("state"));
         }
@@ -749,7 +751,7 @@ pub async fn handle_reply(
     .await?
     .rows_affected();
     if done == 0 {
-        return Err(ApiError::not_found("reply_not_found", "reply_id", id));
+        return Err(ApiError::not_found("reply_not_found", "reply_id"));
     }
     tx.commit().await?;
     Ok(axum::http::StatusCode::NO_CONTENT)

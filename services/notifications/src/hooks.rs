@@ -691,16 +691,6 @@ async fn insert_reply_with_id(
     Ok(())
 }
 
-fn inbound_key(provider: &str, parts: &[&str]) -> Vec<u8> {
-    let mut h = Sha256::new();
-    h.update(provider.as_bytes());
-    for p in parts {
-        h.update([0]);
-        h.update(p.as_bytes());
-    }
-    h.finalize().to_vec()
-}
-
 fn inbound_response(kind: &'static str, r: anyhow::Result<Inbound>, ok: Response) -> Response {
     match r {
         Ok(Inbound::Applied) => {
@@ -753,7 +743,10 @@ async fn link_mo(
     if !valid_e164(&mo.source) {
         return refuse(KIND, "malformed", StatusCode::BAD_REQUEST);
     }
-    let key = inbound_key("link", &[&mo.message_id]);
+    let key = state
+        .settings()
+        .master_key
+        .inbound_key("link", &[&mo.message_id]);
     let r = apply_inbound(
         &state,
         &mo.source,
@@ -797,7 +790,10 @@ async fn smsapi_mo(
         .ok()
         .and_then(|s| Utc.timestamp_opt(s, 0).single())
         .unwrap_or_else(Utc::now);
-    let key = inbound_key("smsapi", &[&from, &date, &text]);
+    let key = state
+        .settings()
+        .master_key
+        .inbound_key("smsapi", &[&from, &date, &text]);
     let r = apply_inbound(&state, &from, &text, received_at, &key).await;
     inbound_response(KIND, r, ok_text())
 }

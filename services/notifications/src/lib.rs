@@ -6,6 +6,7 @@ pub mod api;
 pub mod hooks;
 pub mod planning;
 pub mod providers;
+pub mod replies;
 pub mod sending;
 
 use axum::Router;

@@ -162,6 +162,7 @@ pub fn router(state: AppState, components: Components) -> Router {
 /// A bound, ready-to-run server.
 pub struct Application {
     listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
     state: AppState,
     components: Components,
 }
@@ -187,9 +188,18 @@ impl Application {
         let listener = TcpListener::bind(settings.bind_addr)
             .await
             .with_context(|| format!("Failed to bind {} (BIND_ADDR)", settings.bind_addr))?;
+        let metrics_listener = match settings.metrics_bind_addr {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("Failed to bind {addr} (METRICS_BIND_ADDR)"))?,
+            ),
+            None => None,
+        };
         let state = AppState::new(settings, db);
         Ok(Self {
             listener,
+            metrics_listener,
             state,
             components,
         })
@@ -201,6 +211,14 @@ impl Application {
             .local_addr()
             .map(|a| a.port())
             .unwrap_or_default()
+    }
+
+    /// The port of the separate metrics listener, when `METRICS_BIND_ADDR` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+            .map(|a| a.port())
     }
 
     /// The shared state (tests use it to reach the database and keys).
@@ -222,6 +240,19 @@ impl Application {
                 let _ = stopped.wait_for(|s| *s).await;
             }))
         });
+        if let Some(listener) = self.metrics_listener {
+            let mut stopped = stopped.clone();
+            tokio::spawn(async move {
+                let served = axum::serve(listener, platform::http::metrics_only_router())
+                    .with_graceful_shutdown(async move {
+                        let _ = stopped.wait_for(|s| *s).await;
+                    })
+                    .await;
+                if let Err(e) = served {
+                    tracing::error!(error = %e, "metrics listener failed");
+                }
+            });
+        }
         let app = router(self.state, self.components);
         let served = axum::serve(
             self.listener,

@@ -50,6 +50,21 @@ async fn patient_reply(
     Ok(format!("{outcome:?}"))
 }
 
+async fn reply_applied(
+    job: serde_json::Value,
+    state: Data<AppState>,
+) -> Result<String, BoxDynError> {
+    let changed = notifications::replies::reply_applied(&state, job)
+        .await
+        .map_err(boxed)?;
+    Ok(if changed {
+        "recorded"
+    } else {
+        "already settled"
+    }
+    .to_owned())
+}
+
 async fn appointment_changed(
     job: serde_json::Value,
     state: Data<AppState>,
@@ -177,6 +192,16 @@ pub async fn run(
         2,
         state.clone(),
         patient_reply
+    );
+    let monitor = consumer!(
+        monitor,
+        state,
+        instance,
+        jobs::REPLY_APPLIED,
+        8,
+        2,
+        state.clone(),
+        reply_applied
     );
     let monitor = consumer!(
         monitor,

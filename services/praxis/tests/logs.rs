@@ -2,71 +2,14 @@
 //! real binary runs, a patient whose every field is a canary goes through create, read, search,
 //! update and refused input, and the captured output is searched for every canary.
 
-use std::io::Read;
-use std::process::{Command, Stdio};
-use std::time::Duration;
+mod common;
 
 use serde_json::{Value, json};
 
-fn admin_url() -> String {
-    std::env::var("TEST_DATABASE_URL")
-        .or_else(|_| std::env::var("DATABASE_URL"))
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
-
 #[tokio::test]
 async fn logs_carry_ids_never_personal_data() {
-    let base = admin_url();
-    let (prefix, _) = base.rsplit_once('/').unwrap();
-    let name = format!(
-        "praxis_test_{}_logs{}",
-        chrono::Utc::now().timestamp(),
-        &uuid::Uuid::new_v4().simple().to_string()[..8]
-    );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_praxis"))
-        .args(["serve", "--demo"])
-        .env("DATABASE_URL", format!("{prefix}/{name}"))
-        .env("BIND_ADDR", "127.0.0.1:0")
-        .env("LOG_FORMAT", "json")
-        .env("RUST_LOG", "debug")
-        .env_remove("APP_DATABASE_URL")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("server starts");
-    // Read stdout until the listening line, in a thread (blocking pipe).
-    let mut stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        let mut all = String::new();
-        while let Ok(n) = stdout.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            all.push_str(&String::from_utf8_lossy(&buf[..n]));
-            let _ = tx.send(all.clone());
-        }
-    });
-    let mut seen = String::new();
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    let base_url = loop {
-        if let Ok(s) = rx.recv_timeout(Duration::from_millis(200)) {
-            seen = s;
-        }
-        if let Some(line) = seen.lines().find(|l| l.starts_with("praxis listening on ")) {
-            break line["praxis listening on ".len()..]
-                .split_whitespace()
-                .next()
-                .unwrap()
-                .to_owned();
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "server did not start: {seen}"
-        );
-    };
-
+    let server = common::Server::start("logs", &[("LOG_FORMAT", "json"), ("RUST_LOG", "debug")]);
+    let base_url = server.base.clone();
     let c = reqwest::Client::new();
     let post = |path: &str, token: Option<&str>, body: Value| {
         let mut r = c.post(format!("{base_url}{path}")).json(&body);
@@ -161,20 +104,7 @@ async fn logs_carry_ids_never_personal_data() {
     .await
     .unwrap();
 
-    child.kill().unwrap();
-    let _ = child.wait();
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    std::thread::sleep(Duration::from_millis(200));
-    while let Ok(s) = rx.try_recv() {
-        seen = s;
-    }
-    let output = format!("{seen}\n{err}");
+    let output = server.stop().await;
     assert!(
         output.contains("\"request_id\""),
         "the logs are JSON with ids: {output}"
@@ -183,13 +113,4 @@ async fn logs_carry_ids_never_personal_data() {
     for canary in canaries {
         assert!(!output.contains(canary), "log output contains {canary}");
     }
-    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&base)
-        .await
-        .unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "drop database \"{name}\" with (force)"
-    )))
-    .execute(&mut admin)
-    .await
-    .unwrap();
 }

@@ -246,18 +246,7 @@ pub async fn patient_appointments(
         }
     };
     let mut tx = state.db().tenant(staff.practice()).await?;
-    let known: bool =
-        sqlx::query_scalar("select exists (select 1 from core.patient where patient_id = $1)")
-            .bind(patient)
-            .fetch_one(&mut *tx)
-            .await?;
-    if !known {
-        return Err(ApiError::not_found(
-            "patient_not_found",
-            "patient_id",
-            patient,
-        ));
-    }
+    platform::patients::require(&mut tx, domain::PatientId::from_uuid(patient)).await?;
     let (tz, _) = practice_zone(&mut tx).await?;
     let cursor: Option<(DateTime<Utc>, Uuid)> = match q.cursor {
         Some(c) => Some(

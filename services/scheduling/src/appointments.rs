@@ -30,7 +30,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::availability::{Calendar, TypeTiming, context, free_room, room_busy};
-use crate::{local, name, practice_zone};
+use crate::{local, practice_zone};
+use platform::json::line;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
@@ -124,6 +125,10 @@ pub struct Appointment {
     pub outside_hours_reason: Option<String>,
     /// Why it was cancelled.
     pub cancel_reason: Option<String>,
+    /// When the appointment was confirmed (by the patient's reply to a reminder, or by staff).
+    pub confirmed_at: Option<DateTime<FixedOffset>>,
+    /// How it was confirmed: `patient_reply` or `staff`.
+    pub confirmed_via: Option<String>,
     /// Raised by every change.
     pub version: i32,
 }
@@ -142,11 +147,13 @@ pub(crate) struct Row {
     overlap_reason: Option<String>,
     outside_hours_reason: Option<String>,
     cancel_reason: Option<String>,
+    confirmed_at: Option<DateTime<Utc>>,
+    confirmed_via: Option<String>,
     pub(crate) version: i32,
 }
 
 pub(crate) const COLUMNS: &str = "appointment_id, practitioner_id, patient_id, type_id, room_id, starts_at, ends_at, status, \
-     hold_expires_at, overlap_reason, outside_hours_reason, cancel_reason, version";
+     hold_expires_at, overlap_reason, outside_hours_reason, cancel_reason, confirmed_at, confirmed_via, version";
 
 impl Row {
     pub(crate) fn view(self, tz: Tz) -> Appointment {
@@ -163,6 +170,8 @@ impl Row {
             overlap_reason: self.overlap_reason,
             outside_hours_reason: self.outside_hours_reason,
             cancel_reason: self.cancel_reason,
+            confirmed_at: self.confirmed_at.map(|t| local(tz, t)),
+            confirmed_via: self.confirmed_via,
             version: self.version,
         }
     }
@@ -176,7 +185,7 @@ async fn load(tx: &mut TenantTx, id: Uuid, for_update: bool) -> ApiResult<Row> {
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?
-    .ok_or_else(|| ApiError::not_found("appointment_not_found", "appointment_id", id))
+    .ok_or_else(|| ApiError::not_found("appointment_not_found", "appointment_id"))
 }
 
 /// Where and when an appointment goes, checked against the practitioner's calendar.
@@ -400,7 +409,7 @@ pub(crate) mod futures_like {
 }
 
 fn reason(field: &'static str, v: Option<&str>) -> ApiResult<Option<String>> {
-    v.map(|r| name(field, r, 500)).transpose()
+    v.map(|r| line(field, r, 500)).transpose()
 }
 
 pub(crate) async fn record(
@@ -661,7 +670,7 @@ pub async fn reschedule_appointment(
     let (tz, _) = practice_zone(&mut tx).await?;
     let current = load(&mut tx, id, true).await?;
     if current.status != "booked" {
-        return Err(invalid_transition(id, &current.status, "reschedule"));
+        return Err(invalid_transition(&current.status, "reschedule"));
     }
     let practitioner = b.practitioner_id.unwrap_or(current.practitioner_id);
     let ctx = context(&mut tx, current.type_id).await?;
@@ -737,10 +746,10 @@ pub(crate) async fn freed(
     crate::waitlist::slot_freed(tx, &job, version).await
 }
 
-fn invalid_transition(id: Uuid, from: &str, action: &str) -> ApiError {
+fn invalid_transition(from: &str, action: &str) -> ApiError {
     ApiError::conflict(
         "invalid_transition",
-        format!("cannot {action} appointment {id}: it is {from}"),
+        format!("cannot {action} the appointment: it is {from}"),
     )
     .with_field("status")
 }
@@ -764,12 +773,12 @@ pub async fn cancel_appointment(
     ApiJson(b): ApiJson<Cancel>,
 ) -> ApiResult<Json<Appointment>> {
     staff.require(&state, Permission::ScheduleWrite).await?;
-    let why = name("reason", &b.reason, 500)?;
+    let why = line("reason", &b.reason, 500)?;
     let mut tx = state.db().tenant(staff.practice()).await?;
     let (tz, _) = practice_zone(&mut tx).await?;
     let current = load(&mut tx, id, true).await?;
     if !matches!(current.status.as_str(), "booked" | "held") {
-        return Err(invalid_transition(id, &current.status, "cancel"));
+        return Err(invalid_transition(&current.status, "cancel"));
     }
     let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         r#"update scheduling.appointment
@@ -811,12 +820,12 @@ async fn close(
     let (tz, _) = practice_zone(&mut tx).await?;
     let current = load(&mut tx, id, true).await?;
     if current.status != "booked" {
-        return Err(invalid_transition(id, &current.status, action));
+        return Err(invalid_transition(&current.status, action));
     }
     if current.starts_at > Utc::now() {
         return Err(ApiError::conflict(
             "appointment_not_started",
-            format!("appointment {id} has not started yet"),
+            "the appointment has not started yet",
         )
         .with_field("status"));
     }

@@ -153,7 +153,7 @@ pub(crate) async fn type_timing(
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?;
-    t.ok_or_else(|| ApiError::invalid_field(field, format!("no active appointment type {id}")))
+    t.ok_or_else(|| ApiError::invalid_field(field, "no active appointment type has this id"))
 }
 
 /// The bounds of a stored range (unbounded ends become the extremes).
@@ -485,11 +485,10 @@ pub async fn search_availability(
     } = context(&mut tx, q.appointment_type_id).await?;
     let practitioners = match requested {
         Some(ids) => {
-            if let Some(unknown) = ids.iter().find(|id| !active.contains(id)) {
+            if ids.iter().any(|id| !active.contains(id)) {
                 return Err(ApiError::not_found(
                     "practitioner_not_found",
                     "practitioner_ids",
-                    unknown,
                 ));
             }
             ids

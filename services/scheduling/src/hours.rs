@@ -19,7 +19,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::availability::range_bounds;
-use crate::{local, name, practice_zone};
+use crate::{local, practice_zone};
+use platform::json::line;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
@@ -75,7 +76,6 @@ pub(crate) async fn practitioner_exists(tx: &mut TenantTx, id: Uuid) -> ApiResul
         Err(ApiError::not_found(
             "practitioner_not_found",
             "practitioner_id",
-            id,
         ))
     }
 }
@@ -232,7 +232,7 @@ pub async fn create_exception(
     let reason = b
         .reason
         .as_deref()
-        .map(|r| name("reason", r, 200))
+        .map(|r| line("reason", r, 200))
         .transpose()?;
     let mut tx = state.db().tenant(staff.practice()).await?;
     practitioner_exists(&mut tx, id).await?;
@@ -323,11 +323,7 @@ pub async fn delete_exception(
         .await?
         .rows_affected();
     if n == 0 {
-        return Err(ApiError::not_found(
-            "exception_not_found",
-            "exception_id",
-            eid,
-        ));
+        return Err(ApiError::not_found("exception_not_found", "exception_id"));
     }
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
@@ -370,7 +366,7 @@ pub async fn create_closure(
 ) -> ApiResult<(StatusCode, Json<Closure>)> {
     staff.require(&state, Permission::ScheduleManage).await?;
     let range = period(b.starts_at.to_utc(), b.ends_at.to_utc(), "ends_at")?;
-    let reason = name("reason", &b.reason, 200)?;
+    let reason = line("reason", &b.reason, 200)?;
     let mut tx = state.db().tenant(staff.practice()).await?;
     let (tz, _) = practice_zone(&mut tx).await?;
     let closure_id = Uuid::now_v7();
@@ -446,7 +442,7 @@ pub async fn delete_closure(
         .await?
         .rows_affected();
     if n == 0 {
-        return Err(ApiError::not_found("closure_not_found", "closure_id", id));
+        return Err(ApiError::not_found("closure_not_found", "closure_id"));
     }
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)

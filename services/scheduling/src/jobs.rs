@@ -4,13 +4,14 @@
 //! completion) enqueues `notifications.appointment-changed` with the new version in the same
 //! transaction: notifications plans, moves or drops reminders from it and never reads
 //! scheduling's tables for it. Completing an appointment enqueues invoice drafting. A patient's
-//! reply to a reminder comes back as `scheduling.patient-reply`.
+//! reply to a reminder comes back as `scheduling.patient-reply`, and what it did goes back to
+//! notifications as `notifications.reply-applied`.
 
 use chrono::Utc;
 use domain::PracticeId;
 use domain::jobs::{
     APPOINTMENT_CHANGED, AppointmentChanged, AppointmentJob, DRAFT_INVOICE, PatientReply,
-    ReplyAction,
+    REPLY_APPLIED, ReplyAction, ReplyApplied, ReplyOutcome,
 };
 use platform::AppState;
 use platform::audit::{self, Action, AuditEvent};
@@ -73,20 +74,6 @@ pub(crate) async fn draft_invoice(
     Ok(())
 }
 
-/// What a patient's reply did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ReplyOutcome {
-    /// The next appointment is confirmed.
-    Confirmed,
-    /// The next appointment is cancelled and its slot offered to the waitlist.
-    Cancelled,
-    /// The answered appointment had started: nothing changes.
-    TooLate,
-    /// No booked appointment to apply it to.
-    NoAppointment,
-}
-
 /// Handles `scheduling.patient-reply`: confirms or cancels the patient's next booked
 /// appointment at the practice, unless the appointment the reminder was about has started.
 pub async fn patient_reply(
@@ -144,6 +131,20 @@ pub async fn patient_reply(
             }
         }
     };
+    // Notifications shows the outcome on the reply; it learns it like everything else, by a job
+    // committed with the change.
+    enqueue(
+        &mut tx,
+        REPLY_APPLIED,
+        &ReplyApplied {
+            practice_id: job.practice_id,
+            reply_id: job.reply_id,
+            outcome,
+        },
+        Utc::now(),
+        &format!("reply-applied:{}", job.reply_id),
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(practice.id = %job.practice_id, reply.id = %job.reply_id, outcome = ?outcome, "patient reply applied");
     Ok(outcome)

@@ -102,15 +102,3 @@ pub(crate) async fn practice_zone(tx: &mut TenantTx) -> ApiResult<(Tz, Country)>
 pub(crate) fn local(tz: Tz, t: DateTime<Utc>) -> DateTime<FixedOffset> {
     t.with_timezone(&tz).fixed_offset()
 }
-
-/// A name-like text: trimmed, 1 to `max` characters, no control characters.
-pub(crate) fn name(field: &'static str, v: &str, max: usize) -> ApiResult<String> {
-    let t = v.trim();
-    if t.is_empty() || t.chars().count() > max || t.chars().any(char::is_control) {
-        return Err(ApiError::invalid_field(
-            field,
-            format!("must be 1 to {max} characters without control characters"),
-        ));
-    }
-    Ok(t.to_owned())
-}

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::name;
+use platform::json::line;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
@@ -100,7 +100,7 @@ pub async fn create_practitioner(
     ApiJson(body): ApiJson<NewPractitioner>,
 ) -> ApiResult<(StatusCode, Json<Practitioner>)> {
     staff.require(&state, Permission::ScheduleManage).await?;
-    let display_name = name("display_name", &body.display_name, 200)?;
+    let display_name = line("display_name", &body.display_name, 200)?;
     let (agb, riziv) = provider_numbers(body.agb_code.as_deref(), body.riziv_number.as_deref())?;
     let mut tx = state.db().tenant(staff.practice()).await?;
     let p: Practitioner = sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -171,7 +171,7 @@ pub async fn update_practitioner(
     let display_name = body
         .display_name
         .as_deref()
-        .map(|n| name("display_name", n, 200))
+        .map(|n| line("display_name", n, 200))
         .transpose()?;
     let (agb, riziv) = provider_numbers(body.agb_code.as_deref(), body.riziv_number.as_deref())?;
     let mut tx = state.db().tenant(staff.practice()).await?;
@@ -188,8 +188,7 @@ pub async fn update_practitioner(
     .bind(riziv)
     .fetch_optional(&mut *tx)
     .await?;
-    let p =
-        p.ok_or_else(|| ApiError::not_found("practitioner_not_found", "practitioner_id", id))?;
+    let p = p.ok_or_else(|| ApiError::not_found("practitioner_not_found", "practitioner_id"))?;
     tx.commit().await?;
     Ok(Json(p))
 }
@@ -222,7 +221,7 @@ pub async fn create_room(
     ApiJson(body): ApiJson<NewRoom>,
 ) -> ApiResult<(StatusCode, Json<Room>)> {
     staff.require(&state, Permission::ScheduleManage).await?;
-    let room_name = name("name", &body.name, 100)?;
+    let room_name = line("name", &body.name, 100)?;
     let mut tx = state.db().tenant(staff.practice()).await?;
     let room: Room =
         sqlx::query_as("insert into scheduling.room (practice_id, room_id, name) values ($1, $2, $3) returning room_id, name, active")
@@ -324,14 +323,14 @@ pub async fn create_appointment_type(
     ApiJson(b): ApiJson<NewAppointmentType>,
 ) -> ApiResult<(StatusCode, Json<AppointmentType>)> {
     staff.require(&state, Permission::ScheduleManage).await?;
-    let type_name = name("name", &b.name, 100)?;
+    let type_name = line("name", &b.name, 100)?;
     check_minutes("duration_minutes", b.duration_minutes, 5, 480)?;
     check_minutes("buffer_before_minutes", b.buffer_before_minutes, 0, 120)?;
     check_minutes("buffer_after_minutes", b.buffer_after_minutes, 0, 120)?;
     let tariff = b
         .tariff_code
         .as_deref()
-        .map(|t| name("tariff_code", t, 20))
+        .map(|t| line("tariff_code", t, 20))
         .transpose()?;
     let mut tx = state.db().tenant(staff.practice()).await?;
     let t: AppointmentType = sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -411,12 +410,12 @@ pub async fn update_appointment_type(
     let type_name = b
         .name
         .as_deref()
-        .map(|n| name("name", n, 100))
+        .map(|n| line("name", n, 100))
         .transpose()?;
     let tariff = b
         .tariff_code
         .as_deref()
-        .map(|t| name("tariff_code", t, 20))
+        .map(|t| line("tariff_code", t, 20))
         .transpose()?;
     let mut tx = state.db().tenant(staff.practice()).await?;
     let t: Option<AppointmentType> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -437,7 +436,7 @@ pub async fn update_appointment_type(
     .on_constraint("appointment_type_name_key", || {
         ApiError::conflict("appointment_type_name_taken", "an appointment type has that name").with_field("name")
     })?;
-    let t = t.ok_or_else(|| ApiError::not_found("appointment_type_not_found", "type_id", id))?;
+    let t = t.ok_or_else(|| ApiError::not_found("appointment_type_not_found", "type_id"))?;
     tx.commit().await?;
     Ok(Json(t))
 }

@@ -24,7 +24,8 @@ use uuid::Uuid;
 
 use crate::appointments::{Appointment, COLUMNS, NewRow, Placement, Row, guarded_write};
 use crate::availability::{Calendar, TypeTiming, free_room, room_busy, type_timing};
-use crate::{local, name, practice_zone};
+use crate::{local, practice_zone};
+use platform::json::line;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
@@ -248,15 +249,10 @@ pub async fn create_series(
     if active != Some(true) {
         return Err(ApiError::invalid_field(
             "practitioner_id",
-            format!("no active practitioner {}", b.practitioner_id),
+            "no active practitioner has this id",
         ));
     }
-    let patient_known: bool =
-        sqlx::query_scalar("select exists (select 1 from core.patient where patient_id = $1)")
-            .bind(b.patient_id)
-            .fetch_one(&mut *tx)
-            .await?;
-    if !patient_known {
+    if !platform::patients::exists(&mut tx, domain::PatientId::from_uuid(b.patient_id)).await? {
         return Err(ApiError::invalid_field("patient_id", "no such patient"));
     }
     let first = b.first_starts_at.to_utc();
@@ -354,7 +350,7 @@ async fn following(tx: &mut TenantTx, series: Uuid, from: Uuid) -> ApiResult<Vec
     .fetch_one(&mut **tx)
     .await?;
     if !exists {
-        return Err(ApiError::not_found("series_not_found", "series_id", series));
+        return Err(ApiError::not_found("series_not_found", "series_id"));
     }
     let start: Option<DateTime<Utc>> = sqlx::query_scalar(
         "select starts_at from scheduling.appointment where appointment_id = $1 and series_id = $2",
@@ -397,7 +393,7 @@ pub async fn cancel_following(
     ApiJson(b): ApiJson<CancelFollowing>,
 ) -> ApiResult<Json<Vec<Appointment>>> {
     staff.require(&state, Permission::ScheduleWrite).await?;
-    let why = name("reason", &b.reason, 500)?;
+    let why = line("reason", &b.reason, 500)?;
     let mut tx = state.db().tenant(staff.practice()).await?;
     let (tz, _) = practice_zone(&mut tx).await?;
     let ids: Vec<Uuid> = following(&mut tx, series, b.from_appointment_id)

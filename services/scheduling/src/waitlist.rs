@@ -201,7 +201,7 @@ pub async fn leave_waitlist(
             .fetch_optional(&mut *tx)
             .await?;
     let patient =
-        patient.ok_or_else(|| ApiError::not_found("waitlist_entry_not_found", "entry_id", id))?;
+        patient.ok_or_else(|| ApiError::not_found("waitlist_entry_not_found", "entry_id"))?;
     let mut ev = staff.audit(
         "sensitive_update",
         Action::Update,
@@ -274,11 +274,7 @@ pub async fn list_offers(
     .fetch_one(&mut *tx)
     .await?;
     if !known {
-        return Err(ApiError::not_found(
-            "waitlist_entry_not_found",
-            "entry_id",
-            id,
-        ));
+        return Err(ApiError::not_found("waitlist_entry_not_found", "entry_id"));
     }
     let rows: Vec<OfferRow> = sqlx::query_as(
         r#"select offer_id, entry_id, practitioner_id, starts_at,
@@ -441,10 +437,10 @@ pub async fn accept_offer(
     .fetch_optional(&mut *tx)
     .await?;
     let (entry, practitioner, starts_at, status, expires_at, patient, type_id, entry_status) =
-        offer.ok_or_else(|| ApiError::not_found("offer_not_found", "offer_id", id))?;
+        offer.ok_or_else(|| ApiError::not_found("offer_not_found", "offer_id"))?;
     if status != "open" || entry_status != "waiting" {
         return Err(
-            ApiError::conflict("offer_not_open", format!("offer {id} is {status}"))
+            ApiError::conflict("offer_not_open", format!("the offer is {status}"))
                 .with_field("offer_id"),
         );
     }
@@ -454,10 +450,7 @@ pub async fn accept_offer(
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        return Err(
-            ApiError::conflict("offer_expired", format!("offer {id} expired"))
-                .with_field("offer_id"),
-        );
+        return Err(ApiError::conflict("offer_expired", "the offer expired").with_field("offer_id"));
     }
     let timing = type_timing(&mut tx, type_id, "appointment_type_id").await?;
     let appt = Span {

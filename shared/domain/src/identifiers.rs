@@ -17,6 +17,9 @@ pub enum IdentifierError {
         /// What the format is.
         expected: &'static str,
     },
+    /// Not an e-mail address.
+    #[error("must be an e-mail address like name@example.org")]
+    Email,
     /// The check digits do not match.
     #[error("check digits do not match")]
     Checksum,
@@ -363,9 +366,7 @@ mod tests {
 /// A normalised e-mail address: trimmed, lower case, one `@`, a dotted domain, no spaces.
 pub fn parse_email(input: &str) -> Result<String, IdentifierError> {
     let e = input.trim().to_lowercase();
-    let bad = IdentifierError::Format {
-        expected: "an e-mail address of",
-    };
+    let bad = IdentifierError::Email;
     let (local, domain) = e.split_once('@').ok_or(bad.clone())?;
     if e.len() > 254
         || local.is_empty()

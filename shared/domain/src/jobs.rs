@@ -31,6 +31,8 @@ pub const SEND_MESSAGE: &str = "notifications.send";
 pub const REQUEST_MESSAGE: &str = "notifications.request-message";
 /// Scheduling: a patient answered a reminder (confirm or cancel).
 pub const PATIENT_REPLY: &str = "scheduling.patient-reply";
+/// Notifications: what scheduling did with a forwarded reply, for the reply's `outcome`.
+pub const REPLY_APPLIED: &str = "notifications.reply-applied";
 
 /// One version of an appointment, as notifications needs it: ids, time and status.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,6 +110,43 @@ pub struct PatientReply {
     pub action: ReplyAction,
     /// When the reply arrived; a reply after the appointment's start does nothing.
     pub received_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// What a forwarded reply did in the agenda.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplyOutcome {
+    /// The next appointment is confirmed.
+    Confirmed,
+    /// The next appointment is cancelled and its slot offered to the waitlist.
+    Cancelled,
+    /// The answered appointment had started: nothing changes.
+    TooLate,
+    /// No booked appointment to apply it to.
+    NoAppointment,
+}
+
+impl ReplyOutcome {
+    /// The value stored in `notifications.reply.outcome`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Confirmed => "confirmed",
+            Self::Cancelled => "cancelled",
+            Self::TooLate => "too_late",
+            Self::NoAppointment => "no_appointment",
+        }
+    }
+}
+
+/// Scheduling's answer to a [`PatientReply`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyApplied {
+    /// The practice.
+    pub practice_id: PracticeId,
+    /// The reply (notifications.reply).
+    pub reply_id: Uuid,
+    /// What it did.
+    pub outcome: ReplyOutcome,
 }
 
 /// A freed slot.

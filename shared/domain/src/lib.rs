@@ -14,5 +14,6 @@ pub mod replies;
 pub mod schedule;
 pub mod sms;
 pub mod templates;
+pub mod text;
 
 pub use ids::{AuditId, PatientId, PracticeId, SessionId, StaffId, SupportGrantId};

@@ -37,6 +37,17 @@ pub struct ConfigError {
     pub problem: String,
 }
 
+/// How the public port answers `/metrics` (see [`Settings::public_metrics`]).
+#[derive(Debug, Clone, Copy)]
+pub enum PublicMetrics<'a> {
+    /// Served to anyone (development only).
+    Open,
+    /// Served to requests that carry this bearer token.
+    Bearer(&'a SecretString),
+    /// Not served: 404.
+    Hidden,
+}
+
 /// Which SMS provider sends, with its credentials.
 #[derive(Clone)]
 pub enum SmsProviderSettings {
@@ -130,6 +141,11 @@ pub struct Settings {
     pub sms_send_concurrency: usize,
     /// `SMS_SEND_BATCH`: send jobs fetched from the queue per poll.
     pub sms_send_batch: usize,
+    /// `METRICS_TOKEN`: bearer token that `/metrics` on the public port requires when set.
+    pub metrics_token: Option<SecretString>,
+    /// `METRICS_BIND_ADDR`: a separate listen address serving only `/metrics` (for a scraper on
+    /// an internal network); the public port then does not serve it unless `METRICS_TOKEN` is set.
+    pub metrics_bind_addr: Option<SocketAddr>,
     /// `JOB_HEARTBEAT_MS`: worker heartbeat; a worker silent for three is presumed dead and
     /// its jobs run again.
     pub job_heartbeat: Duration,
@@ -310,6 +326,20 @@ impl Settings {
                 ));
             }
         };
+        let metrics_token = get("METRICS_TOKEN").map(SecretString::from);
+        if let Some(k) = &metrics_token {
+            use secrecy::ExposeSecret;
+            if k.expose_secret().len() < 32 {
+                return Err(err("METRICS_TOKEN", "must be at least 32 characters"));
+            }
+        }
+        let metrics_bind_addr =
+            match get("METRICS_BIND_ADDR") {
+                Some(v) => Some(v.parse().map_err(|_| {
+                    err("METRICS_BIND_ADDR", "must be an address like 10.0.0.5:9090")
+                })?),
+                None => None,
+            };
         let cores = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(2);
@@ -372,11 +402,28 @@ impl Settings {
             )? as usize,
             sms_send_batch: positive(parse(&get, "SMS_SEND_BATCH", 32)?, "SMS_SEND_BATCH")?
                 as usize,
+            metrics_token,
+            metrics_bind_addr,
             job_heartbeat: Duration::from_millis(positive(
                 parse(&get, "JOB_HEARTBEAT_MS", 5_000)?,
                 "JOB_HEARTBEAT_MS",
             )? as u64),
         })
+    }
+
+    /// How `/metrics` is served on the public port: behind `METRICS_TOKEN` when one is set;
+    /// otherwise not at all when it has a listener of its own or in production, and openly only
+    /// on a development machine.
+    pub fn public_metrics(&self) -> PublicMetrics<'_> {
+        match (
+            &self.metrics_token,
+            self.metrics_bind_addr,
+            self.environment,
+        ) {
+            (Some(token), _, _) => PublicMetrics::Bearer(token),
+            (None, None, Environment::Development) => PublicMetrics::Open,
+            (None, _, _) => PublicMetrics::Hidden,
+        }
     }
 
     /// Whether the development master key is in use.
@@ -533,6 +580,31 @@ mod tests {
             settings(&[("SMS_SENDER", "1Clinic")]).unwrap_err().variable,
             "SMS_SENDER"
         );
+    }
+
+    #[test]
+    fn metrics_stay_off_the_public_port_unless_a_token_guards_them() {
+        use super::PublicMetrics;
+        let key = ("MASTER_KEY", "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=");
+        let prod = [
+            ("PRAXIS_ENV", "production"),
+            key,
+            ("ALLOW_SANDBOX_PROVIDERS", "true"),
+        ];
+        let token = ("METRICS_TOKEN", "metrics-token-0123456789abcdefghijklmnop");
+        let separate = ("METRICS_BIND_ADDR", "127.0.0.1:9090");
+        let public = |vars: &[(&str, &str)]| match settings(vars).unwrap().public_metrics() {
+            PublicMetrics::Open => "open",
+            PublicMetrics::Bearer(_) => "bearer",
+            PublicMetrics::Hidden => "hidden",
+        };
+        assert_eq!(public(&prod), "hidden");
+        assert_eq!(public(&[prod[0], prod[1], prod[2], separate]), "hidden");
+        assert_eq!(public(&[prod[0], prod[1], prod[2], token]), "bearer");
+        assert_eq!(public(&[]), "open");
+        assert_eq!(public(&[separate]), "hidden");
+        assert!(settings(&[("METRICS_TOKEN", "short")]).is_err());
+        assert!(settings(&[("METRICS_BIND_ADDR", "nowhere")]).is_err());
     }
 
     #[test]

@@ -54,13 +54,36 @@ impl MasterKey {
     /// A keyed hash of a phone number (E.164) for routing replies across practices; the key is
     /// derived from the master key, so the table holding it reveals no number.
     pub fn phone_route(&self, e164: &str) -> Vec<u8> {
+        self.keyed_hash(b"praxis/phone-route/v1", &[e164.as_bytes()])
+    }
+
+    /// A keyed hash of an inbound message's identity (provider, then its parts), to recognise a
+    /// provider's retry. Keyed because the parts may be a phone number and a known text: a
+    /// plain SHA-256 of them is reversed by trying every number of a country in seconds.
+    pub fn inbound_key(&self, provider: &str, parts: &[&str]) -> Vec<u8> {
+        let mut fields: Vec<&[u8]> = vec![provider.as_bytes()];
+        fields.extend(parts.iter().map(|p| p.as_bytes()));
+        self.keyed_hash(b"praxis/inbound-seen/v1", &fields)
+    }
+
+    /// HMAC-SHA-256 of `fields` (each length-prefixed, so no two lists collide) under a key
+    /// derived from the master key for `purpose`.
+    fn keyed_hash(&self, purpose: &[u8], fields: &[&[u8]]) -> Vec<u8> {
         let mut derive = <Hmac<Sha256> as hmac::digest::KeyInit>::new_from_slice(self.0.as_slice())
             .expect("any key length");
-        derive.update(b"praxis/phone-route/v1");
+        derive.update(purpose);
         let key = derive.finalize().into_bytes();
         let mut mac = <Hmac<Sha256> as hmac::digest::KeyInit>::new_from_slice(key.as_slice())
             .expect("any key length");
-        mac.update(e164.as_bytes());
+        if let [only] = fields {
+            // One field: the bare value (the form `phone_route` has always stored).
+            mac.update(only);
+        } else {
+            for f in fields {
+                mac.update(&(f.len() as u64).to_be_bytes());
+                mac.update(f);
+            }
+        }
         mac.finalize().into_bytes().to_vec()
     }
 

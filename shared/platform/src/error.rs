@@ -125,15 +125,56 @@ impl ApiError {
         .with_field(field)
     }
 
-    /// 404: the thing does not exist for this practice.
-    pub fn not_found(code: &'static str, field: &'static str, id: impl std::fmt::Display) -> Self {
+    /// 404: the thing does not exist for this practice. The same answer for an id that exists
+    /// in another practice and one that exists nowhere, and the id is not repeated back.
+    pub fn not_found(code: &'static str, field: &'static str) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
             code,
             "Not found",
-            format!("no {field} {id}"),
+            format!("nothing with this {field} exists here"),
         )
         .with_field(field)
+    }
+
+    /// 404 for a path no route serves.
+    pub fn no_route() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "route_not_found",
+            "Not found",
+            "no route serves this path",
+        )
+    }
+
+    /// 405: the route exists but not with this method.
+    pub fn method_not_allowed() -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "Method not allowed",
+            "this route does not take this method (see the Allow header)",
+        )
+    }
+
+    /// Any other client error a layer answered without a body of its own.
+    pub fn invalid_request(status: StatusCode) -> Self {
+        Self::new(
+            status,
+            "invalid_request",
+            "The request is not valid",
+            status.canonical_reason().unwrap_or("invalid request"),
+        )
+    }
+
+    /// 415: the body is not `application/json`.
+    pub fn unsupported_media_type() -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Unsupported media type",
+            "Content-Type must be application/json",
+        )
     }
 
     /// 401 for every failed login, whatever the reason: wrong password, unknown account,
@@ -167,8 +208,9 @@ impl ApiError {
         )
     }
 
-    /// 403: the role does not allow this.
-    pub fn forbidden(detail: impl Into<Cow<'static, str>>) -> Self {
+    /// 403: the role does not allow this. Only [`crate::auth::Staff::require`] and its kin build
+    /// it, after writing the refusal to the audit trail, so no refusal goes unaudited.
+    pub(crate) fn forbidden(detail: impl Into<Cow<'static, str>>) -> Self {
         Self::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed", detail)
     }
 

@@ -39,11 +39,44 @@ async fn readyz(State(state): State<AppState>) -> Result<&'static str, ApiError>
     Ok("ready")
 }
 
-async fn metrics() -> impl IntoResponse {
+/// `/metrics` on the public port, as [`crate::config::Settings::public_metrics`] says.
+async fn metrics(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
+    use crate::config::PublicMetrics;
+    match state.settings().public_metrics() {
+        PublicMetrics::Open => {}
+        PublicMetrics::Hidden => return Err(ApiError::no_route()),
+        PublicMetrics::Bearer(token) => {
+            use secrecy::ExposeSecret;
+            use subtle::ConstantTimeEq;
+            let sent = headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .unwrap_or_default();
+            if !bool::from(sent.as_bytes().ct_eq(token.expose_secret().as_bytes())) {
+                return Err(ApiError::unauthenticated());
+            }
+        }
+    }
+    Ok(render_metrics().into_response())
+}
+
+fn render_metrics() -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         crate::metrics::handle().render(),
     )
+}
+
+/// The router of the separate metrics listener (`METRICS_BIND_ADDR`): `/metrics` only.
+pub fn metrics_only_router() -> Router {
+    Router::new()
+        .route("/metrics", get(|| async { render_metrics() }))
+        .fallback(route_not_found)
+        .layer(middleware::from_fn(security_headers))
 }
 
 /// Wraps the composed routers of a process with the conventions. `max_body_bytes` bounds
@@ -60,7 +93,7 @@ pub fn finish(router: Router, max_body_bytes: usize) -> Router {
 }
 
 async fn route_not_found() -> ApiError {
-    ApiError::not_found("route_not_found", "route", "with this method and path")
+    ApiError::no_route()
 }
 
 /// Request id, span, access log, the 5xx cause, and request metrics.
@@ -157,13 +190,40 @@ async fn security_headers(request: Request, next: Next) -> Response {
         },
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if response.status() == StatusCode::PAYLOAD_TOO_LARGE
-        && response
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .is_some_and(|v| v != "application/problem+json")
-    {
-        return ApiError::payload_too_large().into_response();
+    if response.status().is_client_error() || response.status().is_server_error() {
+        return as_problem(response);
     }
     response
+}
+
+/// Every error answer is a problem document: the few that axum or tower produce on their own
+/// (405 with its `Allow` header, a 413 from the body limit) are rewritten here, once.
+fn as_problem(response: Response) -> Response {
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v == "application/problem+json");
+    if is_problem {
+        return response;
+    }
+    let status = response.status();
+    let problem = match status {
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::method_not_allowed(),
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::payload_too_large(),
+        StatusCode::NOT_FOUND => ApiError::no_route(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::unsupported_media_type(),
+        _ if status.is_server_error() => {
+            ApiError::internal(anyhow::anyhow!("{status} answered without a problem body"))
+        }
+        _ => ApiError::invalid_request(status),
+    };
+    let (parts, _) = response.into_parts();
+    let mut rewritten = problem.into_response();
+    *rewritten.status_mut() = status;
+    for (name, value) in parts.headers.iter() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            rewritten.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    rewritten
 }
