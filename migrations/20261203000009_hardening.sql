@@ -8,16 +8,16 @@ alter table scheduling.appointment
         check (status in ('held', 'expired', 'cancelled') or patient_id is not null);
 
 -- A practice always keeps one active practice admin: nobody else can unlock, reset or create
--- accounts. The check locks the practice's active admins first, so two admins deactivating each
--- other at the same moment are serialised and the second is refused.
+-- accounts. Changes that take an admin away are serialised per practice by a transaction-level
+-- advisory lock (not row locks: each update already holds its own row, and locking the others'
+-- rows would deadlock two admins deactivating each other); under READ COMMITTED the check after
+-- the lock sees the other's committed change, so the second is refused.
 create function core.keep_one_admin() returns trigger
 language plpgsql as $$
 begin
     if old.role = 'practice_admin' and old.deactivated_at is null
        and (new.role <> 'practice_admin' or new.deactivated_at is not null) then
-        perform 1 from core.staff_account
-         where practice_id = old.practice_id and role = 'practice_admin' and deactivated_at is null
-         for update;
+        perform pg_advisory_xact_lock(hashtextextended('praxis.keep_one_admin:' || old.practice_id::text, 0));
         if not exists (
             select 1 from core.staff_account
              where practice_id = old.practice_id and staff_id <> old.staff_id

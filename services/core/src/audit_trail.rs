@@ -38,6 +38,7 @@ pub struct AuditQuery {
     pub to: Option<DateTime<Utc>>,
     /// Page size, 1 to 500 (default 100).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     #[serde(default)]

@@ -270,10 +270,15 @@ pub struct SetupRequest {
     /// The practice.
     pub practice_id: PracticeId,
     /// Sign-in e-mail address.
+    #[schema(
+        max_length = 254,
+        pattern = r"^[^\s@\x00-\x1F\x7F-\x9F]{1,64}@[^\s@.\x00-\x1F\x7F-\x9F]+(\.[^\s@.\x00-\x1F\x7F-\x9F]+)+$"
+    )]
     pub email: String,
     /// The setup token from the administrator or operator.
     pub setup_token: String,
     /// The new password (12 to 128 characters).
+    #[schema(min_length = 12, max_length = 128)]
     pub new_password: String,
 }
 
@@ -427,7 +432,7 @@ pub struct StageResponse {
 
 /// Confirms enrolment with a first code; the session becomes active.
 #[utoipa::path(post, path = "/v1/auth/totp/confirm", tag = "auth", security(("session" = [])), request_body = TotpCode,
-    responses((status = 200, body = StageResponse), (status = 401, body = platform::error::Problem)))]
+    responses((status = 200, body = StageResponse), (status = 401, body = platform::error::Problem), (status = 409, description = "TOTP is set up already", body = platform::error::Problem)))]
 pub async fn confirm_totp(
     State(state): State<AppState>,
     ip: ClientIp,
@@ -445,7 +450,7 @@ pub async fn confirm_totp(
 
 /// Completes sign-in with a TOTP code; the session becomes active.
 #[utoipa::path(post, path = "/v1/auth/totp/verify", tag = "auth", security(("session" = [])), request_body = TotpCode,
-    responses((status = 200, body = StageResponse), (status = 401, body = platform::error::Problem)))]
+    responses((status = 200, body = StageResponse), (status = 401, body = platform::error::Problem), (status = 409, description = "the session is not waiting for a code", body = platform::error::Problem)))]
 pub async fn verify_totp(
     State(state): State<AppState>,
     ip: ClientIp,
@@ -617,6 +622,7 @@ pub struct PasswordChange {
     /// The current password.
     pub current_password: String,
     /// The new password (12 to 128 characters).
+    #[schema(min_length = 12, max_length = 128)]
     pub new_password: String,
 }
 

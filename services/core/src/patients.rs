@@ -732,6 +732,7 @@ pub async fn update_patient(
 pub struct PageQuery {
     /// Page size, 1 to 200 (default 50).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     #[serde(default)]
@@ -821,6 +822,7 @@ pub struct PatientSearch {
     pub national_number: Option<String>,
     /// Page size, 1 to 200 (default 50).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     #[serde(default)]

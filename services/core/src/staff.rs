@@ -8,6 +8,7 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use domain::identifiers::parse_email;
 use domain::practice::{Permission, Role};
+use domain::text::Line;
 use domain::{PracticeId, StaffId};
 use platform::audit::{self, Action};
 use platform::auth::Staff;
@@ -116,9 +117,13 @@ pub async fn list_staff(
 #[serde(deny_unknown_fields)]
 pub struct NewStaff {
     /// Sign-in e-mail address.
+    #[schema(
+        max_length = 254,
+        pattern = r"^[^\s@\x00-\x1F\x7F-\x9F]{1,64}@[^\s@.\x00-\x1F\x7F-\x9F]+(\.[^\s@.\x00-\x1F\x7F-\x9F]+)+$"
+    )]
     pub email: String,
     /// Name shown to colleagues.
-    pub display_name: String,
+    pub display_name: Line<200>,
     /// Role.
     pub role: Role,
 }
@@ -145,10 +150,10 @@ pub async fn create_staff(
     staff.require(&state, Permission::StaffManage).await?;
     let email =
         parse_email(&body.email).map_err(|e| ApiError::invalid_field("email", e.to_string()))?;
-    let name = platform::json::line("display_name", &body.display_name, 200)?;
+    let name = body.display_name.as_str();
     let mut tx = state.db().tenant(staff.practice()).await?;
     let (staff_id, setup_token, setup_token_expires_at) =
-        insert_staff(&mut tx, &state, staff.practice(), &email, &name, body.role)
+        insert_staff(&mut tx, &state, staff.practice(), &email, name, body.role)
             .await
             .on_constraint("staff_account_email_key", || {
                 ApiError::conflict("email_taken", "that e-mail address has an account")

@@ -160,6 +160,7 @@ pub struct DisclosureQuery {
     pub subprocessor_id: Option<String>,
     /// At most this many (1 to 500, default 100), newest first.
     #[serde(default)]
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 

@@ -9,7 +9,9 @@ use axum::routing::{delete, get};
 use axum::{Json, Router};
 use chrono::{DateTime, Duration, Utc};
 use domain::SupportGrantId;
+use domain::bounded::Int;
 use domain::practice::Permission;
+use domain::text::Line;
 use platform::audit::{self, Action};
 use platform::auth::Staff;
 use platform::auth::session::new_support_token;
@@ -40,11 +42,11 @@ pub const MAX_MINUTES: i64 = 8 * 60;
 #[serde(deny_unknown_fields)]
 pub struct NewSupportGrant {
     /// The operator's ticket or employee reference (not a name).
-    pub operator_ref: String,
+    pub operator_ref: Line<100>,
     /// Why access is needed.
-    pub reason: String,
+    pub reason: Line<500>,
     /// How long, 5 to 480 minutes.
-    pub minutes: i64,
+    pub minutes: Int<5, { MAX_MINUTES }>,
 }
 
 /// A grant as listed.
@@ -83,18 +85,12 @@ pub async fn create_support_grant(
     ApiJson(body): ApiJson<NewSupportGrant>,
 ) -> ApiResult<(StatusCode, Json<CreatedSupportGrant>)> {
     staff.require(&state, Permission::SupportGrant).await?;
-    let operator_ref = platform::json::line("operator_ref", &body.operator_ref, 100)?;
-    let reason = platform::json::line("reason", &body.reason, 500)?;
-    if !(5..=MAX_MINUTES).contains(&body.minutes) {
-        return Err(ApiError::invalid_field(
-            "minutes",
-            format!("must be between 5 and {MAX_MINUTES}"),
-        ));
-    }
+    let operator_ref = body.operator_ref.as_str();
+    let reason = body.reason.as_str();
     let grant_id = SupportGrantId::new();
     let token = new_support_token(staff.practice());
     let starts_at = Utc::now();
-    let expires_at = starts_at + Duration::minutes(body.minutes);
+    let expires_at = starts_at + Duration::minutes(body.minutes.get());
     let mut tx = state.db().tenant(staff.practice()).await?;
     sqlx::query(
         r#"insert into core.support_grant (practice_id, grant_id, granted_by, operator_ref, reason, starts_at, expires_at, token_hash)
@@ -103,8 +99,8 @@ pub async fn create_support_grant(
     .bind(staff.practice().as_uuid())
     .bind(grant_id.as_uuid())
     .bind(staff.staff_id().as_uuid())
-    .bind(&operator_ref)
-    .bind(&reason)
+    .bind(operator_ref)
+    .bind(reason)
     .bind(starts_at)
     .bind(expires_at)
     .bind(token_hash(&token))
@@ -119,8 +115,8 @@ pub async fn create_support_grant(
         Json(CreatedSupportGrant {
             grant: SupportGrant {
                 grant_id,
-                operator_ref,
-                reason,
+                operator_ref: operator_ref.to_owned(),
+                reason: reason.to_owned(),
                 starts_at,
                 expires_at,
                 revoked_at: None,

@@ -8,6 +8,7 @@ use chrono::{DateTime, NaiveTime, Utc};
 use domain::PatientId;
 use domain::practice::{Language, Permission};
 use domain::templates::{self, Allowed, Fields, MessageKind};
+use domain::text::Text;
 use platform::audit::{self, Action};
 use platform::auth::Staff;
 use platform::json::{ApiJson, ApiPath, ApiQuery};
@@ -22,7 +23,7 @@ pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route(
             "/v1/notifications/settings",
-            get(get_settings).put(put_settings),
+            get(get_notification_settings).put(put_notification_settings),
         )
         .route(
             "/v1/notifications/reminder-rules",
@@ -59,19 +60,22 @@ pub(crate) fn router() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct NotificationSettings {
     /// Name in messages (the practice's name when null), at most 40 characters.
+    #[schema(max_length = 40, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub display_name: Option<String>,
     /// Address line for `{address}`, at most 80 characters.
+    #[schema(max_length = 80, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub address_line: Option<String>,
     /// Start of quiet hours, local time (default 21:00).
-    #[schema(value_type = String, example = "21:00")]
+    #[schema(value_type = String, example = "21:00", pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,9})?)?$")]
     pub quiet_start: NaiveTime,
     /// End of quiet hours, local time (default 08:00).
-    #[schema(value_type = String, example = "08:00")]
+    #[schema(value_type = String, example = "08:00", pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,9})?)?$")]
     pub quiet_end: NaiveTime,
     /// Whether `{practitioner}` (the practitioner's last name) may be used.
     pub practitioner_name_in_messages: bool,
     /// A reminder that cannot go out at least this many minutes before the appointment is
     /// skipped (0 to 1440, default 60).
+    #[schema(minimum = 0, maximum = 1440)]
     pub min_lead_minutes: i32,
 }
 
@@ -84,7 +88,7 @@ const SELECT_SETTINGS: &str = r#"select s.display_name, s.address_line,
 /// Reads the message settings.
 #[utoipa::path(get, path = "/v1/notifications/settings", tag = "notifications", security(("session" = [])),
     responses((status = 200, body = NotificationSettings)))]
-pub async fn get_settings(
+pub async fn get_notification_settings(
     State(state): State<AppState>,
     staff: Staff,
 ) -> ApiResult<Json<NotificationSettings>> {
@@ -99,7 +103,7 @@ pub async fn get_settings(
 #[utoipa::path(put, path = "/v1/notifications/settings", tag = "notifications", security(("session" = [])),
     request_body = NotificationSettings,
     responses((status = 200, body = NotificationSettings), (status = 422, body = platform::error::Problem)))]
-pub async fn put_settings(
+pub async fn put_notification_settings(
     State(state): State<AppState>,
     staff: Staff,
     ApiJson(b): ApiJson<NotificationSettings>,
@@ -109,12 +113,7 @@ pub async fn put_settings(
         platform::json::optional_line("display_name", b.display_name.as_deref(), 40)?;
     let address_line =
         platform::json::optional_line("address_line", b.address_line.as_deref(), 80)?;
-    if !(0..=1440).contains(&b.min_lead_minutes) {
-        return Err(ApiError::invalid_field(
-            "min_lead_minutes",
-            "must be between 0 and 1440",
-        ));
-    }
+    platform::json::range("min_lead_minutes", b.min_lead_minutes.into(), 0, 1440)?;
     if b.quiet_start == b.quiet_end {
         return Err(ApiError::invalid_field(
             "quiet_end",
@@ -153,6 +152,7 @@ pub struct ReminderRule {
     pub type_id: Option<Uuid>,
     /// Minutes before the appointment, 15 to 20160 (14 days). Whole days keep the wall-clock
     /// time across DST changes.
+    #[schema(minimum = 15, maximum = 20160)]
     pub offset_minutes: i32,
 }
 
@@ -342,7 +342,7 @@ pub async fn list_templates(
 pub struct TemplateBody {
     /// Text with placeholders from: practice, date, time, address, reply; practitioner (if the
     /// practice allows it), type (if the appointment type allows it), link (payment messages).
-    pub body: String,
+    pub body: Text<1000>,
 }
 
 fn parse_kind_lang(kind: &str, language: &str) -> ApiResult<(MessageKind, Language)> {
@@ -360,7 +360,7 @@ fn parse_kind_lang(kind: &str, language: &str) -> ApiResult<(MessageKind, Langua
 /// Sets the practice's text for a kind and language. The answer says how many segments it
 /// costs; `over_one_segment` warns that every message will cost more.
 #[utoipa::path(put, path = "/v1/notifications/templates/{kind}/{language}", tag = "notifications", security(("session" = [])),
-    params(("kind" = String, Path), ("language" = String, Path)), request_body = TemplateBody,
+    params(("kind" = MessageKind, Path), ("language" = Language, Path)), request_body = TemplateBody,
     responses((status = 200, body = Template), (status = 422, body = platform::error::Problem)))]
 pub async fn put_template(
     State(state): State<AppState>,
@@ -370,12 +370,6 @@ pub async fn put_template(
 ) -> ApiResult<Json<Template>> {
     staff.require(&state, Permission::ScheduleManage).await?;
     let (kind, lang) = parse_kind_lang(&kind, &language)?;
-    if b.body.chars().count() > 1000 {
-        return Err(ApiError::invalid_field(
-            "body",
-            "must be at most 1000 characters",
-        ));
-    }
     let mut tx = state.db().tenant(staff.practice()).await?;
     let practitioner_allowed: Option<bool> =
         sqlx::query_scalar("select practitioner_name_in_messages from notifications.settings")
@@ -390,9 +384,9 @@ pub async fn put_template(
         practitioner_name: practitioner_allowed.unwrap_or(false),
         type_name: type_allowed,
     };
-    templates::check(&b.body, kind, allowed)
+    templates::check(b.body.as_str(), kind, allowed)
         .map_err(|e| ApiError::invalid_field("body", e.to_string()))?;
-    let t = describe(kind, lang, b.body.trim().to_owned(), false);
+    let t = describe(kind, lang, b.body.into_inner(), false);
     sqlx::query(
         r#"insert into notifications.template (practice_id, kind, language, body, encoding, segments, updated_by)
            values ($1, $2, $3, $4, $5, $6, $7)
@@ -417,7 +411,7 @@ pub async fn put_template(
 
 /// Goes back to the built-in text.
 #[utoipa::path(delete, path = "/v1/notifications/templates/{kind}/{language}", tag = "notifications", security(("session" = [])),
-    params(("kind" = String, Path), ("language" = String, Path)),
+    params(("kind" = MessageKind, Path), ("language" = Language, Path)),
     responses((status = 200, body = Template)))]
 pub async fn delete_template(
     State(state): State<AppState>,
@@ -553,6 +547,7 @@ pub async fn patient_messages(
 #[serde(deny_unknown_fields)]
 pub struct AttentionQuery {
     /// `dead` (out of attempts; default) or `failed`.
+    #[param(pattern = "^(dead|failed)$")]
     pub state: Option<String>,
 }
 
@@ -777,22 +772,34 @@ pub struct ProviderAccount {
 #[serde(deny_unknown_fields)]
 pub struct ProviderAccountInput {
     /// `link_platform` or `smsapi`.
+    #[schema(pattern = r"^(link_platform|smsapi)$")]
     pub provider: String,
-    /// API host (https).
+    /// API host (https; plain http only outside production, for simulators).
+    #[schema(
+        max_length = 200,
+        pattern = r"^https?://[^\s\x00-\x1F\x7F-\x9F/]+(/[^\s\x00-\x1F\x7F-\x9F]*)?$"
+    )]
     pub base_url: String,
     /// Sender id: 2 to 11 letters or digits, not starting with a digit.
+    #[schema(pattern = r"^[A-Za-z][A-Za-z0-9]{1,10}$")]
     pub sender: String,
     /// LINK platform: Basic-auth user.
+    #[schema(max_length = 500, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub username: Option<String>,
     /// LINK platform: Basic-auth password.
+    #[schema(max_length = 500, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub password: Option<String>,
     /// LINK platform: `platformId`.
+    #[schema(max_length = 500, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub platform_id: Option<String>,
     /// LINK platform: `platformPartnerId`.
+    #[schema(max_length = 500, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub platform_partner_id: Option<String>,
     /// LINK platform: delivery-report gate id.
+    #[schema(max_length = 500, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub gate_id: Option<String>,
     /// SMSAPI: OAuth token.
+    #[schema(max_length = 500, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub token: Option<String>,
 }
 

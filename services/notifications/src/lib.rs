@@ -21,7 +21,7 @@ pub fn router() -> Router<AppState> {
 #[derive(utoipa::OpenApi)]
 #[openapi(
     paths(
-        api::get_settings, api::put_settings, api::get_rules, api::put_rules, api::list_templates,
+        api::get_notification_settings, api::put_notification_settings, api::get_rules, api::put_rules, api::list_templates,
         api::put_template, api::delete_template, api::appointment_messages, api::patient_messages,
         api::attention_messages, api::retry_message, api::list_replies, api::handle_reply,
         api::get_provider, api::put_provider, api::delete_provider

@@ -19,9 +19,7 @@ pub(crate) fn router() -> Router<AppState> {
 fn spec_json() -> &'static str {
     static SPEC: OnceLock<String> = OnceLock::new();
     SPEC.get_or_init(|| {
-        crate::openapi()
-            .to_pretty_json()
-            .expect("the OpenAPI description serialises")
+        serde_json::to_string_pretty(&crate::openapi()).expect("the OpenAPI description serialises")
     })
 }
 

@@ -97,7 +97,7 @@ impl FromStr for Components {
 }
 
 /// The whole API description: every service's paths.
-pub fn openapi() -> utoipa::openapi::OpenApi {
+pub fn openapi() -> serde_json::Value {
     use utoipa::OpenApi;
     use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
     let mut doc = praxis_core::CoreApi::openapi();
@@ -132,7 +132,9 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                 .build(),
         ),
     );
-    doc
+    // The error responses every route shares, written once (platform::openapi).
+    let value = serde_json::to_value(&doc).expect("the OpenAPI description serialises");
+    platform::openapi::apply(value)
 }
 
 /// Builds the router of the selected components.

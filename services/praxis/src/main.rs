@@ -247,7 +247,7 @@ async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         }
         Command::Healthcheck => healthcheck(&settings).await,
         Command::Openapi => {
-            println!("{}", praxis::openapi().to_pretty_json()?);
+            println!("{}", serde_json::to_string_pretty(&praxis::openapi())?);
             Ok(())
         }
         Command::TotpCode { secret } => {

@@ -34,10 +34,11 @@ pub(crate) fn router() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct AgendaQuery {
     /// First local date.
-    #[param(value_type = String)]
+    #[param(value_type = String, format = Date)]
     pub date: NaiveDate,
     /// Number of days: 1 (day view) to 7 (week view); default 1.
     #[serde(default)]
+    #[param(minimum = 1, maximum = 7)]
     pub days: Option<i64>,
     /// One practitioner; the whole practice when absent.
     #[serde(default)]
@@ -209,6 +210,7 @@ pub async fn get_agenda(
 pub struct HistoryQuery {
     /// Page size, 1 to 200 (default 50).
     #[serde(default)]
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     #[serde(default)]

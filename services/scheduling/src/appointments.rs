@@ -31,7 +31,7 @@ use uuid::Uuid;
 
 use crate::availability::{Calendar, TypeTiming, context, free_room, room_busy};
 use crate::{local, practice_zone};
-use platform::json::line;
+use domain::text::Line;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
@@ -77,10 +77,10 @@ pub struct NewAppointment {
     pub room_id: Option<Uuid>,
     /// Book on top of another appointment on purpose (practitioners and admins); audited.
     #[serde(default)]
-    pub overlap_reason: Option<String>,
+    pub overlap_reason: Option<Line<500>>,
     /// Book outside working hours on purpose (practitioners and admins); audited.
     #[serde(default)]
-    pub outside_hours_reason: Option<String>,
+    pub outside_hours_reason: Option<Line<500>>,
 }
 
 /// A short hold on a slot during a booking flow.
@@ -216,7 +216,7 @@ async fn place(
     if !active {
         return Err(ApiError::invalid_field(
             "practitioner_id",
-            format!("no active practitioner {practitioner}"),
+            "no active practitioner has this id",
         ));
     }
     if starts_at < Utc::now() - Duration::minutes(1) {
@@ -248,7 +248,7 @@ async fn place(
             if !ok {
                 return Err(ApiError::invalid_field(
                     "room_id",
-                    format!("no active room {r}"),
+                    "no active room has this id",
                 ));
             }
             Some(r)
@@ -408,10 +408,6 @@ pub(crate) mod futures_like {
         std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 }
 
-fn reason(field: &'static str, v: Option<&str>) -> ApiResult<Option<String>> {
-    v.map(|r| line(field, r, 500)).transpose()
-}
-
 pub(crate) async fn record(
     tx: &mut TenantTx,
     staff: &Staff,
@@ -436,8 +432,8 @@ pub async fn book_appointment(
     ApiJson(b): ApiJson<NewAppointment>,
 ) -> ApiResult<(StatusCode, Json<Appointment>)> {
     staff.require(&state, Permission::ScheduleWrite).await?;
-    let overlap_reason = reason("overlap_reason", b.overlap_reason.as_deref())?;
-    let outside_hours_reason = reason("outside_hours_reason", b.outside_hours_reason.as_deref())?;
+    let overlap_reason = b.overlap_reason.map(String::from);
+    let outside_hours_reason = b.outside_hours_reason.map(String::from);
     if overlap_reason.is_some() {
         staff.require(&state, Permission::OverlapOverride).await?;
     }
@@ -651,7 +647,7 @@ pub struct Reschedule {
     pub room_id: Option<Uuid>,
     /// Outside working hours on purpose (practitioners and admins).
     #[serde(default)]
-    pub outside_hours_reason: Option<String>,
+    pub outside_hours_reason: Option<Line<500>>,
 }
 
 /// Moves a booked appointment.
@@ -665,7 +661,7 @@ pub async fn reschedule_appointment(
     ApiJson(b): ApiJson<Reschedule>,
 ) -> ApiResult<Json<Appointment>> {
     staff.require(&state, Permission::ScheduleWrite).await?;
-    let outside_hours_reason = reason("outside_hours_reason", b.outside_hours_reason.as_deref())?;
+    let outside_hours_reason = b.outside_hours_reason.map(String::from);
     let mut tx = state.db().tenant(staff.practice()).await?;
     let (tz, _) = practice_zone(&mut tx).await?;
     let current = load(&mut tx, id, true).await?;
@@ -759,7 +755,7 @@ fn invalid_transition(from: &str, action: &str) -> ApiError {
 #[serde(deny_unknown_fields)]
 pub struct Cancel {
     /// Reason (kept with the appointment).
-    pub reason: String,
+    pub reason: Line<500>,
 }
 
 /// Cancels a booked appointment or a hold; the slot is free at once.
@@ -773,7 +769,7 @@ pub async fn cancel_appointment(
     ApiJson(b): ApiJson<Cancel>,
 ) -> ApiResult<Json<Appointment>> {
     staff.require(&state, Permission::ScheduleWrite).await?;
-    let why = line("reason", &b.reason, 500)?;
+    let why = b.reason.as_str();
     let mut tx = state.db().tenant(staff.practice()).await?;
     let (tz, _) = practice_zone(&mut tx).await?;
     let current = load(&mut tx, id, true).await?;
@@ -788,7 +784,7 @@ pub async fn cancel_appointment(
     )))
     .bind(id)
     .bind(staff.staff_id().as_uuid())
-    .bind(&why)
+    .bind(why)
     .fetch_one(&mut *tx)
     .await?;
     freed(&mut tx, staff.practice(), &current, row.version).await?;

@@ -371,12 +371,15 @@ pub struct AvailabilityQuery {
     pub appointment_type_id: Uuid,
     /// Practitioners, comma-separated; all active ones when absent.
     #[serde(default)]
+    #[param(
+        pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(,[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})*$"
+    )]
     pub practitioner_ids: Option<String>,
     /// First local date (YYYY-MM-DD).
-    #[param(value_type = String)]
+    #[param(value_type = String, format = Date)]
     pub from: NaiveDate,
     /// Last local date, inclusive (at most 62 days after `from`).
-    #[param(value_type = String)]
+    #[param(value_type = String, format = Date)]
     pub to: NaiveDate,
 }
 

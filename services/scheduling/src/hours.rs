@@ -20,7 +20,8 @@ use uuid::Uuid;
 
 use crate::availability::range_bounds;
 use crate::{local, practice_zone};
-use platform::json::line;
+use domain::bounded::Int;
+use domain::text::Line;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
@@ -46,12 +47,13 @@ pub(crate) fn router() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct WorkingPeriod {
     /// ISO weekday: 1 = Monday ... 7 = Sunday.
+    #[schema(minimum = 1, maximum = 7)]
     pub weekday: i16,
     /// Local start, e.g. "09:00".
-    #[schema(value_type = String, example = "09:00")]
+    #[schema(value_type = String, pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,9})?)?$", example = "09:00")]
     pub starts: NaiveTime,
     /// Local end, e.g. "12:30"; after `starts`, same day.
-    #[schema(value_type = String, example = "12:30")]
+    #[schema(value_type = String, pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,9})?)?$", example = "12:30")]
     pub ends: NaiveTime,
 }
 
@@ -188,7 +190,7 @@ pub struct NewException {
     pub ends_at: DateTime<FixedOffset>,
     /// Optional note for colleagues.
     #[serde(default)]
-    pub reason: Option<String>,
+    pub reason: Option<Line<200>>,
 }
 
 /// An exception.
@@ -229,11 +231,7 @@ pub async fn create_exception(
 ) -> ApiResult<(StatusCode, Json<ScheduleException>)> {
     staff.require(&state, Permission::ScheduleManage).await?;
     let range = period(b.starts_at.to_utc(), b.ends_at.to_utc(), "ends_at")?;
-    let reason = b
-        .reason
-        .as_deref()
-        .map(|r| line("reason", r, 200))
-        .transpose()?;
+    let reason = b.reason.as_ref().map(Line::as_str);
     let mut tx = state.db().tenant(staff.practice()).await?;
     practitioner_exists(&mut tx, id).await?;
     let (tz, _) = practice_zone(&mut tx).await?;
@@ -246,7 +244,7 @@ pub async fn create_exception(
     .bind(id)
     .bind(if b.kind == ExceptionKind::Absence { "absence" } else { "extra" })
     .bind(range)
-    .bind(&reason)
+    .bind(reason)
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -258,7 +256,7 @@ pub async fn create_exception(
             kind: b.kind,
             starts_at: local(tz, s),
             ends_at: local(tz, e),
-            reason,
+            reason: reason.map(str::to_owned),
         }),
     ))
 }
@@ -338,7 +336,7 @@ pub struct NewClosure {
     /// End (RFC 3339 with offset).
     pub ends_at: DateTime<FixedOffset>,
     /// Why, e.g. "Team training".
-    pub reason: String,
+    pub reason: Line<200>,
 }
 
 /// A practice-wide closure.
@@ -366,7 +364,7 @@ pub async fn create_closure(
 ) -> ApiResult<(StatusCode, Json<Closure>)> {
     staff.require(&state, Permission::ScheduleManage).await?;
     let range = period(b.starts_at.to_utc(), b.ends_at.to_utc(), "ends_at")?;
-    let reason = line("reason", &b.reason, 200)?;
+    let reason = b.reason.as_str();
     let mut tx = state.db().tenant(staff.practice()).await?;
     let (tz, _) = practice_zone(&mut tx).await?;
     let closure_id = Uuid::now_v7();
@@ -374,7 +372,7 @@ pub async fn create_closure(
         .bind(staff.practice().as_uuid())
         .bind(closure_id)
         .bind(range)
-        .bind(&reason)
+        .bind(reason)
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
@@ -385,7 +383,7 @@ pub async fn create_closure(
             closure_id,
             starts_at: local(tz, s),
             ends_at: local(tz, e),
-            reason,
+            reason: reason.to_owned(),
             source: "manual".into(),
         }),
     ))
@@ -453,7 +451,7 @@ pub async fn delete_closure(
 #[serde(deny_unknown_fields)]
 pub struct HolidayYear {
     /// The year, 2000 to 2100.
-    pub year: i32,
+    pub year: Int<2000, 2100>,
 }
 
 /// Closes the practice on its country's public holidays of a year (whole local days).
@@ -466,15 +464,9 @@ pub async fn apply_holidays(
     ApiJson(b): ApiJson<HolidayYear>,
 ) -> ApiResult<Json<Vec<Closure>>> {
     staff.require(&state, Permission::ScheduleManage).await?;
-    if !(2000..=2100).contains(&b.year) {
-        return Err(ApiError::invalid_field(
-            "year",
-            "must be between 2000 and 2100",
-        ));
-    }
     let mut tx = state.db().tenant(staff.practice()).await?;
     let (tz, country) = practice_zone(&mut tx).await?;
-    for (day, holiday) in public_holidays(country, b.year) {
+    for (day, holiday) in public_holidays(country, b.year.get_i32()) {
         let start = boundary(tz, day.and_time(NaiveTime::MIN), true);
         let end = boundary(tz, (day + Duration::days(1)).and_time(NaiveTime::MIN), true);
         sqlx::query(

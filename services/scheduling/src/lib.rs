@@ -77,8 +77,8 @@ pub fn router() -> Router<AppState> {
         waitlist::leave_waitlist,
         waitlist::list_offers,
         waitlist::accept_offer,
-        settings::get_settings,
-        settings::put_settings,
+        settings::get_scheduling_settings,
+        settings::put_scheduling_settings,
     ),
     tags((name = "scheduling", description = "Practitioners, working hours, availability and appointments"))
 )]

@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use platform::json::line;
+use domain::bounded::Int;
+use domain::text::Line;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
@@ -42,15 +43,17 @@ pub(crate) fn router() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct NewPractitioner {
     /// Name on the agenda.
-    pub display_name: String,
+    pub display_name: Line<200>,
     /// The staff account, if the practitioner signs in.
     #[serde(default)]
     pub staff_id: Option<Uuid>,
     /// NL AGB code (8 digits).
     #[serde(default)]
+    #[schema(pattern = r"^[ ./-]*([0-9][ ./-]*){8}$")]
     pub agb_code: Option<String>,
-    /// BE RIZIV/INAMI number (11 digits).
+    /// BE RIZIV/INAMI number (11 digits, with check digits).
     #[serde(default)]
+    #[schema(pattern = r"^[ ./-]*([0-9][ ./-]*){11}$")]
     pub riziv_number: Option<String>,
 }
 
@@ -100,7 +103,7 @@ pub async fn create_practitioner(
     ApiJson(body): ApiJson<NewPractitioner>,
 ) -> ApiResult<(StatusCode, Json<Practitioner>)> {
     staff.require(&state, Permission::ScheduleManage).await?;
-    let display_name = line("display_name", &body.display_name, 200)?;
+    let display_name = body.display_name.as_str();
     let (agb, riziv) = provider_numbers(body.agb_code.as_deref(), body.riziv_number.as_deref())?;
     let mut tx = state.db().tenant(staff.practice()).await?;
     let p: Practitioner = sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -109,7 +112,7 @@ pub async fn create_practitioner(
     )))
     .bind(staff.practice().as_uuid())
     .bind(Uuid::now_v7())
-    .bind(&display_name)
+    .bind(display_name)
     .bind(body.staff_id)
     .bind(&agb)
     .bind(&riziv)
@@ -145,15 +148,17 @@ pub async fn list_practitioners(
 pub struct PractitionerChange {
     /// Name on the agenda.
     #[serde(default)]
-    pub display_name: Option<String>,
+    pub display_name: Option<Line<200>>,
     /// Bookable or not.
     #[serde(default)]
     pub active: Option<bool>,
     /// AGB code.
     #[serde(default)]
+    #[schema(pattern = r"^[ ./-]*([0-9][ ./-]*){8}$")]
     pub agb_code: Option<String>,
     /// RIZIV/INAMI number.
     #[serde(default)]
+    #[schema(pattern = r"^[ ./-]*([0-9][ ./-]*){11}$")]
     pub riziv_number: Option<String>,
 }
 
@@ -168,11 +173,7 @@ pub async fn update_practitioner(
     ApiJson(body): ApiJson<PractitionerChange>,
 ) -> ApiResult<Json<Practitioner>> {
     staff.require(&state, Permission::ScheduleManage).await?;
-    let display_name = body
-        .display_name
-        .as_deref()
-        .map(|n| line("display_name", n, 200))
-        .transpose()?;
+    let display_name = body.display_name.as_ref().map(Line::as_str);
     let (agb, riziv) = provider_numbers(body.agb_code.as_deref(), body.riziv_number.as_deref())?;
     let mut tx = state.db().tenant(staff.practice()).await?;
     let p: Option<Practitioner> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -198,7 +199,7 @@ pub async fn update_practitioner(
 #[serde(deny_unknown_fields)]
 pub struct NewRoom {
     /// Name.
-    pub name: String,
+    pub name: Line<100>,
 }
 
 /// A room.
@@ -221,13 +222,13 @@ pub async fn create_room(
     ApiJson(body): ApiJson<NewRoom>,
 ) -> ApiResult<(StatusCode, Json<Room>)> {
     staff.require(&state, Permission::ScheduleManage).await?;
-    let room_name = line("name", &body.name, 100)?;
+    let room_name = body.name.as_str();
     let mut tx = state.db().tenant(staff.practice()).await?;
     let room: Room =
         sqlx::query_as("insert into scheduling.room (practice_id, room_id, name) values ($1, $2, $3) returning room_id, name, active")
             .bind(staff.practice().as_uuid())
             .bind(Uuid::now_v7())
-            .bind(&room_name)
+            .bind(room_name)
             .fetch_one(&mut *tx)
             .await
             .on_constraint("room_name_key", || ApiError::conflict("room_name_taken", "a room has that name").with_field("name"))?;
@@ -252,18 +253,18 @@ pub async fn list_rooms(State(state): State<AppState>, staff: Staff) -> ApiResul
 #[serde(deny_unknown_fields)]
 pub struct NewAppointmentType {
     /// Name, e.g. "Kinesitherapie 30 min".
-    pub name: String,
+    pub name: Line<100>,
     /// Length in minutes (5 to 480).
-    pub duration_minutes: i32,
+    pub duration_minutes: Int<5, 480>,
     /// Free time kept before (0 to 120 minutes).
     #[serde(default)]
-    pub buffer_before_minutes: i32,
+    pub buffer_before_minutes: Int<0, 120>,
     /// Free time kept after (0 to 120 minutes).
     #[serde(default)]
-    pub buffer_after_minutes: i32,
+    pub buffer_after_minutes: Int<0, 120>,
     /// Tariff code for invoicing.
     #[serde(default)]
-    pub tariff_code: Option<String>,
+    pub tariff_code: Option<Line<20>>,
     /// Needs a room.
     #[serde(default)]
     pub needs_room: bool,
@@ -303,17 +304,6 @@ pub struct AppointmentType {
 const TYPE_COLUMNS: &str = "type_id, name, duration_minutes, buffer_before_minutes, buffer_after_minutes, tariff_code, \
      needs_room, patient_bookable, name_in_messages, active";
 
-fn check_minutes(field: &'static str, v: i32, min: i32, max: i32) -> ApiResult<()> {
-    if (min..=max).contains(&v) {
-        Ok(())
-    } else {
-        Err(ApiError::invalid_field(
-            field,
-            format!("must be between {min} and {max}"),
-        ))
-    }
-}
-
 /// Adds an appointment type.
 #[utoipa::path(post, path = "/v1/appointment-types", tag = "scheduling", security(("session" = [])), request_body = NewAppointmentType,
     responses((status = 201, body = AppointmentType), (status = 422, body = platform::error::Problem)))]
@@ -323,15 +313,8 @@ pub async fn create_appointment_type(
     ApiJson(b): ApiJson<NewAppointmentType>,
 ) -> ApiResult<(StatusCode, Json<AppointmentType>)> {
     staff.require(&state, Permission::ScheduleManage).await?;
-    let type_name = line("name", &b.name, 100)?;
-    check_minutes("duration_minutes", b.duration_minutes, 5, 480)?;
-    check_minutes("buffer_before_minutes", b.buffer_before_minutes, 0, 120)?;
-    check_minutes("buffer_after_minutes", b.buffer_after_minutes, 0, 120)?;
-    let tariff = b
-        .tariff_code
-        .as_deref()
-        .map(|t| line("tariff_code", t, 20))
-        .transpose()?;
+    let type_name = b.name.as_str();
+    let tariff = b.tariff_code.as_ref().map(Line::as_str);
     let mut tx = state.db().tenant(staff.practice()).await?;
     let t: AppointmentType = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "insert into scheduling.appointment_type (practice_id, type_id, name, duration_minutes, buffer_before_minutes,
@@ -340,10 +323,10 @@ pub async fn create_appointment_type(
     )))
     .bind(staff.practice().as_uuid())
     .bind(Uuid::now_v7())
-    .bind(&type_name)
-    .bind(b.duration_minutes)
-    .bind(b.buffer_before_minutes)
-    .bind(b.buffer_after_minutes)
+    .bind(type_name)
+    .bind(b.duration_minutes.get_i32())
+    .bind(b.buffer_before_minutes.get_i32())
+    .bind(b.buffer_after_minutes.get_i32())
     .bind(tariff)
     .bind(b.needs_room)
     .bind(b.patient_bookable)
@@ -381,10 +364,10 @@ pub async fn list_appointment_types(
 pub struct AppointmentTypeChange {
     /// Name.
     #[serde(default)]
-    pub name: Option<String>,
+    pub name: Option<Line<100>>,
     /// Tariff code.
     #[serde(default)]
-    pub tariff_code: Option<String>,
+    pub tariff_code: Option<Line<20>>,
     /// Patients may book it.
     #[serde(default)]
     pub patient_bookable: Option<bool>,
@@ -407,16 +390,8 @@ pub async fn update_appointment_type(
     ApiJson(b): ApiJson<AppointmentTypeChange>,
 ) -> ApiResult<Json<AppointmentType>> {
     staff.require(&state, Permission::ScheduleManage).await?;
-    let type_name = b
-        .name
-        .as_deref()
-        .map(|n| line("name", n, 100))
-        .transpose()?;
-    let tariff = b
-        .tariff_code
-        .as_deref()
-        .map(|t| line("tariff_code", t, 20))
-        .transpose()?;
+    let type_name = b.name.as_ref().map(Line::as_str);
+    let tariff = b.tariff_code.as_ref().map(Line::as_str);
     let mut tx = state.db().tenant(staff.practice()).await?;
     let t: Option<AppointmentType> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "update scheduling.appointment_type

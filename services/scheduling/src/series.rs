@@ -25,7 +25,8 @@ use uuid::Uuid;
 use crate::appointments::{Appointment, COLUMNS, NewRow, Placement, Row, guarded_write};
 use crate::availability::{Calendar, TypeTiming, free_room, room_busy, type_timing};
 use crate::{local, practice_zone};
-use platform::json::line;
+use domain::bounded::Int;
+use domain::text::Line;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new()
@@ -53,10 +54,10 @@ pub struct NewSeries {
     /// The first occurrence, RFC 3339 with offset; the others keep its local time.
     pub first_starts_at: DateTime<FixedOffset>,
     /// How many occurrences, 2 to 60.
-    pub occurrences: i32,
+    pub occurrences: Int<2, 60>,
     /// Weeks between occurrences, 1 to 8 (default 1).
     #[serde(default)]
-    pub interval_weeks: Option<i32>,
+    pub interval_weeks: Option<Int<1, 8>>,
     /// A room for every occurrence; chosen per occurrence when the type needs one.
     #[serde(default)]
     pub room_id: Option<Uuid>,
@@ -225,19 +226,7 @@ pub async fn create_series(
     ApiJson(b): ApiJson<NewSeries>,
 ) -> ApiResult<(StatusCode, Json<Series>)> {
     staff.require(&state, Permission::ScheduleWrite).await?;
-    if !(2..=60).contains(&b.occurrences) {
-        return Err(ApiError::invalid_field(
-            "occurrences",
-            "must be between 2 and 60",
-        ));
-    }
-    let interval = b.interval_weeks.unwrap_or(1);
-    if !(1..=8).contains(&interval) {
-        return Err(ApiError::invalid_field(
-            "interval_weeks",
-            "must be between 1 and 8",
-        ));
-    }
+    let interval = b.interval_weeks.map_or(1, Int::get_i32);
     let mut tx = state.db().tenant(staff.practice()).await?;
     let (tz, _) = practice_zone(&mut tx).await?;
     let timing = type_timing(&mut tx, b.appointment_type_id, "appointment_type_id").await?;
@@ -258,7 +247,7 @@ pub async fn create_series(
     let first = b.first_starts_at.to_utc();
     let first_local = first.with_timezone(&tz).naive_local();
     let targets: Vec<(String, Option<DateTime<Utc>>)> =
-        series_starts(tz, first, b.occurrences as u32, interval as u32)
+        series_starts(tz, first, b.occurrences.get() as u32, interval as u32)
             .into_iter()
             .enumerate()
             .map(|(k, t)| {
@@ -300,7 +289,7 @@ pub async fn create_series(
     .bind(b.practitioner_id)
     .bind(b.appointment_type_id)
     .bind(interval)
-    .bind(b.occurrences)
+    .bind(b.occurrences.get_i32())
     .bind(staff.staff_id().as_uuid())
     .execute(&mut *tx)
     .await?;
@@ -379,7 +368,7 @@ pub struct CancelFollowing {
     /// The first occurrence to cancel.
     pub from_appointment_id: Uuid,
     /// Reason.
-    pub reason: String,
+    pub reason: Line<500>,
 }
 
 /// Cancels an occurrence and every later one of the series.
@@ -393,7 +382,7 @@ pub async fn cancel_following(
     ApiJson(b): ApiJson<CancelFollowing>,
 ) -> ApiResult<Json<Vec<Appointment>>> {
     staff.require(&state, Permission::ScheduleWrite).await?;
-    let why = line("reason", &b.reason, 500)?;
+    let why = b.reason.as_str();
     let mut tx = state.db().tenant(staff.practice()).await?;
     let (tz, _) = practice_zone(&mut tx).await?;
     let ids: Vec<Uuid> = following(&mut tx, series, b.from_appointment_id)
@@ -409,7 +398,7 @@ pub async fn cancel_following(
     )))
     .bind(&ids)
     .bind(staff.staff_id().as_uuid())
-    .bind(&why)
+    .bind(why)
     .fetch_all(&mut *tx)
     .await?;
     for row in &rows {

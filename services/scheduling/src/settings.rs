@@ -6,15 +6,15 @@ use axum::routing::get;
 use axum::{Json, Router};
 use domain::practice::Permission;
 use platform::auth::Staff;
-use platform::json::ApiJson;
-use platform::{ApiError, ApiResult, AppState};
+use platform::json::{ApiJson, range};
+use platform::{ApiResult, AppState};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new().route(
         "/v1/scheduling/settings",
-        get(get_settings).put(put_settings),
+        get(get_scheduling_settings).put(put_scheduling_settings),
     )
 }
 
@@ -23,12 +23,16 @@ pub(crate) fn router() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct SchedulingSettings {
     /// Wall-clock grid of offered slots, 5 to 120 minutes (default 15).
+    #[schema(minimum = 5, maximum = 120)]
     pub slot_step_minutes: i32,
     /// No slot starts sooner than this after now, 0 to 20160 minutes (default 0).
+    #[schema(minimum = 0, maximum = 20160)]
     pub min_notice_minutes: i32,
     /// No slot starts later than this many days ahead, 1 to 1095 (default 365).
+    #[schema(minimum = 1, maximum = 1095)]
     pub horizon_days: i32,
     /// How long a hold reserves a slot, 1 to 60 minutes (default 5).
+    #[schema(minimum = 1, maximum = 60)]
     pub hold_minutes: i32,
 }
 
@@ -39,7 +43,7 @@ const SELECT: &str = "select coalesce(s.slot_step_minutes, 15) as slot_step_minu
 /// Reads the practice's scheduling settings.
 #[utoipa::path(get, path = "/v1/scheduling/settings", tag = "scheduling", security(("session" = [])),
     responses((status = 200, body = SchedulingSettings)))]
-pub async fn get_settings(
+pub async fn get_scheduling_settings(
     State(state): State<AppState>,
     staff: Staff,
 ) -> ApiResult<Json<SchedulingSettings>> {
@@ -50,30 +54,19 @@ pub async fn get_settings(
     Ok(Json(s))
 }
 
-fn range(field: &'static str, v: i32, min: i32, max: i32) -> ApiResult<()> {
-    if (min..=max).contains(&v) {
-        Ok(())
-    } else {
-        Err(ApiError::invalid_field(
-            field,
-            format!("must be between {min} and {max}"),
-        ))
-    }
-}
-
 /// Replaces the practice's scheduling settings.
 #[utoipa::path(put, path = "/v1/scheduling/settings", tag = "scheduling", security(("session" = [])), request_body = SchedulingSettings,
     responses((status = 200, body = SchedulingSettings), (status = 422, body = platform::error::Problem)))]
-pub async fn put_settings(
+pub async fn put_scheduling_settings(
     State(state): State<AppState>,
     staff: Staff,
     ApiJson(b): ApiJson<SchedulingSettings>,
 ) -> ApiResult<Json<SchedulingSettings>> {
     staff.require(&state, Permission::ScheduleManage).await?;
-    range("slot_step_minutes", b.slot_step_minutes, 5, 120)?;
-    range("min_notice_minutes", b.min_notice_minutes, 0, 20_160)?;
-    range("horizon_days", b.horizon_days, 1, 1095)?;
-    range("hold_minutes", b.hold_minutes, 1, 60)?;
+    range("slot_step_minutes", b.slot_step_minutes.into(), 5, 120)?;
+    range("min_notice_minutes", b.min_notice_minutes.into(), 0, 20_160)?;
+    range("horizon_days", b.horizon_days.into(), 1, 1095)?;
+    range("hold_minutes", b.hold_minutes.into(), 1, 60)?;
     let mut tx = state.db().tenant(staff.practice()).await?;
     sqlx::query(
         r#"insert into scheduling.settings (practice_id, slot_step_minutes, min_notice_minutes, horizon_days, hold_minutes)

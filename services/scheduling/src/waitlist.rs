@@ -57,14 +57,15 @@ pub struct NewEntry {
     pub practitioner_id: Option<Uuid>,
     /// ISO weekdays the patient can come (1 = Monday); any when empty.
     #[serde(default)]
+    #[schema(value_type = Vec<i16>, minimum = 1, maximum = 7)]
     pub weekdays: Vec<i16>,
     /// Earliest local start, e.g. "08:00".
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,9})?)?$")]
     pub earliest_time: Option<NaiveTime>,
     /// Latest local end, e.g. "12:00".
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,9})?)?$")]
     pub latest_time: Option<NaiveTime>,
 }
 
@@ -106,10 +107,10 @@ pub async fn join_waitlist(
     ApiJson(b): ApiJson<NewEntry>,
 ) -> ApiResult<(StatusCode, Json<Entry>)> {
     staff.require(&state, Permission::ScheduleWrite).await?;
-    if let Some(d) = b.weekdays.iter().find(|d| !(1..=7).contains(*d)) {
+    if b.weekdays.iter().any(|d| !(1..=7).contains(d)) {
         return Err(ApiError::invalid_field(
             "weekdays",
-            format!("{d} is not an ISO weekday (1 = Monday to 7 = Sunday)"),
+            "each must be an ISO weekday (1 = Monday to 7 = Sunday)",
         ));
     }
     if let (Some(e), Some(l)) = (b.earliest_time, b.latest_time)

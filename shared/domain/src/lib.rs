@@ -3,6 +3,7 @@
 //!
 //! No I/O lives here: no sqlx, axum, reqwest or tokio.
 
+pub mod bounded;
 pub mod holidays;
 pub mod identifiers;
 pub mod ids;

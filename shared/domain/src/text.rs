@@ -168,7 +168,12 @@ macro_rules! text_type {
             }
         }
 
-        impl<const MAX: usize> utoipa::ToSchema for $ty<MAX> {}
+        impl<const MAX: usize> utoipa::ToSchema for $ty<MAX> {
+            // One component per limit: `Line200`, `Text1000`.
+            fn name() -> std::borrow::Cow<'static, str> {
+                format!("{}{}", stringify!($ty), MAX).into()
+            }
+        }
     };
 }
 

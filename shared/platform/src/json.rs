@@ -59,6 +59,55 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 /// the typed read, naming the path of the first field that does not fit.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     scan(bytes)?;
+    match read(bytes) {
+        // JSON has one number type: `5.0` is the integer 5 (as JSON Schema says). serde does not
+        // take a float for an integer, so a body that failed on one is read again with every
+        // whole float written as an integer.
+        Err(e) if e.wants_integer => {
+            let mut value: serde_json::Value =
+                serde_json::from_slice(bytes).map_err(|e| malformed(&e))?;
+            whole_floats_as_integers(&mut value);
+            let again = serde_json::to_vec(&value).map_err(ApiError::internal)?;
+            read(&again).map_err(|e| *e.error)
+        }
+        other => other.map_err(|e| *e.error),
+    }
+}
+
+/// A failed typed read, and whether it failed on a float where an integer was expected.
+struct ReadError {
+    error: Box<ApiError>,
+    wants_integer: bool,
+}
+
+fn whole_floats_as_integers(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Number(n) if n.is_f64() => {
+            if let Some(f) = n.as_f64()
+                && f.fract() == 0.0
+                && f.abs() < 9.0e15
+            {
+                *v = serde_json::Value::from(f as i64);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(whole_floats_as_integers),
+        serde_json::Value::Object(members) => {
+            members.values_mut().for_each(whole_floats_as_integers)
+        }
+        _ => {}
+    }
+}
+
+fn read<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ReadError> {
+    let mut wants_integer = false;
+    let result = read_once(bytes, &mut wants_integer);
+    result.map_err(|error| ReadError {
+        error: Box::new(error),
+        wants_integer,
+    })
+}
+
+fn read_once<T: DeserializeOwned>(bytes: &[u8], wants_integer: &mut bool) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -71,6 +120,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         }
         let message = inner.to_string();
         let message = strip_location(&message);
+        *wants_integer = message.starts_with("invalid type: floating point");
         if let Some(own) = message.strip_prefix(domain::text::FIELD_ERROR) {
             // A domain type's own verdict (it never quotes the input): the value is well-formed
             // JSON but not acceptable, like every other field rule.
@@ -425,7 +475,11 @@ pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
     let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
-        let (detail, member) = describe(&e.into_inner().to_string());
+        let message = e.into_inner().to_string();
+        let (detail, member) = match message.strip_prefix(domain::text::FIELD_ERROR) {
+            Some(own) => (own.to_owned(), None),
+            None => describe(&message),
+        };
         let field = join_path(&path, member.as_deref()).unwrap_or_else(|| "query".to_owned());
         ApiError::invalid_parameter(field, detail)
     })
@@ -459,6 +513,19 @@ pub fn optional_text(
 ) -> Result<Option<String>, ApiError> {
     domain::text::optional(v, max, domain::text::text)
         .map_err(|e| ApiError::invalid_field(field, e.to_string()))
+}
+
+/// A whole number field within `min..=max` (for types that are read and written alike; plain
+/// request fields use [`domain::bounded::Int`], which states its range in the schema itself).
+pub fn range(field: &'static str, v: i64, min: i64, max: i64) -> Result<(), ApiError> {
+    if (min..=max).contains(&v) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid_field(
+            field,
+            domain::bounded::OutOfRange { min, max }.to_string(),
+        ))
+    }
 }
 
 #[cfg(test)]

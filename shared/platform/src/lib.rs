@@ -15,6 +15,7 @@ pub mod http;
 pub mod jobs;
 pub mod json;
 pub mod metrics;
+pub mod openapi;
 pub mod patients;
 pub mod state;
 pub mod telemetry;
