@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Runs Schemathesis (pinned) against the real server: a fresh database with the demo practice,
+# signed in as its practice admin (password + TOTP), `--checks all`, a bounded number of examples
+# per operation and a time limit. Excluded: only the operations that would end its own session
+# (logout; a password change, whose wrong guesses lock the account after five).
+#
+#   tests/contract/schemathesis.sh [EXAMPLES] [SECONDS]
+#
+# Prints Schemathesis' summary; exits non-zero on any finding. Not yet part of .ci/run (issue 9:
+# the remaining findings are listed in the issue note).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+EXAMPLES=${1:-10}
+SECONDS_BUDGET=${2:-300}
+VENV=${SCHEMATHESIS_VENV:-target/schemathesis-venv}
+if [ ! -x "$VENV/bin/schemathesis" ]; then
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install -q schemathesis==4.32.5
+fi
+cargo build -q -p praxis
+PORT=${CONTRACT_PORT:-18181}
+BASE="http://127.0.0.1:$PORT"
+DB="praxis_contract_$(date +%s)"
+ADMIN_URL=${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+DATABASE_URL="${ADMIN_URL%/*}/$DB" BIND_ADDR="127.0.0.1:$PORT" LOGIN_RATE_PER_MINUTE=100000 \
+  RUST_LOG=warn target/debug/praxis serve --demo > "target/contract-server.log" 2>&1 &
+SERVER=$!
+cleanup() {
+  kill "$SERVER" 2>/dev/null || true
+  wait "$SERVER" 2>/dev/null || true
+  psql "$ADMIN_URL" -qc "drop database if exists \"$DB\" with (force)" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+for _ in $(seq 1 120); do
+  curl -sf "$BASE/readyz" >/dev/null && break
+  sleep 0.5
+done
+PRACTICE=0d3e0000-0000-7000-8000-000000000001
+TOKEN=$(curl -sf -X POST "$BASE/v1/auth/login" -H 'content-type: application/json' \
+  -d "{\"practice_id\":\"$PRACTICE\",\"email\":\"admin@demo.praxis.test\",\"password\":\"demo-password-2026\"}" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+CODE=$(target/debug/praxis totp-code --secret "$(target/debug/praxis demo-totp-secret 2>/dev/null || echo OBZGC6DJOMWWIZLNN4WXI33UOAWWWZLZ)")
+curl -sf -X POST "$BASE/v1/auth/totp/verify" -H "authorization: Bearer $TOKEN" \
+  -H 'content-type: application/json' -d "{\"code\":\"$CODE\"}" >/dev/null
+"$VENV/bin/schemathesis" run "$BASE/openapi.json" \
+  -H "Authorization: Bearer $TOKEN" \
+  --checks all \
+  --max-examples "$EXAMPLES" \
+  --max-time "$SECONDS_BUDGET" \
+  --exclude-path /v1/auth/logout \
+  --exclude-path /v1/auth/password \
+  --no-color \
+  --report ndjson --report-dir target/schemathesis-report
