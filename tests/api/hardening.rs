@@ -368,16 +368,20 @@ async fn a_practice_always_keeps_one_active_admin() {
     let app = spawn_app().await;
     let admin = app.practice_with_admin("A", "BE").await;
     let t = Some(admin.token.as_str());
-    let r = app
-        .call(
-            "POST",
-            &format!("/v1/staff/{}/deactivate", admin.staff_id),
-            t,
-            None,
-        )
-        .await;
-    r.problem(409, "last_admin");
-    // With a second admin, one may go; then the other is the last again.
+    // An admin never removes or resets itself (it would end its own session, and perhaps leave
+    // the practice without an admin).
+    for action in ["deactivate", "reset"] {
+        let r = app
+            .call(
+                "POST",
+                &format!("/v1/staff/{}/{action}", admin.staff_id),
+                t,
+                None,
+            )
+            .await;
+        assert_eq!(r.problem(409, "own_account")["field"], "staff_id");
+    }
+    // With a second admin, one may go; the one left cannot be removed by anybody.
     let second = app.staff(&admin, "practice_admin").await;
     let r = app
         .call(
@@ -388,15 +392,34 @@ async fn a_practice_always_keeps_one_active_admin() {
         )
         .await;
     assert_eq!(r.status, 204, "{}", r.text);
-    let r = app
-        .call(
-            "POST",
-            &format!("/v1/staff/{}/deactivate", second.staff_id),
-            Some(&second.token),
-            None,
-        )
-        .await;
-    r.problem(409, "last_admin");
+    app.call(
+        "POST",
+        &format!("/v1/staff/{}/deactivate", second.staff_id),
+        Some(&second.token),
+        None,
+    )
+    .await
+    .problem(409, "own_account");
+    // The database holds the line too, whatever the code path: the last admin stays.
+    let pool = app.app_pool().await;
+    let mut tx = pool.begin().await.unwrap();
+    sqlx::query("select set_config('app.practice_id', $1, true)")
+        .bind(admin.practice_id.to_string())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let refused = sqlx::query(
+        "update core.staff_account set deactivated_at = now() where staff_id = $1",
+    )
+    .bind(second.staff_id)
+    .execute(&mut *tx)
+    .await
+    .unwrap_err();
+    assert_eq!(
+        platform::db::violated_constraint(&refused),
+        Some("staff_account_last_admin")
+    );
+    drop(tx);
     assert_eq!(
         app.count("select count(*) from core.staff_account where role = 'practice_admin' and deactivated_at is null")
             .await,

@@ -538,13 +538,13 @@ async fn bad_scheduling_input_names_the_field_and_writes_nothing() {
     cases.push((b.clone(), 422, "starts_at")); // in the past
     b = booking(&c, &format!("{day}T10:00:00+01:00"));
     b["appointment_type_id"] = json!(unknown);
-    cases.push((b.clone(), 422, "appointment_type_id"));
+    cases.push((b.clone(), 404, "appointment_type_id"));
     b = booking(&c, &format!("{day}T10:00:00+01:00"));
     b["practitioner_id"] = json!(unknown);
-    cases.push((b.clone(), 422, "practitioner_id"));
+    cases.push((b.clone(), 404, "practitioner_id"));
     b = booking(&c, &format!("{day}T10:00:00+01:00"));
     b["patient_id"] = json!(unknown);
-    cases.push((b.clone(), 422, "patient_id"));
+    cases.push((b.clone(), 404, "patient_id"));
     b = booking(&c, &format!("{day}T10:00:00+01:00"));
     b["starts_at"] = json!("tomorrow at ten");
     cases.push((b.clone(), 400, "starts_at"));
@@ -605,7 +605,7 @@ async fn bad_scheduling_input_names_the_field_and_writes_nothing() {
             None,
         )
         .await;
-    assert_eq!(r.problem(400, "invalid_parameter")["field"], "to");
+    assert_eq!(r.problem(422, "invalid_field")["field"], "to");
     let r = app
         .call("GET", &format!("/v1/appointments/{unknown}"), t, None)
         .await;

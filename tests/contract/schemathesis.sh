@@ -42,7 +42,7 @@ TOKEN=$(curl -sf -X POST "$BASE/v1/auth/login" -H 'content-type: application/jso
 CODE=$(target/debug/praxis totp-code --secret "$(target/debug/praxis demo-totp-secret 2>/dev/null || echo OBZGC6DJOMWWIZLNN4WXI33UOAWWWZLZ)")
 curl -sf -X POST "$BASE/v1/auth/totp/verify" -H "authorization: Bearer $TOKEN" \
   -H 'content-type: application/json' -d "{\"code\":\"$CODE\"}" >/dev/null
-"$VENV/bin/schemathesis" run "$BASE/openapi.json" \
+"$VENV/bin/schemathesis" --config-file tests/contract/schemathesis.toml run "$BASE/openapi.json" \
   -H "Authorization: Bearer $TOKEN" \
   --checks all \
   --max-examples "$EXAMPLES" \

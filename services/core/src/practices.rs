@@ -70,6 +70,7 @@ pub struct CreatedPractice {
         (status = 201, body = CreatedPractice),
         (status = 400, body = platform::error::Problem, content_type = "application/problem+json"),
         (status = 401, body = platform::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "the admin e-mail address has an account", body = platform::error::Problem, content_type = "application/problem+json"),
         (status = 422, body = platform::error::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn create_practice(

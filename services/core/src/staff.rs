@@ -173,6 +173,20 @@ pub async fn create_staff(
     ))
 }
 
+/// An admin resets or deactivates a colleague, never their own account: both end the caller's
+/// own session (a reset of oneself is a password change, `POST /v1/auth/password`), and a practice
+/// whose admin removed itself may have no one left to let anybody back in.
+fn refuse_own_account(staff: &Staff, target: Uuid) -> ApiResult<()> {
+    if staff.staff_id().as_uuid() == target {
+        return Err(ApiError::conflict(
+            "own_account",
+            "an admin cannot reset or deactivate their own account; ask another admin, or change your password with POST /v1/auth/password",
+        )
+        .with_field("staff_id"));
+    }
+    Ok(())
+}
+
 async fn admin_change(
     state: &AppState,
     staff: &Staff,
@@ -181,6 +195,7 @@ async fn admin_change(
     event: &'static str,
 ) -> ApiResult<TenantTx> {
     staff.require(state, Permission::StaffManage).await?;
+    refuse_own_account(staff, target)?;
     let mut tx = state.db().tenant(staff.practice()).await?;
     let found = sqlx::query(sql)
         .bind(target)
@@ -208,7 +223,7 @@ async fn admin_change(
 
 /// Unlocks an account locked after failed attempts.
 #[utoipa::path(post, path = "/v1/staff/{staff_id}/unlock", tag = "staff", security(("session" = [])),
-    params(("staff_id" = Uuid, Path)), responses((status = 204), (status = 404, body = platform::error::Problem)))]
+    params(("staff_id" = Uuid, Path)), responses((status = 204), (status = 404, body = platform::error::Problem), (status = 409, description = "the caller's own account", body = platform::error::Problem)))]
 pub async fn unlock_staff(
     State(state): State<AppState>,
     staff: Staff,
@@ -229,13 +244,14 @@ pub async fn unlock_staff(
 /// Issues a new setup token (password reset): unlocks the account and ends its sessions. A
 /// confirmed TOTP stays, so the reset does not bypass the second factor.
 #[utoipa::path(post, path = "/v1/staff/{staff_id}/reset", tag = "staff", security(("session" = [])),
-    params(("staff_id" = Uuid, Path)), responses((status = 200, body = SetupToken), (status = 404, body = platform::error::Problem)))]
+    params(("staff_id" = Uuid, Path)), responses((status = 200, body = SetupToken), (status = 404, body = platform::error::Problem), (status = 409, description = "the caller's own account", body = platform::error::Problem)))]
 pub async fn reset_staff(
     State(state): State<AppState>,
     staff: Staff,
     ApiPath(id): ApiPath<Uuid>,
 ) -> ApiResult<Json<SetupToken>> {
     staff.require(&state, Permission::StaffManage).await?;
+    refuse_own_account(&staff, id)?;
     let token = random_token("pxsetup_");
     let expires = Utc::now() + state.settings().setup_token_ttl;
     let mut tx = state.db().tenant(staff.practice()).await?;
@@ -270,7 +286,7 @@ pub async fn reset_staff(
 
 /// Deactivates an account and ends its sessions.
 #[utoipa::path(post, path = "/v1/staff/{staff_id}/deactivate", tag = "staff", security(("session" = [])),
-    params(("staff_id" = Uuid, Path)), responses((status = 204), (status = 404, body = platform::error::Problem), (status = 409, description = "the last active practice admin", body = platform::error::Problem)))]
+    params(("staff_id" = Uuid, Path)), responses((status = 204), (status = 404, body = platform::error::Problem), (status = 409, description = "the caller's own account, or the last active practice admin", body = platform::error::Problem)))]
 pub async fn deactivate_staff(
     State(state): State<AppState>,
     staff: Staff,

@@ -233,10 +233,7 @@ pub async fn put_rules(
         .execute(&mut *tx)
         .await
         .map_err(|e| match platform::db::violated_constraint(&e) {
-            Some("reminder_rule_type_fkey") => ApiError::invalid_field(
-                format!("rules[{i}].type_id"),
-                "no such appointment type",
-            ),
+            Some("reminder_rule_type_fkey") => ApiError::not_found("appointment_type_not_found", "type_id").with_field(format!("rules[{i}].type_id")),
             _ => e.into(),
         })?;
     }

@@ -257,7 +257,7 @@ pub async fn patient_appointments(
                 .bind(patient)
                 .fetch_optional(&mut *tx)
                 .await?
-                .ok_or_else(|| ApiError::invalid_parameter("cursor", "not a cursor of this list"))?,
+                .ok_or_else(|| ApiError::not_found("cursor_not_found", "cursor"))?,
         ),
         None => None,
     };

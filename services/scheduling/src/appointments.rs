@@ -214,10 +214,7 @@ async fn place(
 ) -> ApiResult<Placement> {
     let (practitioner, active) = practitioner;
     if !active {
-        return Err(ApiError::invalid_field(
-            "practitioner_id",
-            "no active practitioner has this id",
-        ));
+        return Err(ApiError::not_found("practitioner_not_found", "practitioner_id"));
     }
     if starts_at < Utc::now() - Duration::minutes(1) {
         return Err(ApiError::invalid_field("starts_at", "is in the past"));
@@ -246,10 +243,7 @@ async fn place(
             .fetch_one(&mut **tx)
             .await?;
             if !ok {
-                return Err(ApiError::invalid_field(
-                    "room_id",
-                    "no active room has this id",
-                ));
+                return Err(ApiError::not_found("room_not_found", "room_id"));
             }
             Some(r)
         }
@@ -334,7 +328,7 @@ where
             })
         }
         Some("appointment_patient_fkey") => {
-            Err(ApiError::invalid_field("patient_id", "no such patient"))
+            Err(ApiError::not_found("patient_not_found", "patient_id"))
         }
         _ => Err(e.into()),
     }
@@ -591,7 +585,7 @@ pub async fn confirm_hold(
     .bind(b.patient_id)
     .fetch_one(&mut *tx)
     .await
-    .on_constraint("appointment_patient_fkey", || ApiError::invalid_field("patient_id", "no such patient"))?;
+    .on_constraint("appointment_patient_fkey", || ApiError::not_found("patient_not_found", "patient_id"))?;
     crate::jobs::changed(&mut tx, staff.practice(), &row).await?;
     record(
         &mut tx,

@@ -121,10 +121,7 @@ pub(crate) async fn context(tx: &mut TenantTx, type_id: Uuid) -> ApiResult<Conte
             needs_room,
         },
         _ => {
-            return Err(ApiError::invalid_field(
-                "appointment_type_id",
-                format!("no active appointment type {type_id}"),
-            ));
+            return Err(ApiError::not_found("appointment_type_not_found", "appointment_type_id"));
         }
     };
     Ok(Context {
@@ -153,7 +150,7 @@ pub(crate) async fn type_timing(
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?;
-    t.ok_or_else(|| ApiError::invalid_field(field, "no active appointment type has this id"))
+    t.ok_or_else(|| ApiError::not_found("appointment_type_not_found", field))
 }
 
 /// The bounds of a stored range (unbounded ends become the extremes).
@@ -458,10 +455,10 @@ pub async fn search_availability(
 ) -> ApiResult<Json<Availability>> {
     staff.require(&state, Permission::ScheduleRead).await?;
     if q.to < q.from {
-        return Err(ApiError::invalid_parameter("to", "must not be before from"));
+        return Err(ApiError::invalid_field("to", "must not be before from"));
     }
     if (q.to - q.from).num_days() >= MAX_DAYS {
-        return Err(ApiError::invalid_parameter(
+        return Err(ApiError::invalid_field(
             "to",
             format!("the range is at most {MAX_DAYS} days"),
         ));
@@ -506,7 +503,7 @@ pub async fn search_availability(
             true,
         ),
     )
-    .ok_or_else(|| ApiError::invalid_parameter("to", "empty range"))?;
+    .ok_or_else(|| ApiError::invalid_field("to", "empty range"))?;
     let cal = Calendar::load(&mut tx, tz, &practitioners, window, &[], true).await?;
     let rooms = if timing.needs_room {
         room_busy(&mut tx, window, &[]).await?

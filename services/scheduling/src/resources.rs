@@ -96,7 +96,7 @@ const PRACTITIONER_COLUMNS: &str =
 
 /// Adds a practitioner.
 #[utoipa::path(post, path = "/v1/practitioners", tag = "scheduling", security(("session" = [])), request_body = NewPractitioner,
-    responses((status = 201, body = Practitioner), (status = 422, body = platform::error::Problem)))]
+    responses((status = 201, body = Practitioner), (status = 422, body = platform::error::Problem), (status = 409, description = "that staff account is a practitioner already", body = platform::error::Problem)))]
 pub async fn create_practitioner(
     State(state): State<AppState>,
     staff: Staff,
@@ -118,7 +118,7 @@ pub async fn create_practitioner(
     .bind(&riziv)
     .fetch_one(&mut *tx)
     .await
-    .on_constraint("practitioner_staff_fkey", || ApiError::invalid_field("staff_id", "no such staff account"))
+    .on_constraint("practitioner_staff_fkey", || ApiError::not_found("staff_not_found", "staff_id"))
     .on_constraint("practitioner_staff_key", || ApiError::conflict("staff_already_practitioner", "that staff account is a practitioner already").with_field("staff_id"))?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(p)))
@@ -306,7 +306,7 @@ const TYPE_COLUMNS: &str = "type_id, name, duration_minutes, buffer_before_minut
 
 /// Adds an appointment type.
 #[utoipa::path(post, path = "/v1/appointment-types", tag = "scheduling", security(("session" = [])), request_body = NewAppointmentType,
-    responses((status = 201, body = AppointmentType), (status = 422, body = platform::error::Problem)))]
+    responses((status = 201, body = AppointmentType), (status = 422, body = platform::error::Problem), (status = 409, description = "an appointment type has that name", body = platform::error::Problem)))]
 pub async fn create_appointment_type(
     State(state): State<AppState>,
     staff: Staff,
@@ -382,7 +382,7 @@ pub struct AppointmentTypeChange {
 /// Changes an appointment type.
 #[utoipa::path(patch, path = "/v1/appointment-types/{type_id}", tag = "scheduling", security(("session" = [])),
     params(("type_id" = Uuid, Path)), request_body = AppointmentTypeChange,
-    responses((status = 200, body = AppointmentType), (status = 404, body = platform::error::Problem)))]
+    responses((status = 200, body = AppointmentType), (status = 404, body = platform::error::Problem), (status = 409, description = "an appointment type has that name", body = platform::error::Problem)))]
 pub async fn update_appointment_type(
     State(state): State<AppState>,
     staff: Staff,

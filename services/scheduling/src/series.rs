@@ -236,13 +236,10 @@ pub async fn create_series(
             .fetch_optional(&mut *tx)
             .await?;
     if active != Some(true) {
-        return Err(ApiError::invalid_field(
-            "practitioner_id",
-            "no active practitioner has this id",
-        ));
+        return Err(ApiError::not_found("practitioner_not_found", "practitioner_id"));
     }
     if !platform::patients::exists(&mut tx, domain::PatientId::from_uuid(b.patient_id)).await? {
-        return Err(ApiError::invalid_field("patient_id", "no such patient"));
+        return Err(ApiError::not_found("patient_not_found", "patient_id"));
     }
     let first = b.first_starts_at.to_utc();
     let first_local = first.with_timezone(&tz).naive_local();

@@ -145,8 +145,8 @@ pub async fn join_waitlist(
     .bind(staff.staff_id().as_uuid())
     .fetch_one(&mut *tx)
     .await
-    .on_constraint("waitlist_entry_patient_fkey", || ApiError::invalid_field("patient_id", "no such patient"))
-    .on_constraint("waitlist_entry_practitioner_fkey", || ApiError::invalid_field("practitioner_id", "no such practitioner"))?;
+    .on_constraint("waitlist_entry_patient_fkey", || ApiError::not_found("patient_not_found", "patient_id"))
+    .on_constraint("waitlist_entry_practitioner_fkey", || ApiError::not_found("practitioner_not_found", "practitioner_id"))?;
     let mut ev = staff.audit(
         "sensitive_create",
         Action::Create,

@@ -51,8 +51,12 @@ pub fn has_forbidden_control(s: &str) -> bool {
     s.chars().any(|c| c.is_control() && c != '\n' && c != '\t')
 }
 
-/// A required single-line text, trimmed.
+/// A required single-line text, trimmed. The limit counts the characters as sent (as the
+/// schema's `maxLength` does), before trimming.
 pub fn line(s: &str, max: usize) -> Result<String, TextError> {
+    if s.chars().count() > max {
+        return Err(TextError::TooLong { max });
+    }
     let t = s.trim();
     if has_forbidden_control(t) {
         return Err(TextError::ControlCharacter);
@@ -63,8 +67,11 @@ pub fn line(s: &str, max: usize) -> Result<String, TextError> {
     bounded(t, max)
 }
 
-/// A required multi-line text, trimmed at both ends.
+/// A required multi-line text, trimmed at both ends (the limit counts as in [`line`]).
 pub fn text(s: &str, max: usize) -> Result<String, TextError> {
+    if s.chars().count() > max {
+        return Err(TextError::TooLong { max });
+    }
     let t = s.trim();
     if has_forbidden_control(t) {
         return Err(TextError::ControlCharacter);
@@ -78,9 +85,17 @@ pub fn optional(
     max: usize,
     check: fn(&str, usize) -> Result<String, TextError>,
 ) -> Result<Option<String>, TextError> {
-    match s.map(str::trim) {
-        None | Some("") => Ok(None),
-        Some(t) => check(t, max).map(Some),
+    match s {
+        Some(raw) if raw.chars().count() > max => Err(TextError::TooLong { max }),
+        None => Ok(None),
+        Some(raw) if raw.trim().is_empty() => {
+            if has_forbidden_control(raw) {
+                Err(TextError::ControlCharacter)
+            } else {
+                Ok(None)
+            }
+        }
+        Some(raw) => check(raw, max).map(Some),
     }
 }
 
@@ -209,6 +224,11 @@ mod tests {
             "characters, not bytes"
         );
         assert_eq!(line("ééééé", 4), Err(TextError::TooLong { max: 4 }));
+        assert_eq!(
+            line("\u{a0}abc", 3),
+            Err(TextError::TooLong { max: 3 }),
+            "counted as sent, like maxLength"
+        );
     }
 
     #[test]

@@ -94,6 +94,7 @@ pub fn apply(mut doc: Value) -> Value {
             "content": {PROBLEM_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}}
         });
     }
+    let components = doc["components"].clone();
     let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
         return doc;
     };
@@ -101,7 +102,7 @@ pub fn apply(mut doc: Value) -> Value {
     for (path, item) in paths.iter_mut() {
         for method in METHODS {
             if let Some(op) = item.get_mut(*method).and_then(Value::as_object_mut) {
-                conventions(path, op);
+                conventions(path, op, &components);
                 if let Some(body) = op.get_mut("requestBody") {
                     refs(body, &mut request_schemas);
                     text_rule(body);
@@ -166,7 +167,56 @@ fn text_rule(v: &mut Value) {
     }
 }
 
-fn conventions(path: &str, op: &mut Map<String, Value>) {
+/// Whether an operation takes an id in its query or body (a member named `…_id` or `…_ids`).
+fn names_an_id(op: &Map<String, Value>, components: &Value) -> bool {
+    let is_id = |name: &str| name.ends_with("_id") || name.ends_with("_ids");
+    let query = op
+        .get("parameters")
+        .and_then(Value::as_array)
+        .is_some_and(|ps| {
+            ps.iter()
+                .filter_map(|p| p.get("name").and_then(Value::as_str))
+                .any(is_id)
+        });
+    if query {
+        return true;
+    }
+    let mut pending = Vec::new();
+    if let Some(body) = op.get("requestBody") {
+        refs(body, &mut pending);
+        if has_member(body, &is_id) {
+            return true;
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    while let Some(name) = pending.pop() {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        if let Some(schema) = components.pointer(&format!("/schemas/{name}")) {
+            if has_member(schema, &is_id) {
+                return true;
+            }
+            refs(schema, &mut pending);
+        }
+    }
+    false
+}
+
+fn has_member(v: &Value, is_id: &impl Fn(&str) -> bool) -> bool {
+    match v {
+        Value::Object(m) => {
+            m.get("properties")
+                .and_then(Value::as_object)
+                .is_some_and(|props| props.keys().any(|k| is_id(k)))
+                || m.values().any(|x| has_member(x, is_id))
+        }
+        Value::Array(a) => a.iter().any(|x| has_member(x, is_id)),
+        _ => false,
+    }
+}
+
+fn conventions(path: &str, op: &mut Map<String, Value>, components: &Value) {
     let has_body = op.contains_key("requestBody");
     let params: Vec<String> = op
         .get("parameters")
@@ -198,7 +248,9 @@ fn conventions(path: &str, op: &mut Map<String, Value>) {
     if !params.is_empty() {
         codes.push("400");
     }
-    if params.iter().any(|p| p == "path") {
+    // An unknown id, or one of another practice, is a 404 wherever it is given: in the path,
+    // in the query or in the body.
+    if params.iter().any(|p| p == "path") || names_an_id(op, components) {
         codes.push("404");
     }
     if !schemes.is_empty() {
