@@ -408,13 +408,12 @@ async fn a_practice_always_keeps_one_active_admin() {
         .execute(&mut *tx)
         .await
         .unwrap();
-    let refused = sqlx::query(
-        "update core.staff_account set deactivated_at = now() where staff_id = $1",
-    )
-    .bind(second.staff_id)
-    .execute(&mut *tx)
-    .await
-    .unwrap_err();
+    let refused =
+        sqlx::query("update core.staff_account set deactivated_at = now() where staff_id = $1")
+            .bind(second.staff_id)
+            .execute(&mut *tx)
+            .await
+            .unwrap_err();
     assert_eq!(
         platform::db::violated_constraint(&refused),
         Some("staff_account_last_admin")

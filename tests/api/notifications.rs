@@ -852,7 +852,7 @@ async fn rules_templates_and_settings_validate_and_apply() {
         )
         .await;
     assert_eq!(
-        bad.problem(422, "invalid_field")["field"],
+        bad.problem(404, "appointment_type_not_found")["field"],
         "rules[0].type_id"
     );
     // Templates: only whitelisted placeholders; the practitioner only when enabled.

@@ -706,7 +706,7 @@ async fn another_practice_reaches_no_scheduling_object() {
     let r = app
         .call("POST", "/v1/appointments", Some(&a.token), Some(&foreign))
         .await;
-    assert_eq!(r.status.as_u16(), 422, "{}", r.text);
+    assert_eq!(r.status.as_u16(), 404, "{}", r.text);
     let r = app
         .call(
             "GET",
@@ -718,7 +718,7 @@ async fn another_practice_reaches_no_scheduling_object() {
             None,
         )
         .await;
-    assert_eq!(r.status.as_u16(), 422, "{}", r.text);
+    assert_eq!(r.status.as_u16(), 404, "{}", r.text);
     assert_eq!(
         app.count(
             "select count(*) from scheduling.appointment where status = 'booked' and version = 1"

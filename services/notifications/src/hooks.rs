@@ -297,7 +297,12 @@ struct PlatformDlr {
     result_code: i64,
 }
 
-async fn link_dlr(
+/// A delivery report from a LINK platform gate (Basic credentials of the gate when configured).
+#[utoipa::path(post, path = "/v1/hooks/link/{token}/dlr", tag = "provider callbacks",
+    params(("token" = String, Path, description = "SMS_CALLBACK_TOKEN (404 when wrong)", pattern = r"^[A-Za-z0-9_-]{24,}$")), request_body(content = crate::hooks_doc::LinkDeliveryReport, content_type = "application/json"),
+    responses((status = 200, description = "recorded, replayed or about an unknown message"),
+              (status = 401, description = "wrong gate credentials", body = platform::error::Problem)))]
+pub(crate) async fn link_dlr(
     State(state): State<AppState>,
     Path(token): Path<String>,
     headers: HeaderMap,
@@ -401,7 +406,14 @@ fn pairs(s: &str) -> Option<Vec<(String, String)>> {
     serde_urlencoded::from_str::<Vec<(String, String)>>(s).ok()
 }
 
-async fn smsapi_dlr_get(
+/// An SMSAPI delivery report as a GET with query parameters.
+#[utoipa::path(get, path = "/v1/hooks/smsapi/{token}/dlr", tag = "provider callbacks",
+    params(("token" = String, Path, description = "SMS_CALLBACK_TOKEN (404 when wrong)", pattern = r"^[A-Za-z0-9_-]{24,}$"),
+        ("MsgId" = String, Query, pattern = r"^[^,]+(,[^,]+)*$"),
+        ("status" = String, Query, pattern = r"^[0-9]+(,[0-9]+)*$"),
+        ("idx" = Option<String>, Query), ("donedate" = Option<String>, Query)),
+    responses((status = 200, description = "the body `OK`", content_type = "text/plain", body = String)))]
+pub(crate) async fn smsapi_dlr_get(
     State(state): State<AppState>,
     Path(token): Path<String>,
     RawQuery(query): RawQuery,
@@ -412,7 +424,11 @@ async fn smsapi_dlr_get(
     }
 }
 
-async fn smsapi_dlr_post(
+/// An SMSAPI delivery report as a form POST.
+#[utoipa::path(post, path = "/v1/hooks/smsapi/{token}/dlr", tag = "provider callbacks",
+    params(("token" = String, Path, description = "SMS_CALLBACK_TOKEN (404 when wrong)", pattern = r"^[A-Za-z0-9_-]{24,}$")), request_body(content = crate::hooks_doc::SmsapiReport, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "the body `OK`", content_type = "text/plain", body = String)))]
+pub(crate) async fn smsapi_dlr_post(
     State(state): State<AppState>,
     Path(token): Path<String>,
     RawQuery(query): RawQuery,
@@ -729,7 +745,12 @@ struct PlatformContent {
     user_data: String,
 }
 
-async fn link_mo(
+/// A patient's reply through a LINK platform gate.
+#[utoipa::path(post, path = "/v1/hooks/link/{token}/mo", tag = "provider callbacks",
+    params(("token" = String, Path, description = "SMS_CALLBACK_TOKEN (404 when wrong)", pattern = r"^[A-Za-z0-9_-]{24,}$")), request_body(content = crate::hooks_doc::LinkInbound, content_type = "application/json"),
+    responses((status = 200, description = "handled, replayed or from an unknown number"),
+              (status = 401, description = "wrong gate credentials", body = platform::error::Problem)))]
+pub(crate) async fn link_mo(
     State(state): State<AppState>,
     Path(token): Path<String>,
     headers: HeaderMap,
@@ -763,7 +784,11 @@ fn valid_e164(s: &str) -> bool {
         .is_some_and(|d| (8..=15).contains(&d.len()) && d.chars().all(|c| c.is_ascii_digit()))
 }
 
-async fn smsapi_mo(
+/// A patient's reply through SMSAPI (form POST).
+#[utoipa::path(post, path = "/v1/hooks/smsapi/{token}/mo", tag = "provider callbacks",
+    params(("token" = String, Path, description = "SMS_CALLBACK_TOKEN (404 when wrong)", pattern = r"^[A-Za-z0-9_-]{24,}$")), request_body(content = crate::hooks_doc::SmsapiInbound, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "the body `OK`", content_type = "text/plain", body = String)))]
+pub(crate) async fn smsapi_mo(
     State(state): State<AppState>,
     Path(token): Path<String>,
     body: Bytes,

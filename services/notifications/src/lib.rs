@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod hooks;
+pub mod hooks_doc;
 pub mod planning;
 pub mod providers;
 pub mod replies;
@@ -24,13 +25,15 @@ pub fn router() -> Router<AppState> {
         api::get_notification_settings, api::put_notification_settings, api::get_rules, api::put_rules, api::list_templates,
         api::put_template, api::delete_template, api::appointment_messages, api::patient_messages,
         api::attention_messages, api::retry_message, api::list_replies, api::handle_reply,
-        api::get_provider, api::put_provider, api::delete_provider
+        api::get_provider, api::put_provider, api::delete_provider, hooks::link_dlr, hooks::link_mo,
+        hooks::smsapi_dlr_get, hooks::smsapi_dlr_post, hooks::smsapi_mo
     ),
     components(schemas(
         api::NotificationSettings, api::ReminderRule, api::ReminderRules, api::Template,
         api::TemplateBody, api::Message, api::Reply, api::ProviderAccount,
         api::ProviderAccountInput
     )),
-    tags((name = "notifications", description = "SMS reminders, templates, delivery and replies"))
+    tags((name = "notifications", description = "SMS reminders, templates, delivery and replies"),
+         (name = "provider callbacks", description = "Delivery reports and replies from LINK Mobility (platform gate and SMSAPI). No session: the path carries SMS_CALLBACK_TOKEN."))
 )]
 pub struct Api;

@@ -214,7 +214,10 @@ async fn place(
 ) -> ApiResult<Placement> {
     let (practitioner, active) = practitioner;
     if !active {
-        return Err(ApiError::not_found("practitioner_not_found", "practitioner_id"));
+        return Err(ApiError::not_found(
+            "practitioner_not_found",
+            "practitioner_id",
+        ));
     }
     if starts_at < Utc::now() - Duration::minutes(1) {
         return Err(ApiError::invalid_field("starts_at", "is in the past"));

@@ -121,7 +121,10 @@ pub(crate) async fn context(tx: &mut TenantTx, type_id: Uuid) -> ApiResult<Conte
             needs_room,
         },
         _ => {
-            return Err(ApiError::not_found("appointment_type_not_found", "appointment_type_id"));
+            return Err(ApiError::not_found(
+                "appointment_type_not_found",
+                "appointment_type_id",
+            ));
         }
     };
     Ok(Context {

@@ -236,7 +236,10 @@ pub async fn create_series(
             .fetch_optional(&mut *tx)
             .await?;
     if active != Some(true) {
-        return Err(ApiError::not_found("practitioner_not_found", "practitioner_id"));
+        return Err(ApiError::not_found(
+            "practitioner_not_found",
+            "practitioner_id",
+        ));
     }
     if !platform::patients::exists(&mut tx, domain::PatientId::from_uuid(b.patient_id)).await? {
         return Err(ApiError::not_found("patient_not_found", "patient_id"));
