@@ -52,4 +52,10 @@ curl -sf -X POST "$BASE/v1/auth/totp/verify" -H "authorization: Bearer $TOKEN" \
   --generation-deterministic \
   --exclude-path /v1/auth/logout \
   --exclude-path /v1/auth/password \
-  --no-color
+  --no-color | tee target/schemathesis.log
+status=${PIPESTATUS[0]}
+# One closing line in the plain form CI reads: test cases passed and failed.
+passed=$(grep -oE '[0-9]+ passed' target/schemathesis.log | tail -n1 | grep -oE '[0-9]+' || echo 0)
+failed=$(grep -oE '[0-9]+ unique failures?' target/schemathesis.log | tail -n1 | grep -oE '^[0-9]+' || echo 0)
+echo "schemathesis: ${passed} passed, ${failed} failed"
+exit "$status"

@@ -56,8 +56,16 @@ const MAX_CLINICAL: usize = 10_000;
 #[serde(deny_unknown_fields)]
 pub struct NewPatient {
     /// Family name.
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub family_name: String,
     /// Given names.
+    #[schema(
+        max_length = 200,
+        pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$"
+    )]
     pub given_names: String,
     /// Birth date, YYYY-MM-DD.
     pub birth_date: NaiveDate,
@@ -65,9 +73,11 @@ pub struct NewPatient {
     pub sex: Sex,
     /// Mobile number, national or international form; stored as E.164.
     #[serde(default)]
+    #[schema(max_length = 40, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub mobile: Option<String>,
     /// E-mail address.
     #[serde(default)]
+    #[schema(max_length = 254, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub email: Option<String>,
     /// Language for messages; the practice default when absent.
     #[serde(default)]
@@ -77,21 +87,27 @@ pub struct NewPatient {
     pub insurance_country: Option<Country>,
     /// BE: mutuality code (3 digits).
     #[serde(default)]
+    #[schema(max_length = 10, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub mutuality_code: Option<String>,
     /// NL: UZOVI code of the insurer (4 digits).
     #[serde(default)]
+    #[schema(max_length = 10, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub uzovi: Option<String>,
     /// Insurance policy (member) number.
     #[serde(default)]
+    #[schema(max_length = 40, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub policy_number: Option<String>,
     /// BE INSZ/NISS or NL BSN, after the insurance country (or the practice's).
     #[serde(default)]
+    #[schema(max_length = 40, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub national_number: Option<String>,
     /// The patient's GP.
     #[serde(default)]
+    #[schema(max_length = 200, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub gp_name: Option<String>,
     /// Clinical summary (e.g. pathology); practitioners and admins only.
     #[serde(default)]
+    #[schema(max_length = 10000, pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*$")]
     pub clinical_summary: Option<String>,
     /// SMS consent given at intake.
     #[serde(default)]
@@ -155,11 +171,11 @@ impl<T> Patch<T> {
 pub struct PatientPatch {
     /// Family name.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 200, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
     pub family_name: Patch<String>,
     /// Given names.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 200, pattern = r"^[^\x00-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F][^\x00-\x1F\x7F-\x9F]*$")]
     pub given_names: Patch<String>,
     /// Birth date.
     #[serde(default)]
@@ -171,11 +187,11 @@ pub struct PatientPatch {
     pub sex: Patch<Sex>,
     /// Mobile number.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 40, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub mobile: Patch<String>,
     /// E-mail address.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 254, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub email: Patch<String>,
     /// Language for messages.
     #[serde(default)]
@@ -187,27 +203,27 @@ pub struct PatientPatch {
     pub insurance_country: Patch<Country>,
     /// BE mutuality code.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 10, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub mutuality_code: Patch<String>,
     /// NL UZOVI code.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 10, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub uzovi: Patch<String>,
     /// Policy number.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 40, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub policy_number: Patch<String>,
     /// National number.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 40, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub national_number: Patch<String>,
     /// GP name.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 200, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub gp_name: Patch<String>,
     /// Clinical summary; practitioners and admins only.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 10000, pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*$")]
     pub clinical_summary: Patch<String>,
 }
 
