@@ -1482,3 +1482,62 @@ async fn cancelling_a_hold_releases_its_slot() {
     .await
     .problem(409, "invalid_transition");
 }
+
+#[tokio::test]
+async fn cancelling_a_series_offers_each_freed_slot_to_the_waitlist_like_a_single_cancel() {
+    let app = spawn_app().await;
+    let c = clinic(&app, json!([["08:00", "18:00"]]), (0, 0), false).await;
+    seed::open_quiet_hours(&app.owner, c.admin.practice_id).await;
+    let t = Some(c.admin.token.as_str());
+    let waiting = app.patient(&c.admin, patient_body("Waiting")).await;
+    let entry = app
+        .call(
+            "POST",
+            "/v1/waitlist",
+            t,
+            Some(&json!({"patient_id": waiting, "appointment_type_id": c.type_id})),
+        )
+        .await;
+    assert_eq!(entry.status, 201, "{}", entry.text);
+    let entry = entry.body["entry_id"].as_str().unwrap().to_owned();
+    let first = format!("{}T10:00:00+01:00", future_date(15));
+    let s = app
+        .call(
+            "POST",
+            "/v1/appointment-series",
+            t,
+            Some(&series_body(&c, &first, 3)),
+        )
+        .await;
+    assert_eq!(s.status, 201, "{}", s.text);
+    let series = s.body["series_id"].as_str().unwrap().to_owned();
+    let second = s.body["appointments"][1]["appointment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = app
+        .call(
+            "POST",
+            &format!("/v1/appointment-series/{series}/cancel"),
+            t,
+            Some(&json!({"from_appointment_id": second, "reason": "moving away"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body.as_array().unwrap().len(), 2);
+    // Two occurrences cancelled, two slots freed, as two single cancels would.
+    assert_eq!(
+        app.count("select count(*) from apalis.jobs where job_type = 'scheduling.slot-freed'")
+            .await,
+        2
+    );
+    app.drain(&["scheduling.slot-freed"]).await;
+    let offers = app
+        .call("GET", &format!("/v1/waitlist/{entry}/offers"), t, None)
+        .await;
+    assert!(
+        !offers.body.as_array().unwrap().is_empty(),
+        "the waiting patient is offered a freed slot: {}",
+        offers.text
+    );
+}

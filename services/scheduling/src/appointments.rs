@@ -773,19 +773,14 @@ pub async fn cancel_appointment(
     if !matches!(current.status.as_str(), "booked" | "held") {
         return Err(invalid_transition(&current.status, "cancel"));
     }
-    let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        r#"update scheduling.appointment
-              set status = 'cancelled', cancelled_at = now(), cancelled_by = $2, cancel_reason = $3, cancelled_via = 'staff',
-                  hold_expires_at = null, version = version + 1
-            where appointment_id = $1 returning {COLUMNS}"#
-    )))
-    .bind(id)
-    .bind(staff.staff_id().as_uuid())
-    .bind(why)
-    .fetch_one(&mut *tx)
+    let row = crate::change::cancel(
+        &mut tx,
+        staff.practice(),
+        &current,
+        crate::change::CancelledBy::Staff(staff.staff_id().as_uuid()),
+        why,
+    )
     .await?;
-    freed(&mut tx, staff.practice(), &current, row.version).await?;
-    crate::jobs::changed(&mut tx, staff.practice(), &row).await?;
     if row.patient_id.is_some() {
         record(
             &mut tx,

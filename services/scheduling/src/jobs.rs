@@ -114,17 +114,14 @@ pub async fn patient_reply(
                     ReplyOutcome::Confirmed
                 }
                 (Some(old), ReplyAction::Cancel) => {
-                    let row: Row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                        r#"update scheduling.appointment
-                              set status = 'cancelled', cancelled_at = now(), cancel_reason = 'patient replied', cancelled_via = 'patient_reply',
-                                  version = version + 1
-                            where appointment_id = $1 returning {COLUMNS}"#
-                    )))
-                    .bind(old.appointment_id)
-                    .fetch_one(&mut *tx)
+                    crate::change::cancel(
+                        &mut tx,
+                        job.practice_id,
+                        &old,
+                        crate::change::CancelledBy::PatientReply,
+                        "patient replied",
+                    )
                     .await?;
-                    crate::appointments::freed(&mut tx, job.practice_id, &old, row.version).await?;
-                    changed(&mut tx, job.practice_id, &row).await?;
                     record(&mut tx, &job, "appointment_cancelled_by_reply").await?;
                     ReplyOutcome::Cancelled
                 }

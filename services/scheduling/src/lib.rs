@@ -10,6 +10,7 @@
 pub mod agenda;
 pub mod appointments;
 pub mod availability;
+mod change;
 pub mod hours;
 pub mod jobs;
 pub mod resources;

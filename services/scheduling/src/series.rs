@@ -385,24 +385,11 @@ pub async fn cancel_following(
     let why = b.reason.as_str();
     let mut tx = state.db().tenant(staff.practice()).await?;
     let (tz, _) = practice_zone(&mut tx).await?;
-    let ids: Vec<Uuid> = following(&mut tx, series, b.from_appointment_id)
-        .await?
-        .into_iter()
-        .map(|r| r.appointment_id)
-        .collect();
-    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        r#"update scheduling.appointment
-              set status = 'cancelled', cancelled_at = now(), cancelled_by = $2, cancel_reason = $3, cancelled_via = 'staff',
-                  version = version + 1
-            where appointment_id = any($1) returning {COLUMNS}"#
-    )))
-    .bind(&ids)
-    .bind(staff.staff_id().as_uuid())
-    .bind(why)
-    .fetch_all(&mut *tx)
-    .await?;
-    for row in &rows {
-        crate::jobs::changed(&mut tx, staff.practice(), row).await?;
+    // Each occurrence goes the way a single cancel goes: its slot is offered to the waitlist.
+    let mut rows = Vec::new();
+    for current in following(&mut tx, series, b.from_appointment_id).await? {
+        let by = crate::change::CancelledBy::Staff(staff.staff_id().as_uuid());
+        rows.push(crate::change::cancel(&mut tx, staff.practice(), &current, by, why).await?);
     }
     if let Some(p) = rows.first().and_then(|r| r.patient_id) {
         let mut ev = staff.audit(
