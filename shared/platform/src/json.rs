@@ -276,14 +276,14 @@ fn control_character(field: Option<String>) -> ApiError {
     }
 }
 
-/// One step of a JSON path.
-enum Step {
-    Member(String),
+/// One step of a JSON path (a member name is borrowed from the body unless it had escapes).
+enum Step<'de> {
+    Member(std::borrow::Cow<'de, str>),
     Index(usize),
 }
 
 /// The path as the problem names it (see [`plain_prefix`]); `None` at the top.
-fn render(path: &[Step]) -> Option<String> {
+fn render(path: &[Step<'_>]) -> Option<String> {
     let mut out = String::new();
     for step in path {
         match step {
@@ -299,13 +299,13 @@ fn render(path: &[Step]) -> Option<String> {
     Some(plain_prefix(&out).to_owned()).filter(|p| !p.is_empty())
 }
 
-struct Scan<'a> {
-    path: &'a mut Vec<Step>,
+struct Scan<'a, 'de> {
+    path: &'a mut Vec<Step<'de>>,
     flaw: &'a mut Option<Flaw>,
     top: bool,
 }
 
-impl<'de> DeserializeSeed<'de> for Scan<'_> {
+impl<'de> DeserializeSeed<'de> for Scan<'_, 'de> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
@@ -313,7 +313,7 @@ impl<'de> DeserializeSeed<'de> for Scan<'_> {
     }
 }
 
-impl Scan<'_> {
+impl Scan<'_, '_> {
     fn refuse<E: de::Error>(self, flaw: Flaw) -> Result<(), E> {
         *self.flaw = Some(flaw);
         Err(E::custom("refused"))
@@ -338,7 +338,7 @@ impl Scan<'_> {
     }
 }
 
-impl<'de> Visitor<'de> for Scan<'_> {
+impl<'de> Visitor<'de> for Scan<'_, 'de> {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -390,7 +390,7 @@ impl<'de> Visitor<'de> for Scan<'_> {
                 let parent = render(self.path);
                 return self.refuse(Flaw::ControlInName(parent));
             }
-            self.path.push(Step::Member(key.into_owned()));
+            self.path.push(Step::Member(key));
             map.next_value_seed(Scan {
                 path: self.path,
                 flaw: self.flaw,
@@ -409,30 +409,35 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiPath
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let names: Vec<String> = parts
+        // The route's parameter names are read only when a parameter is refused.
+        let route = parts
             .extensions
             .get::<axum::extract::MatchedPath>()
-            .map(|p| {
-                p.as_str()
-                    .split('{')
-                    .skip(1)
-                    .filter_map(|s| s.split('}').next())
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default();
+            .cloned();
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|p| ApiPath(p.0))
             .map_err(|e: PathRejection| {
                 use axum::extract::path::ErrorKind;
+                let names: Vec<&str> = route
+                    .as_ref()
+                    .map(|p| {
+                        p.as_str()
+                            .split('{')
+                            .skip(1)
+                            .filter_map(|s| s.split('}').next())
+                            .collect()
+                    })
+                    .unwrap_or_default();
                 let field = match &e {
                     PathRejection::FailedToDeserializePathParams(inner) => match inner.kind() {
                         ErrorKind::ParseErrorAtKey { key, .. }
                         | ErrorKind::DeserializeError { key, .. }
                         | ErrorKind::InvalidUtf8InPathParam { key } => Some(key.clone()),
-                        ErrorKind::ParseErrorAtIndex { index, .. } => names.get(*index).cloned(),
-                        _ if names.len() == 1 => names.first().cloned(),
+                        ErrorKind::ParseErrorAtIndex { index, .. } => {
+                            names.get(*index).map(|n| (*n).to_owned())
+                        }
+                        _ if names.len() == 1 => Some(names[0].to_owned()),
                         _ => None,
                     },
                     _ => None,
@@ -460,17 +465,17 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 /// Parses a query string, naming the parameter at fault and never its value.
 pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
     for (name, value) in form_urlencoded::parse(query.as_bytes()) {
-        if domain::text::has_forbidden_control(&value) || domain::text::has_forbidden_control(&name)
-        {
-            return Err(ApiError::invalid_parameter(
-                if domain::text::has_forbidden_control(&name) {
-                    "query".to_owned()
-                } else {
-                    name.into_owned()
-                },
-                domain::text::TextError::ControlCharacter.to_string(),
-            ));
-        }
+        let field = if domain::text::has_forbidden_control(&name) {
+            "query".to_owned()
+        } else if domain::text::has_forbidden_control(&value) {
+            name.into_owned()
+        } else {
+            continue;
+        };
+        return Err(ApiError::invalid_parameter(
+            field,
+            domain::text::TextError::ControlCharacter.to_string(),
+        ));
     }
     let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
     serde_path_to_error::deserialize(de).map_err(|e| {
