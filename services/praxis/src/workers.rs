@@ -119,7 +119,7 @@ macro_rules! consumer {
         let data = $data;
         $monitor.register(move |restarts| {
             WorkerBuilder::new(format!("{}@{instance}#{restarts}", $queue))
-                .backend(queue(&st, $queue, $batch).poll_with_interval(Duration::from_millis(200)))
+                .backend(queue(&st, $queue, $batch).poll_with_interval(st.settings().job_poll))
                 .data(data.clone())
                 .concurrency($conc)
                 .build($handler)

@@ -149,6 +149,8 @@ pub struct Settings {
     /// `JOB_HEARTBEAT_MS`: worker heartbeat; a worker silent for three is presumed dead and
     /// its jobs run again.
     pub job_heartbeat: Duration,
+    /// `JOB_POLL_MS`: how often an idle worker looks for due jobs (the latency of a new job).
+    pub job_poll: Duration,
 }
 
 impl std::fmt::Debug for Settings {
@@ -407,6 +409,10 @@ impl Settings {
             job_heartbeat: Duration::from_millis(positive(
                 parse(&get, "JOB_HEARTBEAT_MS", 5_000)?,
                 "JOB_HEARTBEAT_MS",
+            )? as u64),
+            job_poll: Duration::from_millis(positive(
+                parse(&get, "JOB_POLL_MS", 200)?,
+                "JOB_POLL_MS",
             )? as u64),
         })
     }

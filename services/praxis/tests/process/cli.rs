@@ -5,11 +5,7 @@ use std::process::Command;
 
 use sqlx::Connection;
 
-fn admin_url() -> String {
-    std::env::var("TEST_DATABASE_URL")
-        .or_else(|_| std::env::var("DATABASE_URL"))
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
-}
+use crate::common::admin_url;
 
 fn praxis(db_url: &str, args: &[&str]) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_praxis"))

@@ -2,7 +2,7 @@
 //! behind a token or on a listener of its own, and it cannot tell a known account from an
 //! unknown one.
 
-mod common;
+use crate::common;
 
 use serde_json::json;
 

@@ -2,7 +2,7 @@
 //! real binary runs, a patient whose every field is a canary goes through create, read, search,
 //! update and refused input, and the captured output is searched for every canary.
 
-mod common;
+use crate::common;
 
 use serde_json::{Value, json};
 
