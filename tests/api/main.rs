@@ -14,3 +14,4 @@ mod permissions;
 mod scheduling;
 mod support;
 mod tenancy;
+mod vocabulary;

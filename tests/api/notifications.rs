@@ -1453,3 +1453,28 @@ async fn a_confirmation_by_reply_shows_on_the_appointment_and_on_the_reply() {
     assert_eq!(all.status, 200, "{}", all.text);
     assert_eq!(all.body[0]["outcome"], "confirmed", "{}", all.text);
 }
+
+#[tokio::test]
+async fn a_no_reply_offers_the_freed_slot_to_the_waitlist_like_a_single_cancel() {
+    let sim = LinkSim::start().await;
+    let app = platform_app(&sim, "600").await;
+    let c = clinic(&app).await;
+    seed::open_quiet_hours(&app.owner, c.admin.practice_id).await;
+    let t = Some(c.admin.token.as_str());
+    let entry = app.waiting_patient(&c.admin, &c.type_id).await;
+    let patient = consenting_patient(&app, &c, MOBILE).await;
+    let a = book(&app, &c, patient, &local(3, "10:00")).await;
+    send_due(&app).await;
+    wait_state(&app, &c, &a, "delivered").await;
+
+    assert_eq!(mo(&app, "mo-nee", MOBILE, "NEE").await, 200);
+    app.drain(&["scheduling.patient-reply"]).await;
+    let got = app
+        .call("GET", &format!("/v1/appointments/{a}"), t, None)
+        .await;
+    assert_eq!(got.body["status"], "cancelled", "{}", got.text);
+    app.drain(&["scheduling.slot-freed"]).await;
+    let offers = app.offers(&c.admin, &entry).await;
+    assert_eq!(offers.len(), 1, "the waiting patient is offered the slot");
+    assert_eq!(offers[0]["starts_at"], got.body["starts_at"]);
+}

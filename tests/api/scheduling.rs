@@ -1489,17 +1489,7 @@ async fn cancelling_a_series_offers_each_freed_slot_to_the_waitlist_like_a_singl
     let c = clinic(&app, json!([["08:00", "18:00"]]), (0, 0), false).await;
     seed::open_quiet_hours(&app.owner, c.admin.practice_id).await;
     let t = Some(c.admin.token.as_str());
-    let waiting = app.patient(&c.admin, patient_body("Waiting")).await;
-    let entry = app
-        .call(
-            "POST",
-            "/v1/waitlist",
-            t,
-            Some(&json!({"patient_id": waiting, "appointment_type_id": c.type_id})),
-        )
-        .await;
-    assert_eq!(entry.status, 201, "{}", entry.text);
-    let entry = entry.body["entry_id"].as_str().unwrap().to_owned();
+    let entry = app.waiting_patient(&c.admin, &c.type_id).await;
     let first = format!("{}T10:00:00+01:00", future_date(15));
     let s = app
         .call(
@@ -1532,12 +1522,57 @@ async fn cancelling_a_series_offers_each_freed_slot_to_the_waitlist_like_a_singl
         2
     );
     app.drain(&["scheduling.slot-freed"]).await;
-    let offers = app
-        .call("GET", &format!("/v1/waitlist/{entry}/offers"), t, None)
-        .await;
     assert!(
-        !offers.body.as_array().unwrap().is_empty(),
-        "the waiting patient is offered a freed slot: {}",
-        offers.text
+        !app.offers(&c.admin, &entry).await.is_empty(),
+        "the waiting patient is offered a freed slot"
+    );
+}
+
+#[tokio::test]
+async fn moving_a_series_offers_each_time_it_leaves_to_the_waitlist_like_a_single_reschedule() {
+    let app = spawn_app().await;
+    let c = clinic(&app, json!([["08:00", "18:00"]]), (0, 0), false).await;
+    seed::open_quiet_hours(&app.owner, c.admin.practice_id).await;
+    let t = Some(c.admin.token.as_str());
+    let entry = app.waiting_patient(&c.admin, &c.type_id).await;
+    let day = future_date(15);
+    let s = app
+        .call(
+            "POST",
+            "/v1/appointment-series",
+            t,
+            Some(&series_body(&c, &format!("{day}T10:00:00+01:00"), 3)),
+        )
+        .await;
+    assert_eq!(s.status, 201, "{}", s.text);
+    let series = s.body["series_id"].as_str().unwrap().to_owned();
+    let first = s.body["appointments"][0]["appointment_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = app
+        .call(
+            "POST",
+            &format!("/v1/appointment-series/{series}/reschedule"),
+            t,
+            Some(&json!({"from_appointment_id": first, "starts_at": format!("{day}T14:00:00+01:00")})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body.as_array().unwrap().len(), 3);
+    // Three occurrences moved, three times given up, as three single reschedules would.
+    assert_eq!(
+        app.count("select count(*) from apalis.jobs where job_type = 'scheduling.slot-freed'")
+            .await,
+        3
+    );
+    app.drain(&["scheduling.slot-freed"]).await;
+    let offers = app.offers(&c.admin, &entry).await;
+    assert!(
+        offers.iter().any(|o| o["starts_at"]
+            .as_str()
+            .unwrap()
+            .ends_with("T10:00:00+01:00")),
+        "the 10:00 time the series left is offered: {offers:?}"
     );
 }

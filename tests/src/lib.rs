@@ -474,6 +474,35 @@ impl TestApp {
         .await
     }
 
+    /// A new patient waiting for any time of `type_id`; returns the waitlist entry id.
+    pub async fn waiting_patient(&self, s: &Session, type_id: &str) -> String {
+        let waiting = self.patient(s, patient_body("Waiting")).await;
+        let entry = self
+            .call(
+                "POST",
+                "/v1/waitlist",
+                Some(&s.token),
+                Some(&json!({"patient_id": waiting, "appointment_type_id": type_id})),
+            )
+            .await;
+        assert_eq!(entry.status, StatusCode::CREATED, "{}", entry.text);
+        entry.body["entry_id"].as_str().unwrap().to_owned()
+    }
+
+    /// The offers made to a waitlist entry.
+    pub async fn offers(&self, s: &Session, entry: &str) -> Vec<Value> {
+        let r = self
+            .call(
+                "GET",
+                &format!("/v1/waitlist/{entry}/offers"),
+                Some(&s.token),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        r.body.as_array().unwrap().clone()
+    }
+
     /// Creates a patient; returns its id.
     pub async fn patient(&self, s: &Session, body: Value) -> Uuid {
         let r = self

@@ -12,6 +12,7 @@
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use chrono_tz::Tz;
 use domain::PracticeId;
+use domain::appointment::AppointmentStatus;
 use domain::jobs::{AppointmentChanged, MessageRequest, SEND_MESSAGE, SendMessage};
 use domain::reminders::{Decision, QuietHours, plan};
 use domain::schedule::boundary;
@@ -153,14 +154,14 @@ pub async fn appointment_changed(
     .bind(ev.practitioner_id)
     .bind(ev.type_id)
     .bind(ev.starts_at)
-    .bind(&ev.status)
+    .bind(ev.status.as_str())
     .fetch_optional(&mut *tx)
     .await?;
     if applied.is_none() {
         tx.commit().await?;
         return Ok(Planned::Stale);
     }
-    let booked = ev.status == "booked";
+    let booked = ev.status == AppointmentStatus::Booked;
     let cancel_reason = if booked {
         "rescheduled".to_owned()
     } else {

@@ -44,7 +44,7 @@ async fn patient_reply(
     job: serde_json::Value,
     state: Data<AppState>,
 ) -> Result<String, BoxDynError> {
-    let outcome = scheduling::jobs::patient_reply(&state, job)
+    let outcome = scheduling::replies::patient_reply(&state, job)
         .await
         .map_err(boxed)?;
     Ok(format!("{outcome:?}"))

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::{local, practice_zone};
+use crate::zone::{local, practice_zone};
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new().route("/v1/agenda", get(get_agenda)).route(

@@ -20,7 +20,7 @@ use sqlx::postgres::types::PgRange;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::local;
+use crate::zone::local;
 
 pub(crate) fn router() -> Router<AppState> {
     Router::new().route("/v1/availability", get(search_availability))

@@ -19,7 +19,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::availability::range_bounds;
-use crate::{local, practice_zone};
+use crate::zone::{local, practice_zone};
 use domain::bounded::Int;
 use domain::text::Line;
 

@@ -10,20 +10,17 @@
 pub mod agenda;
 pub mod appointments;
 pub mod availability;
-mod change;
+mod events;
 pub mod hours;
-pub mod jobs;
+pub mod replies;
 pub mod resources;
 pub mod series;
 pub mod settings;
 pub mod waitlist;
+mod zone;
 
 use axum::Router;
-use chrono::{DateTime, FixedOffset, Utc};
-use chrono_tz::Tz;
-use domain::practice::Country;
-use platform::db::TenantTx;
-use platform::{ApiError, ApiResult, AppState};
+use platform::AppState;
 
 /// This service's routes.
 pub fn router() -> Router<AppState> {
@@ -84,22 +81,3 @@ pub fn router() -> Router<AppState> {
     tags((name = "scheduling", description = "Practitioners, working hours, availability and appointments"))
 )]
 pub struct Api;
-
-/// The practice's zone and country.
-pub(crate) async fn practice_zone(tx: &mut TenantTx) -> ApiResult<(Tz, Country)> {
-    let (tz, country): (String, String) =
-        sqlx::query_as("select time_zone, country from core.practice")
-            .fetch_one(&mut **tx)
-            .await?;
-    let tz: Tz = tz
-        .parse()
-        .map_err(|_| ApiError::internal(anyhow::anyhow!("invalid time zone in database")))?;
-    let country = Country::parse(&country)
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("invalid country")))?;
-    Ok((tz, country))
-}
-
-/// An instant shown with the practice's offset at that instant.
-pub(crate) fn local(tz: Tz, t: DateTime<Utc>) -> DateTime<FixedOffset> {
-    t.with_timezone(&tz).fixed_offset()
-}

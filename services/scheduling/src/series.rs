@@ -18,13 +18,13 @@ use platform::db::TenantTx;
 use platform::json::{ApiJson, ApiPath};
 use platform::{ApiError, ApiResult, AppState};
 use serde::{Deserialize, Serialize};
-use sqlx::postgres::types::PgRange;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::appointments::{Appointment, COLUMNS, NewRow, Placement, Row, guarded_write};
+use crate::appointments::store::{COLUMNS, NewRow, Placement, Row};
+use crate::appointments::{Appointment, CancelledBy, change};
 use crate::availability::{Calendar, TypeTiming, free_room, room_busy, type_timing};
-use crate::{local, practice_zone};
+use crate::zone::{local, practice_zone};
 use domain::bounded::Int;
 use domain::text::Line;
 
@@ -308,7 +308,7 @@ pub async fn create_series(
         }
         .insert(&mut tx, place)
         .await?;
-        crate::jobs::changed(&mut tx, staff.practice(), &row).await?;
+        crate::events::changed(&mut tx, staff.practice(), &row).await?;
         appointments.push(row.view(tz));
     }
     let mut ev = staff.audit(
@@ -388,8 +388,8 @@ pub async fn cancel_following(
     // Each occurrence goes the way a single cancel goes: its slot is offered to the waitlist.
     let mut rows = Vec::new();
     for current in following(&mut tx, series, b.from_appointment_id).await? {
-        let by = crate::change::CancelledBy::Staff(staff.staff_id().as_uuid());
-        rows.push(crate::change::cancel(&mut tx, staff.practice(), &current, by, why).await?);
+        let by = CancelledBy::Staff(staff.staff_id().as_uuid());
+        rows.push(change::cancel(&mut tx, staff.practice(), &current, by, why).await?);
     }
     if let Some(p) = rows.first().and_then(|r| r.patient_id) {
         let mut ev = staff.audit(
@@ -469,26 +469,11 @@ pub async fn reschedule_following(
     let mut out = Vec::new();
     for i in order {
         let place = planned[i].placement.as_ref().expect("checked above");
-        let id = rows[i].appointment_id;
-        let (appt, blocked, room) = (place.appt, place.blocked, place.room);
-        let row = guarded_write(&mut tx, staff.practice(), place, false, Some(id), move |c| {
-            Box::pin(async move {
-                sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                    r#"update scheduling.appointment set starts_at = $2, ends_at = $3, blocked = $4, room_id = coalesce($5, room_id),
-                           version = version + 1
-                        where appointment_id = $1 returning {COLUMNS}"#
-                )))
-                .bind(id)
-                .bind(appt.start)
-                .bind(appt.end)
-                .bind(PgRange::from(blocked.start..blocked.end))
-                .bind(room)
-                .fetch_one(c)
-                .await
-            })
-        })
-        .await?;
-        crate::jobs::changed(&mut tx, staff.practice(), &row).await?;
+        // Each occurrence moves the way a single reschedule moves: the time it leaves is
+        // offered to the waitlist.
+        let current = &rows[i];
+        let keep = current.outside_hours_reason.clone();
+        let row = change::reschedule(&mut tx, staff.practice(), current, place, keep).await?;
         out.push(row.view(tz));
     }
     if let Some(p) = rows.first().and_then(|r| r.patient_id) {

@@ -12,13 +12,12 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveTime, Utc};
 use domain::PatientId;
-use domain::jobs::{MessageRequest, REQUEST_MESSAGE, SLOT_FREED, SlotFreed};
+use domain::jobs::{MessageRequest, REQUEST_MESSAGE, SlotFreed};
 use domain::practice::Permission;
 use domain::schedule::Span;
 use domain::templates::MessageKind;
 use platform::audit::{self, Action};
 use platform::auth::Staff;
-use platform::db::TenantTx;
 use platform::error::ResultExt;
 use platform::jobs::enqueue;
 use platform::json::{ApiJson, ApiPath};
@@ -27,9 +26,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::appointments::{Appointment, NewRow, Placement};
+use crate::appointments::store::{NewRow, Placement};
+use crate::appointments::{Appointment, ChangeError};
 use crate::availability::{Calendar, free_room, room_busy, type_timing};
-use crate::{local, practice_zone};
+use crate::zone::{local, practice_zone};
 
 /// Offers made at once for one freed slot.
 pub const OFFERS_PER_SLOT: i64 = 3;
@@ -303,26 +303,6 @@ pub async fn list_offers(
     ))
 }
 
-/// Enqueues the offer round for a freed slot, in the transaction that frees it.
-pub(crate) async fn slot_freed(
-    tx: &mut TenantTx,
-    job: &SlotFreed,
-    version: i32,
-) -> Result<(), sqlx::Error> {
-    if job.starts_at <= Utc::now() {
-        return Ok(());
-    }
-    enqueue(
-        tx,
-        SLOT_FREED,
-        job,
-        Utc::now(),
-        &format!("slot-freed:{}:v{version}", job.appointment_id),
-    )
-    .await?;
-    Ok(())
-}
-
 /// Handles `scheduling.slot-freed`: offers the slot to the first matching waiting entries.
 /// Returns how many offers were made.
 pub async fn offer_freed_slot(
@@ -493,7 +473,9 @@ pub async fn accept_offer(
                 .execute(&mut *after)
                 .await?;
             after.commit().await?;
-            return Err(if e.code() == "appointment_conflict" {
+            let conflict = matches!(e, ChangeError::Conflict(_));
+            let e = ApiError::from(e);
+            return Err(if conflict {
                 e.with_extension("offer_id", id.to_string())
             } else {
                 e
@@ -516,7 +498,7 @@ pub async fn accept_offer(
         .bind(row.appointment_id)
         .execute(&mut *tx)
         .await?;
-    crate::jobs::changed(&mut tx, staff.practice(), &row).await?;
+    crate::events::changed(&mut tx, staff.practice(), &row).await?;
     let mut ev = staff.audit(
         "sensitive_create",
         Action::Create,

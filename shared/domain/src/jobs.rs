@@ -51,8 +51,8 @@ pub struct AppointmentChanged {
     pub type_id: Uuid,
     /// Start.
     pub starts_at: chrono::DateTime<chrono::Utc>,
-    /// `booked`, `cancelled`, `completed`, ...
-    pub status: String,
+    /// Its status after the change.
+    pub status: crate::appointment::AppointmentStatus,
 }
 
 /// A message to send.

@@ -3,11 +3,15 @@
 //!
 //! No I/O lives here: no sqlx, axum, reqwest or tokio.
 
+pub mod appointment;
 pub mod bounded;
 pub mod holidays;
 pub mod identifiers;
 pub mod ids;
+pub mod invoice;
 pub mod jobs;
+pub mod message;
+pub mod money;
 pub mod people;
 pub mod practice;
 pub mod reminders;
@@ -16,5 +20,6 @@ pub mod schedule;
 pub mod sms;
 pub mod templates;
 pub mod text;
+pub mod vocabulary;
 
 pub use ids::{AuditId, PatientId, PracticeId, SessionId, StaffId, SupportGrantId};

@@ -1,0 +1,229 @@
+//! Amounts of money: a decimal in one currency, with one rounding rule.
+//!
+//! **Rounding rule:** an amount is rounded once, per invoice line, to whole cents, half away
+//! from zero (`2.345 → 2.35`, `-2.345 → -2.35`; "half-up" on magnitudes, as Belgian and Dutch
+//! invoices expect). Totals are sums of rounded lines and are never rounded again, so a credit
+//! note that negates every line negates the total exactly.
+
+use std::fmt;
+use std::ops::{Add, Neg, Sub};
+
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::{Deserialize, Serialize};
+
+use crate::vocabulary;
+
+vocabulary! {
+    /// An ISO 4217 currency the practices invoice in.
+    pub enum Currency {
+        /// Euro (Belgium and the Netherlands).
+        Eur = "EUR",
+    }
+}
+
+impl Currency {
+    /// Digits after the decimal point.
+    pub const fn minor_digits(self) -> u32 {
+        match self {
+            Currency::Eur => 2,
+        }
+    }
+}
+
+/// Why an amount cannot be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MoneyError {
+    /// Two currencies in one sum.
+    #[error("amounts in {0} and {1} cannot be added")]
+    CurrencyMismatch(Currency, Currency),
+    /// More precision than the currency has (an unrounded amount where cents are needed).
+    #[error("the amount has more than {0} decimals")]
+    TooPrecise(u32),
+    /// Outside what the minor-unit integer holds.
+    #[error("the amount is too large")]
+    Overflow,
+}
+
+/// An amount in a currency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Money {
+    amount: Decimal,
+    currency: Currency,
+}
+
+impl Money {
+    /// Zero.
+    pub const fn zero(currency: Currency) -> Money {
+        Money {
+            amount: Decimal::ZERO,
+            currency,
+        }
+    }
+
+    /// An exact amount; use [`Money::rounded`] where the rounding rule applies.
+    pub fn new(amount: Decimal, currency: Currency) -> Money {
+        Money { amount, currency }
+    }
+
+    /// `amount` rounded to whole minor units by the rounding rule.
+    pub fn rounded(amount: Decimal, currency: Currency) -> Money {
+        Money {
+            amount: amount.round_dp_with_strategy(
+                currency.minor_digits(),
+                RoundingStrategy::MidpointAwayFromZero,
+            ),
+            currency,
+        }
+    }
+
+    /// From minor units (cents).
+    pub fn from_minor(minor: i64, currency: Currency) -> Money {
+        Money {
+            amount: Decimal::new(minor, currency.minor_digits()),
+            currency,
+        }
+    }
+
+    /// In minor units (cents), as payment providers take it; refuses an unrounded amount.
+    pub fn to_minor(self) -> Result<i64, MoneyError> {
+        let digits = self.currency.minor_digits();
+        let scaled = self.amount * Decimal::from(10_i64.pow(digits));
+        if scaled.fract() != Decimal::ZERO {
+            return Err(MoneyError::TooPrecise(digits));
+        }
+        i64::try_from(scaled).map_err(|_| MoneyError::Overflow)
+    }
+
+    /// `unit × quantity`, rounded by the rule: the amount of one invoice line.
+    pub fn line(unit: Decimal, quantity: Decimal, currency: Currency) -> Money {
+        Money::rounded(unit * quantity, currency)
+    }
+
+    /// The amount.
+    pub const fn amount(self) -> Decimal {
+        self.amount
+    }
+
+    /// The currency.
+    pub const fn currency(self) -> Currency {
+        self.currency
+    }
+
+    /// Whether it is below zero.
+    pub fn is_negative(self) -> bool {
+        self.amount.is_sign_negative() && !self.amount.is_zero()
+    }
+
+    /// The sum, refusing to mix currencies.
+    pub fn checked_add(self, other: Money) -> Result<Money, MoneyError> {
+        if self.currency != other.currency {
+            return Err(MoneyError::CurrencyMismatch(self.currency, other.currency));
+        }
+        self.amount
+            .checked_add(other.amount)
+            .map(|amount| Money {
+                amount,
+                currency: self.currency,
+            })
+            .ok_or(MoneyError::Overflow)
+    }
+
+    /// The sum of `amounts` (zero when empty).
+    pub fn sum(
+        currency: Currency,
+        amounts: impl IntoIterator<Item = Money>,
+    ) -> Result<Money, MoneyError> {
+        amounts
+            .into_iter()
+            .try_fold(Money::zero(currency), Money::checked_add)
+    }
+}
+
+impl Neg for Money {
+    type Output = Money;
+    fn neg(self) -> Money {
+        Money {
+            amount: -self.amount,
+            currency: self.currency,
+        }
+    }
+}
+
+/// Same-currency arithmetic; mixing currencies is a programming error here (use
+/// [`Money::checked_add`] on values that come from outside).
+impl Add for Money {
+    type Output = Money;
+    fn add(self, other: Money) -> Money {
+        self.checked_add(other).expect("amounts in one currency")
+    }
+}
+
+impl Sub for Money {
+    type Output = Money;
+    fn sub(self, other: Money) -> Money {
+        self + (-other)
+    }
+}
+
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{:.*} {}",
+            self.currency.minor_digits() as usize,
+            self.amount,
+            self.currency
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    fn d(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn halves_round_away_from_zero_to_cents() {
+        let cases = [
+            ("2.345", "2.35"),
+            ("2.344", "2.34"),
+            ("-2.345", "-2.35"),
+            ("0.005", "0.01"),
+            ("10", "10.00"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(
+                Money::rounded(d(input), Currency::Eur).amount(),
+                d(want),
+                "{input}"
+            );
+        }
+    }
+
+    #[test]
+    fn cents_round_trip_and_unrounded_amounts_are_refused() {
+        let m = Money::from_minor(12_345, Currency::Eur);
+        assert_eq!(m.amount(), d("123.45"));
+        assert_eq!(m.to_minor(), Ok(12_345));
+        assert_eq!((-m).to_minor(), Ok(-12_345));
+        assert_eq!(
+            Money::new(d("1.005"), Currency::Eur).to_minor(),
+            Err(MoneyError::TooPrecise(2))
+        );
+    }
+
+    #[test]
+    fn a_line_is_rounded_once_and_totals_are_plain_sums() {
+        // 3 × 10.335 = 31.005 → 31.01 (per line), never 3 × 10.34.
+        let line = Money::line(d("10.335"), d("3"), Currency::Eur);
+        assert_eq!(line.amount(), d("31.01"));
+        let total = Money::sum(Currency::Eur, [line, line, -line]).unwrap();
+        assert_eq!(total, line);
+        assert_eq!(line - line, Money::zero(Currency::Eur));
+        assert_eq!(line.to_string(), "31.01 EUR");
+    }
+}

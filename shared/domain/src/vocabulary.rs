@@ -1,0 +1,102 @@
+//! Closed vocabularies stored as text: a state, a reason, a channel. Each is an enum whose
+//! every value has one spelling, used in JSON, in the database and in logs alike; the
+//! database's CHECK constraint lists the same spellings (a test keeps the two in step).
+//!
+//! [`vocabulary!`](crate::vocabulary) writes the enum and its conversions; the enum's own file
+//! holds its rules.
+
+/// A stored value that is not in the vocabulary (a corrupted row or a newer writer).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{value}` is not a known {vocabulary}")]
+pub struct UnknownValue {
+    /// The vocabulary's name.
+    pub vocabulary: &'static str,
+    /// What was read (a short code, never personal data).
+    pub value: String,
+}
+
+/// Declares a vocabulary: `vocabulary! { /// doc  pub enum Name { /// doc  Variant = "text", … } }`.
+///
+/// The enum gets `ALL`, `as_str`, `Display`, `FromStr`, `TryFrom<String>` (for
+/// `#[sqlx(try_from = "String")]` on row types), serde and an OpenAPI schema listing the
+/// spellings.
+#[macro_export]
+macro_rules! vocabulary {
+    ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The stored spelling.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+        }
+
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl ::std::str::FromStr for $name {
+            type Err = $crate::vocabulary::UnknownValue;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err($crate::vocabulary::UnknownValue {
+                        vocabulary: stringify!($name),
+                        value: s.chars().take(40).collect(),
+                    }),
+                }
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = $crate::vocabulary::UnknownValue;
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                s.parse()
+            }
+        }
+
+        impl From<$name> for &'static str {
+            fn from(v: $name) -> &'static str {
+                v.as_str()
+            }
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    crate::vocabulary! {
+        /// A test vocabulary.
+        pub enum Colour {
+            /// Red.
+            Red = "red",
+            /// Dark blue.
+            DarkBlue = "dark_blue",
+        }
+    }
+
+    #[test]
+    fn spellings_round_trip_through_text_and_json() {
+        for c in Colour::ALL {
+            assert_eq!(c.as_str().parse::<Colour>(), Ok(*c));
+            let json = serde_json::to_string(c).unwrap();
+            assert_eq!(json, format!("\"{c}\""));
+            assert_eq!(serde_json::from_str::<Colour>(&json).unwrap(), *c);
+        }
+        let e = "green".parse::<Colour>().unwrap_err();
+        assert_eq!(e.vocabulary, "Colour");
+        assert!(serde_json::from_str::<Colour>("\"Red\"").is_err());
+    }
+}
