@@ -6,6 +6,7 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use chrono::{DateTime, NaiveTime, Utc};
 use domain::PatientId;
+use domain::message::MessageState;
 use domain::practice::{Language, Permission};
 use domain::templates::{self, Allowed, Fields, MessageKind};
 use domain::text::Text;
@@ -557,18 +558,19 @@ pub async fn attention_messages(
     ApiQuery(q): ApiQuery<AttentionQuery>,
 ) -> ApiResult<Json<Vec<Message>>> {
     staff.require(&state, Permission::ScheduleManage).await?;
-    let wanted = q.state.as_deref().unwrap_or("dead");
-    if !matches!(wanted, "dead" | "failed") {
-        return Err(ApiError::invalid_parameter(
-            "state",
-            "must be dead or failed",
-        ));
-    }
+    let wanted = match q.state.as_deref() {
+        None => MessageState::Dead,
+        Some(s) => s
+            .parse::<MessageState>()
+            .ok()
+            .filter(|s| s.needs_attention())
+            .ok_or_else(|| ApiError::invalid_parameter("state", "must be dead or failed"))?,
+    };
     let mut tx = state.db().tenant(staff.practice()).await?;
     let rows: Vec<Message> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {MESSAGE_COLUMNS} from notifications.message where needs_attention and state = $1 order by updated_at desc limit 500"
     )))
-    .bind(wanted)
+    .bind(wanted.as_str())
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
@@ -592,10 +594,11 @@ pub async fn retry_message(
     .bind(id)
     .fetch_optional(&mut *tx)
     .await?;
-    match current.as_deref() {
+    match current.as_deref().map(str::parse::<MessageState>) {
         None => return Err(ApiError::not_found("message_not_found", "message_id")),
-        Some("dead") => {}
-        Some(other) => {
+        Some(Ok(MessageState::Dead)) => {}
+        Some(_) => {
+            let other = current.unwrap_or_default();
             return Err(ApiError::conflict(
                 "message_not_dead",
                 format!("the message is {other}; only dead messages are retried"),

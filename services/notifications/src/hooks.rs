@@ -22,6 +22,7 @@ use base64::Engine;
 use chrono::{DateTime, TimeZone, Utc};
 use domain::PracticeId;
 use domain::jobs::{PATIENT_REPLY, PatientReply, ReplyAction};
+use domain::message::MessageState;
 use domain::replies::{Intent, classify};
 use platform::AppState;
 use platform::audit::{self, Action, AuditEvent};
@@ -102,6 +103,19 @@ pub enum Report {
     Expired,
     /// Not delivered; `true` when the number itself is wrong (flag it for staff).
     Failed(bool),
+}
+
+impl Report {
+    /// The state this report alone points to (a multi-part message is delivered when every
+    /// part is).
+    fn state(self) -> MessageState {
+        match self {
+            Report::InFlight => MessageState::Sent,
+            Report::Delivered => MessageState::Delivered,
+            Report::Expired => MessageState::Expired,
+            Report::Failed(_) => MessageState::Failed,
+        }
+    }
 }
 
 /// LINK platform `resultCode` (reference §1.7).
@@ -205,12 +219,7 @@ pub async fn apply_report(
     let Some((current, segments, patient)) = current else {
         return Ok(Applied::Unknown);
     };
-    let label = match report {
-        Report::InFlight => "sent",
-        Report::Delivered => "delivered",
-        Report::Expired => "expired",
-        Report::Failed(_) => "failed",
-    };
+    let label = report.state();
     let new: Option<String> = sqlx::query_scalar(
         r#"insert into notifications.delivery_report (practice_id, message_id, part, provider_status, state)
            values ($1, $2, $3, $4, $5) on conflict do nothing returning state"#,
@@ -219,17 +228,18 @@ pub async fn apply_report(
     .bind(message)
     .bind(part)
     .bind(provider_status)
-    .bind(label)
+    .bind(label.as_str())
     .fetch_optional(&mut *tx)
     .await?;
     if new.is_none() {
         tx.commit().await?;
         return Ok(Applied::Replayed);
     }
-    let settled = matches!(current.as_str(), "delivered" | "failed" | "expired");
+    let settled = current
+        .parse::<MessageState>()
+        .is_ok_and(MessageState::is_reported_final);
     if !settled {
         let next = match report {
-            Report::InFlight => "sent",
             Report::Delivered => {
                 let parts: i64 = sqlx::query_scalar(
                     "select count(distinct part) from notifications.delivery_report where message_id = $1 and state = 'delivered'",
@@ -238,15 +248,14 @@ pub async fn apply_report(
                 .fetch_one(&mut *tx)
                 .await?;
                 if parts >= i64::from(segments.unwrap_or(1).max(1)) {
-                    "delivered"
+                    MessageState::Delivered
                 } else {
-                    "sent"
+                    MessageState::Sent
                 }
             }
-            Report::Expired => "expired",
-            Report::Failed(_) => "failed",
+            other => other.state(),
         };
-        let last = matches!(next, "delivered" | "expired" | "failed");
+        let last = next.is_reported_final();
         sqlx::query(
             r#"update notifications.message
                   set state = $2, provider_id = coalesce(provider_id, $3), sent_at = coalesce(sent_at, now()),
@@ -256,7 +265,7 @@ pub async fn apply_report(
                 where message_id = $1"#,
         )
         .bind(message)
-        .bind(next)
+        .bind(next.as_str())
         .bind(provider_id)
         .bind(last)
         .bind(provider_status)

@@ -14,6 +14,7 @@ use chrono_tz::Tz;
 use domain::PracticeId;
 use domain::appointment::AppointmentStatus;
 use domain::jobs::{AppointmentChanged, MessageRequest, SEND_MESSAGE, SendMessage};
+use domain::message::MessageState;
 use domain::reminders::{Decision, QuietHours, plan};
 use domain::schedule::boundary;
 use platform::AppState;
@@ -198,9 +199,9 @@ pub async fn appointment_changed(
                 r.min_lead(),
             );
             let (state, due, reason) = match decision {
-                Decision::SendAt(t) => ("scheduled", t, None),
+                Decision::SendAt(t) => (MessageState::Scheduled, t, None),
                 Decision::Skip(why) => (
-                    "skipped",
+                    MessageState::Skipped,
                     now,
                     Some(
                         serde_json::to_value(why)?
@@ -225,13 +226,13 @@ pub async fn appointment_changed(
             .bind(patient)
             .bind(ev.appointment_id)
             .bind(ev.starts_at)
-            .bind(state)
+            .bind(state.as_str())
             .bind(&reason)
             .bind(due)
             .fetch_optional(&mut *tx)
             .await?;
             match (written, state) {
-                (Some(id), "scheduled") => {
+                (Some(id), MessageState::Scheduled) => {
                     route(&mut tx, ev.practice_id, id, patient).await?;
                     schedule_send(&mut tx, ev.practice_id, id, due).await?;
                     scheduled += 1;

@@ -17,8 +17,10 @@
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use chrono_tz::Tz;
 use domain::PracticeId;
+use domain::appointment::AppointmentStatus;
 use domain::identifiers::MobileNumber;
 use domain::jobs::SendMessage;
+use domain::message::{MessageState, SkipReason};
 use domain::practice::Language;
 use domain::reminders::QuietHours;
 use domain::sms::OutboundSms;
@@ -61,7 +63,8 @@ pub enum SendOutcome {
 #[derive(sqlx::FromRow)]
 struct Loaded {
     message_id: Uuid,
-    state: String,
+    #[sqlx(try_from = "String")]
+    state: MessageState,
     kind: String,
     patient_id: Uuid,
     starts_at: Option<DateTime<Utc>>,
@@ -118,14 +121,14 @@ pub fn reference(message: Uuid) -> String {
 async fn settle(
     mut tx: TenantTx,
     message: Uuid,
-    state: &str,
+    state: MessageState,
     reason: &str,
 ) -> anyhow::Result<SendOutcome> {
     sqlx::query(
         "update notifications.message set state = $2, reason = $3, final_at = now(), sending_since = null where message_id = $1",
     )
     .bind(message)
-    .bind(state)
+    .bind(state.as_str())
     .bind(reason)
     .execute(&mut *tx)
     .await?;
@@ -447,16 +450,18 @@ pub async fn send(
     let now = Utc::now();
     let tz: Tz = m.time_zone.parse().unwrap_or(chrono_tz::Europe::Brussels);
     let kind = MessageKind::parse(&m.kind).unwrap_or(MessageKind::Reminder);
-    match m.state.as_str() {
-        "scheduled" if m.due_at > now + Duration::seconds(1) => return Ok(SendOutcome::NotDue),
-        "retrying"
+    match m.state {
+        MessageState::Scheduled if m.due_at > now + Duration::seconds(1) => {
+            return Ok(SendOutcome::NotDue);
+        }
+        MessageState::Retrying
             if m.next_attempt_at
                 .is_some_and(|t| t > now + Duration::seconds(1)) =>
         {
             return Ok(SendOutcome::NotDue);
         }
-        "scheduled" | "retrying" => {}
-        "sending" => {
+        MessageState::Scheduled | MessageState::Retrying => {}
+        MessageState::Sending => {
             // In doubt: an attempt started and its outcome was not recorded.
             if m.next_attempt_at
                 .is_some_and(|t| t > now + Duration::seconds(1))
@@ -494,32 +499,33 @@ pub async fn send(
     }
 
     // Still wanted?
-    let skip = |state: &'static str, reason: &'static str| (state, reason);
     let mut verdict = None;
     if kind == MessageKind::Reminder {
-        let current = m.appt_status.as_deref() == Some("booked") && m.appt_starts_at == m.starts_at;
+        let booked = m.appt_status.as_deref() == Some(AppointmentStatus::Booked.as_str());
+        let current = booked && m.appt_starts_at == m.starts_at;
         let lead = Duration::minutes(m.min_lead_minutes.into());
         if !current {
-            verdict = Some(skip("cancelled", "appointment_changed"));
+            verdict = Some(SkipReason::AppointmentChanged);
         } else if m.starts_at.is_none_or(|s| s - lead <= now) {
-            verdict = Some(skip("skipped", "too_late"));
+            verdict = Some(SkipReason::TooLate);
         }
     }
     if verdict.is_none() {
         verdict = if m.mobile_e164.is_none() {
-            Some(skip("skipped", "no_mobile_number"))
+            Some(SkipReason::NoMobileNumber)
         } else if m.restricted {
-            Some(skip("skipped", "processing_restricted"))
+            Some(SkipReason::ProcessingRestricted)
         } else if !m.consent {
-            Some(skip("skipped", "no_sms_consent"))
+            Some(SkipReason::NoSmsConsent)
         } else if m.flagged {
-            Some(skip("skipped", "mobile_number_flagged"))
+            Some(SkipReason::MobileNumberFlagged)
         } else {
             None
         };
     }
-    if let Some((to, reason)) = verdict {
-        return settle(open(state, practice, &mut tx).await?, id, to, reason).await;
+    if let Some(reason) = verdict {
+        let t = open(state, practice, &mut tx).await?;
+        return settle(t, id, reason.state(), reason.as_str()).await;
     }
     let mobile = m.mobile_e164.clone().unwrap_or_default();
     // A retry never goes out in quiet hours.
@@ -534,7 +540,8 @@ pub async fn send(
             && m.starts_at
                 .is_some_and(|s| allowed > s - Duration::minutes(m.min_lead_minutes.into()))
         {
-            return settle(t, id, "skipped", "quiet_hours").await;
+            let reason = SkipReason::QuietHours;
+            return settle(t, id, reason.state(), reason.as_str()).await;
         }
         sqlx::query("update notifications.message set next_attempt_at = $2 where message_id = $1")
             .bind(id)
@@ -571,7 +578,7 @@ pub async fn send(
             return settle(
                 open(state, practice, &mut tx).await?,
                 id,
-                "failed",
+                MessageState::Failed,
                 "template_invalid",
             )
             .await;

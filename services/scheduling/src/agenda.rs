@@ -9,6 +9,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveTime, Utc};
 use domain::PatientId;
+use domain::appointment::AppointmentStatus;
 use domain::practice::Permission;
 use domain::schedule::boundary;
 use platform::audit::{self, Action};
@@ -74,7 +75,7 @@ pub struct AgendaItem {
     /// End.
     pub ends_at: DateTime<FixedOffset>,
     /// Status.
-    pub status: String,
+    pub status: AppointmentStatus,
     /// Series, when part of one.
     pub series_id: Option<Uuid>,
 }
@@ -101,7 +102,8 @@ struct ItemRow {
     room_id: Option<Uuid>,
     starts_at: DateTime<Utc>,
     ends_at: DateTime<Utc>,
-    status: String,
+    #[sqlx(try_from = "String")]
+    status: AppointmentStatus,
     series_id: Option<Uuid>,
 }
 
@@ -176,11 +178,16 @@ pub async fn get_agenda(
         (q.date + Duration::days(days)).and_time(NaiveTime::MIN),
         true,
     );
-    let statuses: &[&str] = if q.include_cancelled == Some(true) {
-        &["held", "booked", "completed", "no_show", "cancelled"]
-    } else {
-        &["held", "booked", "completed", "no_show"]
-    };
+    // Everything but lapsed holds; cancelled ones when asked.
+    let statuses: Vec<&str> = AppointmentStatus::ALL
+        .iter()
+        .filter(|s| match s {
+            AppointmentStatus::Expired => false,
+            AppointmentStatus::Cancelled => q.include_cancelled == Some(true),
+            _ => true,
+        })
+        .map(|s| s.as_str())
+        .collect();
     let rows: Vec<ItemRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "{ITEM_SELECT}
           where a.starts_at >= $1 and a.starts_at < $2 and a.status = any($3)

@@ -4,6 +4,22 @@
 //! mistake always gets the same body. 5xx bodies say only "internal error" and the request id;
 //! the cause chain goes into the response extensions and is logged once by the request-logging
 //! middleware, inside the request span.
+//!
+//! # Error policy
+//!
+//! - **Below HTTP, each area has a small `thiserror` enum** saying what can go wrong in its
+//!   terms (`scheduling::appointments::ChangeError { NotFound, InvalidTransition, Conflict, … }`).
+//!   Store and change functions return it; they never build an [`ApiError`], so they can be
+//!   called from a handler, a job or a command alike.
+//! - **One `From<AreaError> for ApiError` per area** decides status, code and field, in one
+//!   place. Handlers only use `?`.
+//! - **What is logged, where, once:** a 4xx is not logged as an error (it is the client's; the
+//!   request log line has its status and code). A 5xx keeps its cause in `source` and the
+//!   request middleware logs the chain once, with the request id. Jobs return
+//!   `anyhow::Error` with `.context(…)` naming ids (never personal data); the worker logs it once
+//!   when the job fails. Nothing logs and then returns the same error.
+//! - **Messages carry ids and codes, never values:** no names, numbers, e-mails or clinical
+//!   text in a `detail`, an error's `Display` or a log field.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -284,6 +300,18 @@ impl ApiError {
     }
 }
 
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.detail)
+    }
+}
+
+impl std::error::Error for ApiError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_ref().map(|e| e.as_ref() as _)
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
@@ -367,5 +395,21 @@ impl<T> ResultExt<T> for Result<T, ApiError> {
                 .is_some_and(|s| crate::db::violated_constraint(s) == Some(name));
             if matches { f() } else { e }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_api_error_is_a_std_error_whose_cause_stays_out_of_its_message() {
+        let e = ApiError::internal(anyhow::anyhow!("connection reset by peer"));
+        assert_eq!(e.to_string(), "500 internal: internal error");
+        let source = std::error::Error::source(&e).expect("the cause is kept");
+        assert_eq!(source.to_string(), "connection reset by peer");
+        let e = ApiError::not_found("patient_not_found", "patient_id");
+        assert!(std::error::Error::source(&e).is_none());
+        assert!(e.to_string().starts_with("404 patient_not_found"));
     }
 }
