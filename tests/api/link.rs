@@ -128,17 +128,17 @@ async fn failures_are_classified_for_retries() {
     sim.inject(Fault::Status(503, 1));
     assert_eq!(
         link.send(&permit, &sms).await,
-        Err(SendError::Retryable("http_503_106000".into()))
+        Err(SendError::InDoubt("http_503_106000".into()))
     );
     sim.inject(Fault::Status(429, 1));
     assert_eq!(
         link.send(&permit, &sms).await,
-        Err(SendError::Retryable("http_429_106000".into()))
+        Err(SendError::Refused("http_429_106000".into()))
     );
     sim.inject(Fault::Delay(Duration::from_secs(2), 1));
     assert_eq!(
         link.send(&permit, &sms).await,
-        Err(SendError::Retryable("timeout".into()))
+        Err(SendError::InDoubt("timeout".into()))
     );
     assert!(link.send(&permit, &sms).await.is_ok());
     permit.failed(db, "timeout").await.unwrap();
@@ -264,15 +264,28 @@ mod smsapi {
             client(&sim, "wrong").send(&permit, &reminder()).await,
             Err(SendError::Permanent("error_101".into()))
         );
+        // A number SMSAPI cannot deliver to: permanent, and flagged by the caller.
+        let mut bad = reminder();
+        bad.to = MobileNumber::from_e164("+3247".to_owned());
+        bad.reference = "msg-0193".into();
+        assert_eq!(
+            api.send(&permit, &bad).await,
+            Err(SendError::InvalidRecipient("error_13".into()))
+        );
+        sim.inject(Fault::Status(429, 1));
+        assert_eq!(
+            api.send(&permit, &reminder()).await,
+            Err(SendError::Refused("http_429".into()))
+        );
         sim.inject(Fault::Status(502, 1));
         assert_eq!(
             api.send(&permit, &reminder()).await,
-            Err(SendError::Retryable("http_502".into()))
+            Err(SendError::InDoubt("http_502".into()))
         );
         sim.inject(Fault::Delay(Duration::from_secs(2), 1));
         assert_eq!(
             api.send(&permit, &reminder()).await,
-            Err(SendError::Retryable("timeout".into()))
+            Err(SendError::InDoubt("timeout".into()))
         );
         permit.sent(app.state.db()).await.unwrap();
     }

@@ -447,6 +447,14 @@ async fn multi_part_reports_and_permanent_failures() {
         ))
         .await;
     assert_eq!(flagged, 1);
+    // Through core's one audited function: the change is in the audit trail.
+    let audited = app
+        .count(&format!(
+            "select count(*) from core.audit_event where patient_id = '{other}' and action = 'U'
+                and route = 'callback:delivery_report' and reason = 'unknown_subscriber_or_number_error'"
+        ))
+        .await;
+    assert_eq!(audited, 1, "the flag is audited once");
     // The next message to a flagged number is not sent.
     let b2 = book(&app, &c, other, &local(5, "10:00")).await;
     send_due(&app).await;
@@ -746,6 +754,13 @@ async fn replies_confirm_cancel_keep_and_stop() {
     let m = messages(&app, &c, &d).await;
     assert_eq!(m[0]["state"], "cancelled");
     assert_eq!(m[0]["reason"], "opted_out");
+    let audited = app
+        .count(&format!(
+            "select count(*) from core.audit_event where patient_id = '{patient}'
+                and route = 'callback:sms_inbound' and reason = 'sms_opt_out'"
+        ))
+        .await;
+    assert_eq!(audited, 1, "the opt-out is audited once");
     let sent = sim.received().len();
     let e = book(&app, &c, patient, &local(7, "10:00")).await;
     send_due(&app).await;

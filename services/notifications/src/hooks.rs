@@ -25,7 +25,6 @@ use domain::jobs::{PATIENT_REPLY, PatientReply, ReplyAction};
 use domain::message::MessageState;
 use domain::replies::{Intent, classify};
 use platform::AppState;
-use platform::audit::{self, Action, AuditEvent};
 use platform::crypto::FieldRef;
 use platform::db::set_tenant;
 use platform::jobs::enqueue;
@@ -34,7 +33,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::sending::flag_mobile;
+use platform::patients::ContactSource;
 
 /// The callback routes (no session; see the module docs).
 pub(crate) fn router() -> Router<AppState> {
@@ -272,7 +271,13 @@ pub async fn apply_report(
         .execute(&mut *tx)
         .await?;
         if report == Report::Failed(true) {
-            flag_mobile(&mut tx, patient, "unknown_subscriber_or_number_error").await?;
+            let source = ContactSource {
+                route: "callback:delivery_report",
+                purpose: "message_delivery",
+            };
+            let patient = domain::PatientId::from_uuid(patient);
+            let reason = "unknown_subscriber_or_number_error";
+            platform::patients::flag_mobile(&mut tx, practice, patient, reason, source).await?;
         }
     }
     tx.commit().await?;
@@ -501,13 +506,11 @@ pub async fn apply_inbound(
         for (practice, patient, reference) in practices {
             let practice = PracticeId::from_uuid(practice);
             set_tenant(&mut tx, practice).await?;
-            let patients: Vec<Uuid> = sqlx::query_scalar(
-                r#"update core.patient set sms_consent_withdrawn_at = now()
-                    where mobile_e164 = $1 and sms_consent_withdrawn_at is null returning patient_id"#,
-            )
-            .bind(from)
-            .fetch_all(&mut *tx)
-            .await?;
+            let source = ContactSource {
+                route: "callback:sms_inbound",
+                purpose: "patient_reply",
+            };
+            platform::patients::withdraw_sms_consent(&mut tx, practice, from, source).await?;
             sqlx::query(
                 r#"update notifications.message set state = 'cancelled', reason = 'opted_out', final_at = now()
                     where state in ('scheduled', 'retrying')
@@ -528,20 +531,6 @@ pub async fn apply_inbound(
                 received_at,
             )
             .await?;
-            for p in patients {
-                let ev = AuditEvent {
-                    event: "sensitive_update",
-                    action: Action::Update,
-                    actor: None,
-                    support_grant: None,
-                    patient: Some(domain::PatientId::from_uuid(p)),
-                    purpose: "patient_reply",
-                    route: "callback:sms_inbound",
-                    outcome: "success",
-                    reason: Some("sms_opt_out"),
-                };
-                audit::record(&mut tx, practice, &ev).await?;
-            }
         }
         tx.commit().await?;
         return Ok(Inbound::Applied);

@@ -8,7 +8,7 @@ pub mod hooks_doc;
 pub mod planning;
 pub mod providers;
 pub mod replies;
-pub mod sending;
+pub mod send;
 
 use axum::Router;
 use platform::AppState;

@@ -97,7 +97,7 @@ async fn route(
         r#"insert into notifications.route (reference, practice_id, patient_id) values ($1, $2, $3)
            on conflict (reference) do nothing"#,
     )
-    .bind(crate::sending::reference(message))
+    .bind(reference(message))
     .bind(practice.as_uuid())
     .bind(patient)
     .execute(&mut **tx)
@@ -294,4 +294,9 @@ pub async fn request_message(state: &AppState, payload: serde_json::Value) -> an
     }
     tx.commit().await?;
     Ok(written.is_some())
+}
+
+/// The reference sent to the provider and echoed in its reports: the message id, nothing else.
+pub fn reference(message: Uuid) -> String {
+    message.simple().to_string()
 }

@@ -89,11 +89,11 @@ async fn request_message(
 #[derive(Clone)]
 struct Sender {
     state: AppState,
-    sender: std::sync::Arc<notifications::sending::Sender>,
+    sender: std::sync::Arc<notifications::send::Sender>,
 }
 
 async fn send_message(job: serde_json::Value, ctx: Data<Sender>) -> Result<String, BoxDynError> {
-    let outcome = notifications::sending::send(&ctx.state, &ctx.sender, job)
+    let outcome = notifications::send::send(&ctx.state, &ctx.sender, job)
         .await
         .map_err(boxed)?;
     Ok(format!("{outcome:?}"))
@@ -169,7 +169,7 @@ pub async fn run(
     ));
     let sender = Sender {
         state: state.clone(),
-        sender: std::sync::Arc::new(notifications::sending::Sender::new(&state)?),
+        sender: std::sync::Arc::new(notifications::send::Sender::new(&state)?),
     };
     let width = state.settings().sms_send_concurrency;
     let monitor = Monitor::new();

@@ -1,5 +1,7 @@
 //! What every service may ask of the shared kernel's patients (`core.patient`) without owning
-//! them: whether one exists in the practice of the transaction.
+//! them: whether one exists in the practice of the transaction, and the two contact-state
+//! changes that come from outside the practice (a `STOP` reply, an unreachable number), each
+//! audited here so no service writes `core.patient` with SQL of its own.
 
 use crate::db::TenantTx;
 use crate::error::ApiError;
@@ -21,4 +23,84 @@ pub async fn require(tx: &mut TenantTx, patient: PatientId) -> Result<(), ApiErr
     } else {
         Err(ApiError::not_found("patient_not_found", "patient_id"))
     }
+}
+
+/// A change of a patient's contact state that no staff member made: the patient's own `STOP`,
+/// or the network's report that the number does not exist. Services other than core change
+/// `core.patient` only through these, and each change is an audit row.
+#[derive(Debug, Clone, Copy)]
+pub struct ContactSource<'a> {
+    /// The callback route or job that learned it (`callback:sms_inbound`, `job:notifications.send`).
+    pub route: &'a str,
+    /// Purpose of use for the audit row.
+    pub purpose: &'a str,
+}
+
+/// Withdraws the SMS consent of every patient of the transaction's practice with this mobile
+/// number (they answered `STOP`); one audit row each. Returns the patients whose consent
+/// changed (a second `STOP` changes nothing).
+pub async fn withdraw_sms_consent(
+    tx: &mut TenantTx,
+    practice: domain::PracticeId,
+    mobile_e164: &str,
+    source: ContactSource<'_>,
+) -> Result<Vec<PatientId>, sqlx::Error> {
+    let patients: Vec<uuid::Uuid> = sqlx::query_scalar(
+        r#"update core.patient set sms_consent_withdrawn_at = now()
+            where mobile_e164 = $1 and sms_consent_withdrawn_at is null returning patient_id"#,
+    )
+    .bind(mobile_e164)
+    .fetch_all(&mut **tx)
+    .await?;
+    let patients: Vec<PatientId> = patients.into_iter().map(PatientId::from_uuid).collect();
+    for p in &patients {
+        audit_contact(tx, practice, *p, source, "sms_opt_out").await?;
+    }
+    Ok(patients)
+}
+
+/// Flags a patient's mobile number for staff (the network reported it unreachable or
+/// invalid); audited. A number already flagged stays flagged with its first reason; returns
+/// whether this call flagged it.
+pub async fn flag_mobile(
+    tx: &mut TenantTx,
+    practice: domain::PracticeId,
+    patient: PatientId,
+    reason: &'static str,
+    source: ContactSource<'_>,
+) -> Result<bool, sqlx::Error> {
+    let flagged = sqlx::query(
+        "update core.patient set mobile_flagged_at = now(), mobile_flag_reason = $2 where patient_id = $1 and mobile_flagged_at is null",
+    )
+    .bind(patient.as_uuid())
+    .bind(reason)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected()
+        > 0;
+    if flagged {
+        audit_contact(tx, practice, patient, source, reason).await?;
+    }
+    Ok(flagged)
+}
+
+async fn audit_contact(
+    tx: &mut TenantTx,
+    practice: domain::PracticeId,
+    patient: PatientId,
+    source: ContactSource<'_>,
+    reason: &'static str,
+) -> Result<(), sqlx::Error> {
+    let ev = crate::audit::AuditEvent {
+        event: "sensitive_update",
+        action: crate::audit::Action::Update,
+        actor: None,
+        support_grant: None,
+        patient: Some(patient),
+        purpose: source.purpose,
+        route: source.route,
+        outcome: "success",
+        reason: Some(reason),
+    };
+    crate::audit::record(tx, practice, &ev).await
 }

@@ -103,8 +103,10 @@ fn classify_status(status: reqwest::StatusCode, code: Option<i64>) -> SendError 
         Some(c) => format!("http_{}_{c}", status.as_u16()),
         None => format!("http_{}", status.as_u16()),
     };
-    if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-        SendError::Retryable(class)
+    if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+        SendError::Refused(class)
+    } else if status.is_server_error() {
+        SendError::InDoubt(class)
     } else {
         SendError::Permanent(class)
     }
@@ -149,7 +151,7 @@ impl SmsProvider for LinkPlatform {
             .send()
             .await
             .map_err(|e| {
-                SendError::Retryable(if e.is_timeout() {
+                SendError::InDoubt(if e.is_timeout() {
                     "timeout".into()
                 } else {
                     "connection".into()
@@ -159,7 +161,7 @@ impl SmsProvider for LinkPlatform {
         let bytes = response
             .bytes()
             .await
-            .map_err(|_| SendError::Retryable("body".into()))?;
+            .map_err(|_| SendError::InDoubt("body".into()))?;
         if !status.is_success() {
             let e: ErrorResponse = serde_json::from_slice(&bytes).unwrap_or_default();
             return Err(classify_status(
@@ -168,7 +170,7 @@ impl SmsProvider for LinkPlatform {
             ));
         }
         let ok: SendResponse = serde_json::from_slice(&bytes)
-            .map_err(|_| SendError::Retryable("unreadable_response".into()))?;
+            .map_err(|_| SendError::InDoubt("unreadable_response".into()))?;
         if ok.result_code != 1005 {
             return Err(SendError::Permanent(format!("result_{}", ok.result_code)));
         }

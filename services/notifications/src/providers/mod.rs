@@ -23,20 +23,37 @@ pub struct Accepted {
 /// Why a send failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SendError {
-    /// Worth retrying with backoff (timeouts, 5xx, 429, transient provider codes).
-    #[error("retryable: {0}")]
-    Retryable(String),
-    /// Retrying will not help (credentials, configuration, invalid recipient or content).
+    /// Refused before it was taken (429, a provider code saying "not now"): safe to send
+    /// again, the provider does not have it.
+    #[error("refused: {0}")]
+    Refused(String),
+    /// No answer that proves a refusal (a timeout, a lost or unreadable answer, a 5xx from a
+    /// gateway in front of an accepting server): the provider may have it. Retried; the message
+    /// stays in doubt until then.
+    #[error("in doubt: {0}")]
+    InDoubt(String),
+    /// Retrying will not help (credentials, configuration, content).
     #[error("permanent: {0}")]
     Permanent(String),
+    /// The recipient's number is invalid: permanent, and the number is flagged for staff.
+    #[error("invalid recipient: {0}")]
+    InvalidRecipient(String),
 }
 
 impl SendError {
     /// A short class for the disclosure log and metrics; never personal data.
     pub fn class(&self) -> &str {
         match self {
-            SendError::Retryable(c) | SendError::Permanent(c) => c,
+            SendError::Refused(c)
+            | SendError::InDoubt(c)
+            | SendError::Permanent(c)
+            | SendError::InvalidRecipient(c) => c,
         }
+    }
+
+    /// Whether another attempt may succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, SendError::Refused(_) | SendError::InDoubt(_))
     }
 }
 

@@ -54,6 +54,8 @@ struct Item {
 const RETRYABLE: [i64; 4] = [8, 201, 202, 999];
 /// The same `idx` was used before.
 const DUPLICATE_IDX: i64 = 53;
+/// "Invalid phone number": the number is flagged for staff.
+const INVALID_NUMBER: i64 = 13;
 
 impl Smsapi {
     /// A client; the HTTP client is built here, not per call.
@@ -104,15 +106,18 @@ impl SmsProvider for Smsapi {
             .send()
             .await
             .map_err(|e| {
-                SendError::Retryable(if e.is_timeout() {
+                SendError::InDoubt(if e.is_timeout() {
                     "timeout".into()
                 } else {
                     "connection".into()
                 })
             })?;
         let status = response.status();
-        if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-            return Err(SendError::Retryable(format!("http_{}", status.as_u16())));
+        if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            return Err(SendError::Refused(format!("http_{}", status.as_u16())));
+        }
+        if status.is_server_error() {
+            return Err(SendError::InDoubt(format!("http_{}", status.as_u16())));
         }
         if !status.is_success() {
             return Err(SendError::Permanent(format!("http_{}", status.as_u16())));
@@ -120,7 +125,7 @@ impl SmsProvider for Smsapi {
         let reply: Reply = response
             .json()
             .await
-            .map_err(|_| SendError::Retryable("unreadable_response".into()))?;
+            .map_err(|_| SendError::InDoubt("unreadable_response".into()))?;
         match reply.error {
             Some(DUPLICATE_IDX) => Ok(Accepted {
                 provider_id: String::new(),
@@ -128,15 +133,18 @@ impl SmsProvider for Smsapi {
                 duplicate: true,
             }),
             Some(code) if RETRYABLE.contains(&code) => {
-                Err(SendError::Retryable(format!("error_{code}")))
+                Err(SendError::Refused(format!("error_{code}")))
             }
+            Some(INVALID_NUMBER) => Err(SendError::InvalidRecipient(format!(
+                "error_{INVALID_NUMBER}"
+            ))),
             Some(code) if code != 0 => Err(SendError::Permanent(format!("error_{code}"))),
             _ => {
                 let item = reply
                     .list
                     .into_iter()
                     .next()
-                    .ok_or_else(|| SendError::Retryable("empty_list".into()))?;
+                    .ok_or_else(|| SendError::InDoubt("empty_list".into()))?;
                 Ok(Accepted {
                     provider_id: item.id,
                     segments: None,
