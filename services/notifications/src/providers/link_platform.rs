@@ -9,7 +9,7 @@ use platform::egress::Permit;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
-use super::{Accepted, SendError, SmsProvider};
+use super::{Accepted, Report, SendError, SmsProvider};
 
 /// Account settings.
 #[derive(Clone)]
@@ -179,5 +179,54 @@ impl SmsProvider for LinkPlatform {
             segments: ok.sms_count,
             duplicate: false,
         })
+    }
+}
+
+// Receiving: the wire types of what a LINK gate posts back (reports and replies).
+
+/// A LINK platform delivery report (reference §1.7).
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct DeliveryReport {
+    /// Our reference (`refId`), when the send carried one.
+    #[serde(default)]
+    pub(crate) ref_id: Option<String>,
+    /// The platform's message id.
+    pub(crate) id: String,
+    /// What happened (see [`report`]).
+    pub(crate) result_code: i64,
+}
+
+/// A LINK platform inbound message (reference §1.8); only the fields we use.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct InboundMessage {
+    /// The sender, E.164.
+    pub(crate) source: String,
+    /// The text.
+    pub(crate) content: InboundContent,
+    /// The platform's id of the message (replays repeat it).
+    pub(crate) message_id: String,
+    /// When the network received it.
+    #[serde(default)]
+    pub(crate) timestamp: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// The content of an inbound message.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct InboundContent {
+    /// The text as sent.
+    pub(crate) user_data: String,
+}
+
+/// LINK platform `resultCode` (reference §1.7).
+pub fn report(code: i64) -> Report {
+    match code {
+        1001 => Report::Delivered,
+        1000 | 1005 | 1007 | 1008 | 1011 | 1012 | 1013 => Report::InFlight,
+        1002 | 1010 | 4 | 5 => Report::Expired,
+        2104..=2106 => Report::Failed(true),
+        _ => Report::Failed(false),
     }
 }

@@ -57,6 +57,32 @@ impl SendError {
     }
 }
 
+/// What a report says about a message part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Report {
+    /// Still on its way.
+    InFlight,
+    /// Delivered to the handset.
+    Delivered,
+    /// Validity ran out.
+    Expired,
+    /// Not delivered; `true` when the number itself is wrong (flag it for staff).
+    Failed(bool),
+}
+
+impl Report {
+    /// The state this report alone points to (a multi-part message is delivered when every
+    /// part is).
+    pub(crate) fn state(self) -> domain::message::MessageState {
+        match self {
+            Report::InFlight => domain::message::MessageState::Sent,
+            Report::Delivered => domain::message::MessageState::Delivered,
+            Report::Expired => domain::message::MessageState::Expired,
+            Report::Failed(_) => domain::message::MessageState::Failed,
+        }
+    }
+}
+
 /// An SMS provider.
 pub trait SmsProvider: Send + Sync {
     /// The register id of the subprocessor behind it (for the egress gate).

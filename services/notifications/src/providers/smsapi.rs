@@ -10,7 +10,7 @@ use platform::egress::Permit;
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use super::{Accepted, SendError, SmsProvider};
+use super::{Accepted, Report, SendError, SmsProvider};
 
 /// Account settings.
 #[derive(Clone)]
@@ -152,5 +152,17 @@ impl SmsProvider for Smsapi {
                 })
             }
         }
+    }
+}
+
+// Receiving: what a delivery report's `status` means.
+
+/// SMSAPI `status` (reference §2.5).
+pub fn report(code: i64) -> Report {
+    match code {
+        404 => Report::Delivered,
+        403 | 409 | 410 | 411 => Report::InFlight,
+        402 | 408 => Report::Expired,
+        _ => Report::Failed(false),
     }
 }
