@@ -18,6 +18,54 @@ pub fn router() -> Router<AppState> {
     Router::new().merge(api::router()).merge(hooks::router())
 }
 
+/// The queues this service consumes; the send worker gets the configured providers (one HTTP
+/// client each) and the group loader and recorder.
+pub fn workers(state: &AppState) -> anyhow::Result<Vec<platform::jobs::Consumer>> {
+    use domain::jobs::{AppointmentChanged, MessageRequest, ReplyApplied, SendMessage};
+    use platform::jobs::Consumer;
+    let sender = std::sync::Arc::new(send::Sender::new(state)?);
+    let settings = state.settings();
+    let (s1, s2, s3, s4) = (state.clone(), state.clone(), state.clone(), state.clone());
+    Ok(vec![
+        Consumer::of::<ReplyApplied, _, _>(8, 2, move |job| {
+            let state = s1.clone();
+            async move {
+                let changed = replies::reply_applied(&state, job).await?;
+                Ok(if changed {
+                    "recorded"
+                } else {
+                    "already settled"
+                }
+                .to_owned())
+            }
+        }),
+        Consumer::of::<AppointmentChanged, _, _>(16, 4, move |job| {
+            let state = s2.clone();
+            async move {
+                Ok(format!(
+                    "{:?}",
+                    planning::appointment_changed(&state, job).await?
+                ))
+            }
+        }),
+        Consumer::of::<MessageRequest, _, _>(8, 2, move |job| {
+            let state = s3.clone();
+            async move {
+                let written = planning::request_message(&state, job).await?;
+                Ok(if written { "written" } else { "duplicate" }.to_owned())
+            }
+        }),
+        Consumer::of::<SendMessage, _, _>(
+            settings.sms_send_batch,
+            settings.sms_send_concurrency,
+            move |job| {
+                let (state, sender) = (s4.clone(), sender.clone());
+                async move { Ok(format!("{:?}", send::send(&state, &sender, job).await?)) }
+            },
+        ),
+    ])
+}
+
 /// This service's OpenAPI description.
 #[derive(utoipa::OpenApi)]
 #[openapi(

@@ -13,13 +13,13 @@ use chrono::{DateTime, Duration, NaiveTime, Utc};
 use chrono_tz::Tz;
 use domain::PracticeId;
 use domain::appointment::AppointmentStatus;
-use domain::jobs::{AppointmentChanged, MessageRequest, SEND_MESSAGE, SendMessage};
+use domain::jobs::{AppointmentChanged, MessageRequest, SendMessage};
 use domain::message::MessageState;
 use domain::reminders::{Decision, QuietHours, plan};
 use domain::schedule::boundary;
 use platform::AppState;
 use platform::db::TenantTx;
-use platform::jobs::enqueue;
+use platform::jobs::enqueue_keyed;
 use uuid::Uuid;
 
 /// What an appointment-changed event did.
@@ -128,7 +128,7 @@ pub(crate) async fn schedule_send_keyed(
         practice_id: practice,
         message_id: message,
     };
-    enqueue(tx, SEND_MESSAGE, &job, at, key).await?;
+    enqueue_keyed(tx, &job, at, key).await?;
     Ok(())
 }
 

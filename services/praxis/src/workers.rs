@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use apalis::prelude::*;
 use apalis_postgres::{Config, PostgresStorage};
-use domain::jobs;
 use platform::AppState;
+use platform::jobs::Consumer;
 
 /// Builds the storage of one queue.
 fn queue(state: &AppState, name: &str, batch: usize) -> PostgresStorage<serde_json::Value> {
@@ -33,70 +33,9 @@ fn boxed(e: anyhow::Error) -> BoxDynError {
     e.into()
 }
 
-async fn slot_freed(job: serde_json::Value, state: Data<AppState>) -> Result<String, BoxDynError> {
-    let offers = scheduling::waitlist::offer_freed_slot(&state, job)
-        .await
-        .map_err(boxed)?;
-    Ok(format!("{offers} offers"))
-}
-
-async fn patient_reply(
-    job: serde_json::Value,
-    state: Data<AppState>,
-) -> Result<String, BoxDynError> {
-    let outcome = scheduling::replies::patient_reply(&state, job)
-        .await
-        .map_err(boxed)?;
-    Ok(format!("{outcome:?}"))
-}
-
-async fn reply_applied(
-    job: serde_json::Value,
-    state: Data<AppState>,
-) -> Result<String, BoxDynError> {
-    let changed = notifications::replies::reply_applied(&state, job)
-        .await
-        .map_err(boxed)?;
-    Ok(if changed {
-        "recorded"
-    } else {
-        "already settled"
-    }
-    .to_owned())
-}
-
-async fn appointment_changed(
-    job: serde_json::Value,
-    state: Data<AppState>,
-) -> Result<String, BoxDynError> {
-    let outcome = notifications::planning::appointment_changed(&state, job)
-        .await
-        .map_err(boxed)?;
-    Ok(format!("{outcome:?}"))
-}
-
-async fn request_message(
-    job: serde_json::Value,
-    state: Data<AppState>,
-) -> Result<String, BoxDynError> {
-    let written = notifications::planning::request_message(&state, job)
-        .await
-        .map_err(boxed)?;
-    Ok(if written { "written" } else { "duplicate" }.to_owned())
-}
-
-/// What the send worker needs: the state and the configured provider (one HTTP client).
-#[derive(Clone)]
-struct Sender {
-    state: AppState,
-    sender: std::sync::Arc<notifications::send::Sender>,
-}
-
-async fn send_message(job: serde_json::Value, ctx: Data<Sender>) -> Result<String, BoxDynError> {
-    let outcome = notifications::send::send(&ctx.state, &ctx.sender, job)
-        .await
-        .map_err(boxed)?;
-    Ok(format!("{outcome:?}"))
+/// Runs one job through the consumer its queue belongs to.
+async fn consume(job: serde_json::Value, c: Data<Consumer>) -> Result<String, BoxDynError> {
+    (c.handle)(job).await.map_err(boxed)
 }
 
 /// No-op jobs run by this process (the benchmark polls it instead of the database).
@@ -167,73 +106,24 @@ pub async fn run(
         state.db().clone(),
         state.settings().audit_seal_interval,
     ));
-    let sender = Sender {
-        state: state.clone(),
-        sender: std::sync::Arc::new(notifications::send::Sender::new(&state)?),
-    };
-    let width = state.settings().sms_send_concurrency;
-    let monitor = Monitor::new();
-    let monitor = consumer!(
-        monitor,
-        state,
-        instance,
-        jobs::SLOT_FREED,
-        8,
-        2,
-        state.clone(),
-        slot_freed
-    );
-    let monitor = consumer!(
-        monitor,
-        state,
-        instance,
-        jobs::PATIENT_REPLY,
-        8,
-        2,
-        state.clone(),
-        patient_reply
-    );
-    let monitor = consumer!(
-        monitor,
-        state,
-        instance,
-        jobs::REPLY_APPLIED,
-        8,
-        2,
-        state.clone(),
-        reply_applied
-    );
-    let monitor = consumer!(
-        monitor,
-        state,
-        instance,
-        jobs::APPOINTMENT_CHANGED,
-        16,
-        4,
-        state.clone(),
-        appointment_changed
-    );
-    let monitor = consumer!(
-        monitor,
-        state,
-        instance,
-        jobs::REQUEST_MESSAGE,
-        8,
-        2,
-        state.clone(),
-        request_message
-    );
-    let batch = state.settings().sms_send_batch;
-    let monitor = consumer!(
-        monitor,
-        state,
-        instance,
-        jobs::SEND_MESSAGE,
-        batch,
-        width,
-        sender.clone(),
-        send_message
-    );
+    // Each service lists the queues it consumes; this process only runs them.
+    let consumers = scheduling::workers(&state)
+        .into_iter()
+        .chain(notifications::workers(&state)?);
+    let mut monitor = Monitor::new();
+    for c in consumers {
+        let (name, batch, width) = (c.queue, c.batch, c.concurrency);
+        monitor = consumer!(
+            monitor,
+            state,
+            instance,
+            name,
+            batch,
+            width,
+            c.clone(),
+            consume
+        );
+    }
     let monitor = monitor
         .should_restart(|ctx, err| {
             tracing::warn!(worker = %ctx.name(), error = %err, "worker stopped; restarting");

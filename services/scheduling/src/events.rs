@@ -9,9 +9,7 @@
 use chrono::{DateTime, Utc};
 use domain::PracticeId;
 use domain::appointment::AppointmentStatus;
-use domain::jobs::{
-    APPOINTMENT_CHANGED, AppointmentChanged, AppointmentJob, DRAFT_INVOICE, SLOT_FREED, SlotFreed,
-};
+use domain::jobs::{AppointmentChanged, DraftInvoice, SlotFreed};
 use platform::db::TenantTx;
 use platform::jobs::enqueue;
 
@@ -33,11 +31,7 @@ pub(crate) async fn changed(
         starts_at: row.starts_at,
         status: row.status,
     };
-    let key = format!(
-        "appointment-changed:{}:v{}",
-        row.appointment_id, row.version
-    );
-    enqueue(tx, APPOINTMENT_CHANGED, &job, Utc::now(), &key).await?;
+    enqueue(tx, &job, Utc::now()).await?;
     Ok(())
 }
 
@@ -47,13 +41,12 @@ pub(crate) async fn draft_invoice(
     practice: PracticeId,
     row: &Row,
 ) -> Result<(), sqlx::Error> {
-    let job = AppointmentJob {
+    let job = DraftInvoice {
         practice_id: practice,
         appointment_id: row.appointment_id,
         version: row.version,
     };
-    let key = format!("draft-invoice:{}", row.appointment_id);
-    enqueue(tx, DRAFT_INVOICE, &job, Utc::now(), &key).await?;
+    enqueue(tx, &job, Utc::now()).await?;
     Ok(())
 }
 
@@ -76,8 +69,8 @@ pub(crate) async fn freed(
         practitioner_id: old.practitioner_id,
         starts_at: from,
         ends_at: old.ends_at,
+        version,
     };
-    let key = format!("slot-freed:{}:v{version}", old.appointment_id);
-    enqueue(tx, SLOT_FREED, &job, Utc::now(), &key).await?;
+    enqueue(tx, &job, Utc::now()).await?;
     Ok(())
 }

@@ -35,6 +35,26 @@ pub fn router() -> Router<AppState> {
         .merge(settings::router())
 }
 
+/// The queues this service consumes.
+pub fn workers(state: &AppState) -> Vec<platform::jobs::Consumer> {
+    use domain::jobs::{PatientReply, SlotFreed};
+    use platform::jobs::Consumer;
+    let (s1, s2) = (state.clone(), state.clone());
+    vec![
+        Consumer::of::<SlotFreed, _, _>(8, 2, move |job| {
+            let state = s1.clone();
+            async move {
+                let offers = waitlist::offer_freed_slot(&state, job).await?;
+                Ok(format!("{offers} offers"))
+            }
+        }),
+        Consumer::of::<PatientReply, _, _>(8, 2, move |job| {
+            let state = s2.clone();
+            async move { Ok(format!("{:?}", replies::patient_reply(&state, job).await?)) }
+        }),
+    ]
+}
+
 /// This service's OpenAPI description.
 #[derive(utoipa::OpenApi)]
 #[openapi(

@@ -3,7 +3,7 @@
 //! change path, and what it did goes back to notifications as `notifications.reply-applied`.
 
 use chrono::Utc;
-use domain::jobs::{PatientReply, REPLY_APPLIED, ReplyAction, ReplyApplied, ReplyOutcome};
+use domain::jobs::{PatientReply, ReplyAction, ReplyApplied, ReplyOutcome};
 use platform::AppState;
 use platform::audit::{self, Action, AuditEvent};
 use platform::db::TenantTx;
@@ -49,18 +49,12 @@ pub async fn patient_reply(
     };
     // Notifications shows the outcome on the reply; it learns it like everything else, by a job
     // committed with the change.
-    enqueue(
-        &mut tx,
-        REPLY_APPLIED,
-        &ReplyApplied {
-            practice_id: job.practice_id,
-            reply_id: job.reply_id,
-            outcome,
-        },
-        Utc::now(),
-        &format!("reply-applied:{}", job.reply_id),
-    )
-    .await?;
+    let applied = ReplyApplied {
+        practice_id: job.practice_id,
+        reply_id: job.reply_id,
+        outcome,
+    };
+    enqueue(&mut tx, &applied, Utc::now()).await?;
     tx.commit().await?;
     tracing::info!(practice.id = %job.practice_id, reply.id = %job.reply_id, outcome = ?outcome, "patient reply applied");
     Ok(outcome)

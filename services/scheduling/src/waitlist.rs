@@ -12,7 +12,7 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveTime, Utc};
 use domain::PatientId;
-use domain::jobs::{MessageRequest, REQUEST_MESSAGE, SlotFreed};
+use domain::jobs::{MessageRequest, SlotFreed};
 use domain::practice::Permission;
 use domain::schedule::Span;
 use domain::templates::MessageKind;
@@ -386,7 +386,7 @@ pub async fn offer_freed_slot(
                 link: None,
                 key: key.clone(),
             };
-            enqueue(&mut tx, REQUEST_MESSAGE, &send, Utc::now(), &key).await?;
+            enqueue(&mut tx, &send, Utc::now()).await?;
             offered += 1;
         }
     }

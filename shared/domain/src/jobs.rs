@@ -1,17 +1,30 @@
 //! Job queues between services: names and payloads. Payloads carry ids and a version, never
 //! personal data; the consumer re-reads what it needs and does nothing when the version moved on.
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::PracticeId;
 
+/// A job payload: which queue it goes to and what makes two enqueues the same job.
+/// `platform::jobs::enqueue` takes any `Job`; the consumer registered for [`Job::QUEUE`] decodes
+/// it.
+pub trait Job: Serialize + DeserializeOwned + Send + Sync {
+    /// The queue (the apalis job type).
+    const QUEUE: &'static str;
+
+    /// The idempotency key: a second enqueue with the same key in the same queue is a no-op.
+    /// It names the entity and what makes this job distinct (a version, a reply).
+    fn key(&self) -> String;
+}
+
 /// Invoicing: draft the invoice of a completed appointment (consumed by the invoicing service).
 pub const DRAFT_INVOICE: &str = "invoicing.draft-invoice";
 
-/// A job about one version of one appointment.
+/// Draft the invoice of a completed appointment (one per appointment).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AppointmentJob {
+pub struct DraftInvoice {
     /// The practice (the handler's tenant).
     pub practice_id: PracticeId,
     /// The appointment.
@@ -162,4 +175,61 @@ pub struct SlotFreed {
     pub starts_at: chrono::DateTime<chrono::Utc>,
     /// End of the freed time.
     pub ends_at: chrono::DateTime<chrono::Utc>,
+    /// The appointment's version after the change that freed it.
+    #[serde(default)]
+    pub version: i32,
+}
+
+impl Job for DraftInvoice {
+    const QUEUE: &'static str = DRAFT_INVOICE;
+    fn key(&self) -> String {
+        format!("draft-invoice:{}", self.appointment_id)
+    }
+}
+
+impl Job for AppointmentChanged {
+    const QUEUE: &'static str = APPOINTMENT_CHANGED;
+    fn key(&self) -> String {
+        format!(
+            "appointment-changed:{}:v{}",
+            self.appointment_id, self.version
+        )
+    }
+}
+
+impl Job for SlotFreed {
+    const QUEUE: &'static str = SLOT_FREED;
+    fn key(&self) -> String {
+        format!("slot-freed:{}:v{}", self.appointment_id, self.version)
+    }
+}
+
+impl Job for MessageRequest {
+    const QUEUE: &'static str = REQUEST_MESSAGE;
+    fn key(&self) -> String {
+        self.key.clone()
+    }
+}
+
+impl Job for PatientReply {
+    const QUEUE: &'static str = PATIENT_REPLY;
+    fn key(&self) -> String {
+        format!("patient-reply:{}", self.reply_id)
+    }
+}
+
+impl Job for ReplyApplied {
+    const QUEUE: &'static str = REPLY_APPLIED;
+    fn key(&self) -> String {
+        format!("reply-applied:{}", self.reply_id)
+    }
+}
+
+/// A message is sent by one job per attempt and time, so its enqueuer passes the key
+/// (`platform::jobs::enqueue_keyed`); this key is the first attempt's.
+impl Job for SendMessage {
+    const QUEUE: &'static str = SEND_MESSAGE;
+    fn key(&self) -> String {
+        format!("send:{}", self.message_id)
+    }
 }

@@ -2,21 +2,31 @@
 //! rolls back with the business change. Idempotency keys make a repeated enqueue a no-op.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use domain::jobs::Job;
 use sqlx::PgConnection;
 
 /// Attempts before a job is dead (visible to admins, re-drivable).
 pub const MAX_ATTEMPTS: i32 = 10;
 
-/// Adds a job to `queue`, due at `run_at`, unless a job with `key` is already queued there.
+/// Adds `job` to its queue, due at `run_at`, unless a job with its key is already there.
 /// Returns whether a row was added.
-pub async fn enqueue<T: Serialize>(
+pub async fn enqueue<J: Job>(
     conn: &mut PgConnection,
-    queue: &str,
-    payload: &T,
+    job: &J,
+    run_at: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    enqueue_keyed(conn, job, run_at, &job.key()).await
+}
+
+/// [`enqueue`] with the caller's key, for jobs that run more than once per entity (a send per
+/// attempt and time).
+pub async fn enqueue_keyed<J: Job>(
+    conn: &mut PgConnection,
+    payload: &J,
     run_at: DateTime<Utc>,
     key: &str,
 ) -> Result<bool, sqlx::Error> {
+    let queue = J::QUEUE;
     let json = serde_json::to_string(payload).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     // Hand-written rather than push_tasks: ON CONFLICT keeps a duplicate key from aborting
     // the caller's transaction (shared/reference/apalis.md §3).
@@ -34,4 +44,41 @@ pub async fn enqueue<T: Serialize>(
     .fetch_optional(conn)
     .await?;
     Ok(added.is_some())
+}
+
+/// What a job handler returns: a short account of what it did (the job's result), or why it
+/// failed (the job runs again).
+pub type Handled =
+    std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<String>> + Send>>;
+
+/// One queue a service consumes. Each service lists its consumers in `workers(…)`, as it lists
+/// its routes in `router()`; the binary runs a queue worker for each, so services need no
+/// job-queue crate of their own.
+#[derive(Clone)]
+pub struct Consumer {
+    /// The queue ([`Job::QUEUE`] of the payload it takes).
+    pub queue: &'static str,
+    /// Jobs fetched per poll.
+    pub batch: usize,
+    /// Jobs handled at once by one process.
+    pub concurrency: usize,
+    /// The handler: decodes the payload itself, so a bad payload fails its job, not the worker.
+    pub handle: std::sync::Arc<dyn Fn(serde_json::Value) -> Handled + Send + Sync>,
+}
+
+impl Consumer {
+    /// A consumer of `J`'s queue.
+    pub fn of<J, F, Fut>(batch: usize, concurrency: usize, handle: F) -> Consumer
+    where
+        J: Job,
+        F: Fn(serde_json::Value) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = anyhow::Result<String>> + Send + 'static,
+    {
+        Consumer {
+            queue: J::QUEUE,
+            batch,
+            concurrency,
+            handle: std::sync::Arc::new(move |payload| Box::pin(handle(payload))),
+        }
+    }
 }

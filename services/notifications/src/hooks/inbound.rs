@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use domain::PracticeId;
-use domain::jobs::{PATIENT_REPLY, PatientReply, ReplyAction};
+use domain::jobs::{PatientReply, ReplyAction};
 use domain::replies::{Intent, classify};
 use platform::AppState;
 use platform::crypto::FieldRef;
@@ -138,14 +138,7 @@ pub async fn apply_inbound(
                 },
                 received_at,
             };
-            enqueue(
-                &mut tx,
-                PATIENT_REPLY,
-                &job,
-                Utc::now(),
-                &format!("patient-reply:{reply_id}"),
-            )
-            .await?;
+            enqueue(&mut tx, &job, Utc::now()).await?;
         }
         (Intent::Confirm | Intent::Cancel, None) => {
             insert_reply(
