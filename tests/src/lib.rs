@@ -37,6 +37,55 @@ pub struct TestApp {
     pub state: platform::AppState,
 }
 
+/// Queues whose jobs may wait without a consumer here: another service still to be built, and
+/// the notifications benchmark's no-op baseline.
+const AWAITING_CONSUMER: [&str; 2] = [domain::jobs::DRAFT_INVOICE, praxis::workers::NOOP_QUEUE];
+
+/// At the end of every test (that has not failed already): no job failed or was killed, and
+/// no job waits in a queue nobody consumes (a typo in a queue name, a consumer not registered).
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let options = self.owner.connect_options().as_ref().clone();
+        let mut consumed: Vec<String> = praxis::workers::queues(&self.state)
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        consumed.extend(AWAITING_CONSUMER.iter().map(|q| (*q).to_owned()));
+        let problems = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime for the job check");
+            runtime.block_on(async move {
+                use sqlx::Connection;
+                let mut conn = sqlx::PgConnection::connect_with(&options)
+                    .await
+                    .expect("connect for the job check");
+                let rows: Vec<(String, String, i64)> = sqlx::query_as(
+                    "select job_type, status, count(*) from apalis.jobs
+                      where status in ('Failed', 'Killed') or job_type <> all($1)
+                      group by 1, 2 order by 1, 2",
+                )
+                .bind(&consumed)
+                .fetch_all(&mut conn)
+                .await
+                .expect("read the job queue");
+                let _ = conn.close().await;
+                rows
+            })
+        })
+        .join()
+        .expect("job check");
+        assert!(
+            problems.is_empty(),
+            "jobs left failed, killed or in a queue nobody consumes (queue, status, count): {problems:?}"
+        );
+    }
+}
+
 /// A staff member with an active session.
 #[derive(Debug, Clone)]
 pub struct Session {

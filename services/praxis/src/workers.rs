@@ -96,6 +96,15 @@ pub async fn run_baseline(
         .map_err(|e| anyhow::anyhow!("baseline worker failed: {e}"))
 }
 
+/// The queues this system consumes.
+pub fn queues(state: &AppState) -> Vec<&'static str> {
+    scheduling::workers(state)
+        .into_iter()
+        .chain(notifications::workers(state).unwrap_or_default())
+        .map(|c| c.queue)
+        .collect()
+}
+
 /// Runs every worker until `shutdown` resolves.
 pub async fn run(
     state: AppState,
