@@ -49,53 +49,15 @@ async fn platform_app(sim: &LinkSim, reconcile_secs: &str) -> TestApp {
     app
 }
 
-struct Clinic {
-    admin: Session,
-    practitioner: String,
-    type_id: String,
-}
-
-/// A Brussels practice, one practitioner working 07:00–22:00 every day, a 30-minute type.
+/// A Brussels practice, one practitioner working 07:00–22:00 every day, a 30-minute type,
+/// default message settings.
 async fn clinic(app: &TestApp) -> Clinic {
-    let admin = app.practice_with_admin("Kine De Linde", "BE").await;
-    let t = Some(admin.token.as_str());
-    let p = app
-        .call(
-            "POST",
-            "/v1/practitioners",
-            t,
-            Some(&json!({"display_name": "Dr. An Willems", "riziv_number": "54263481527"})),
-        )
+    let c = Clinic::builder(app)
+        .hours(&[("07:00", "22:00")])
+        .build()
         .await;
-    assert_eq!(p.status, 201, "{}", p.text);
-    let practitioner = p.body["practitioner_id"].as_str().unwrap().to_owned();
-    let periods: Vec<Value> = (1..=7)
-        .map(|d| json!({"weekday": d, "starts": "07:00", "ends": "22:00"}))
-        .collect();
-    let w = app
-        .call(
-            "PUT",
-            &format!("/v1/practitioners/{practitioner}/working-hours"),
-            t,
-            Some(&json!({"periods": periods})),
-        )
-        .await;
-    assert_eq!(w.status, 200, "{}", w.text);
-    let ty = app
-        .call(
-            "POST",
-            "/v1/appointment-types",
-            t,
-            Some(&json!({"name": "Kine 30", "duration_minutes": 30, "tariff_code": "560011"})),
-        )
-        .await;
-    assert_eq!(ty.status, 201, "{}", ty.text);
-    settings(app, &admin, json!({})).await;
-    Clinic {
-        practitioner,
-        type_id: ty.body["type_id"].as_str().unwrap().to_owned(),
-        admin,
-    }
+    settings(app, &c.admin, json!({})).await;
+    c
 }
 
 /// Quiet hours that never cover the moment a test runs nor the times tests book: a minute at

@@ -4,64 +4,6 @@
 use praxis_tests::*;
 use serde_json::{Value, json};
 
-struct Clinic {
-    admin: Session,
-    practitioner: String,
-    type_id: String,
-    patient: uuid::Uuid,
-}
-
-/// A Brussels practice with one practitioner working `hours` every day and a 30-minute type.
-async fn clinic(app: &TestApp, hours: Value, buffers: (i32, i32), needs_room: bool) -> Clinic {
-    let admin = app.practice_with_admin("Sched", "BE").await;
-    let t = Some(admin.token.as_str());
-    let p = app
-        .call(
-            "POST",
-            "/v1/practitioners",
-            t,
-            Some(&json!({"display_name": "Kine", "riziv_number": "54263481527"})),
-        )
-        .await;
-    assert_eq!(p.status, 201, "{}", p.text);
-    let practitioner = p.body["practitioner_id"].as_str().unwrap().to_owned();
-    let periods: Vec<Value> = (1..=7)
-        .flat_map(|d| {
-            hours
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(move |h| json!({"weekday": d, "starts": h[0], "ends": h[1]}))
-        })
-        .collect();
-    let w = app
-        .call(
-            "PUT",
-            &format!("/v1/practitioners/{practitioner}/working-hours"),
-            t,
-            Some(&json!({"periods": periods})),
-        )
-        .await;
-    assert_eq!(w.status, 200, "{}", w.text);
-    let ty = app
-        .call(
-            "POST",
-            "/v1/appointment-types",
-            t,
-            Some(&json!({"name": "Kine 30", "duration_minutes": 30, "buffer_before_minutes": buffers.0,
-                         "buffer_after_minutes": buffers.1, "needs_room": needs_room, "tariff_code": "560011"})),
-        )
-        .await;
-    assert_eq!(ty.status, 201, "{}", ty.text);
-    let patient = app.patient(&admin, patient_body("Peeters")).await;
-    Clinic {
-        practitioner,
-        type_id: ty.body["type_id"].as_str().unwrap().to_owned(),
-        patient,
-        admin,
-    }
-}
-
 fn booking(c: &Clinic, starts_at: &str) -> Value {
     json!({"patient_id": c.patient, "practitioner_id": c.practitioner, "appointment_type_id": c.type_id, "starts_at": starts_at})
 }
@@ -106,7 +48,12 @@ fn future_date(days: i64) -> String {
 #[tokio::test]
 async fn a_thousand_attempts_on_one_slot_give_one_booking() {
     let app = std::sync::Arc::new(spawn_app().await);
-    let c = std::sync::Arc::new(clinic(&app, json!([["08:00", "18:00"]]), (0, 0), false).await);
+    let c = std::sync::Arc::new(
+        Clinic::builder(&app)
+            .hours(&[("08:00", "18:00")])
+            .build()
+            .await,
+    );
     let starts_at = format!("{}T10:00:00+01:00", future_date(20));
     let attempts = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut tasks = Vec::new();
@@ -188,13 +135,10 @@ async fn slots(app: &TestApp, c: &Clinic, from: &str, to: &str) -> Vec<String> {
 async fn slots_across_dst_changes_keep_the_wall_clock_and_skip_the_gap() {
     let app = spawn_app().await;
     // A night service 00:00-06:00 and a morning 09:00-10:00, every day.
-    let c = clinic(
-        &app,
-        json!([["00:00", "06:00"], ["09:00", "10:00"]]),
-        (0, 0),
-        false,
-    )
-    .await;
+    let c = Clinic::builder(&app)
+        .hours(&[("00:00", "06:00"), ("09:00", "10:00")])
+        .build()
+        .await;
     let sp = next_change(3, 3);
     let au = next_change(10, 3);
     let spring = slots(&app, &c, &sp, &sp).await;
@@ -276,7 +220,12 @@ async fn slots_across_dst_changes_keep_the_wall_clock_and_skip_the_gap() {
 #[tokio::test]
 async fn availability_honours_buffers_rooms_absences_and_holidays() {
     let app = spawn_app().await;
-    let c = clinic(&app, json!([["09:00", "17:00"]]), (10, 10), true).await;
+    let c = Clinic::builder(&app)
+        .hours(&[("09:00", "17:00")])
+        .buffers(10, 10)
+        .needs_room(true)
+        .build()
+        .await;
     let t = Some(c.admin.token.as_str());
     let day = future_date(30);
     // No room yet: nothing to offer.
@@ -369,7 +318,10 @@ async fn availability_honours_buffers_rooms_absences_and_holidays() {
 #[tokio::test]
 async fn holds_overlaps_and_transitions() {
     let app = spawn_app().await;
-    let c = clinic(&app, json!([["08:00", "18:00"]]), (0, 0), false).await;
+    let c = Clinic::builder(&app)
+        .hours(&[("08:00", "18:00")])
+        .build()
+        .await;
     let t = Some(c.admin.token.as_str());
     let day = future_date(10);
     let at = |h: &str| format!("{day}T{h}:00+01:00");
@@ -527,7 +479,10 @@ async fn holds_overlaps_and_transitions() {
 #[tokio::test]
 async fn bad_scheduling_input_names_the_field_and_writes_nothing() {
     let app = spawn_app().await;
-    let c = clinic(&app, json!([["09:00", "17:00"]]), (0, 0), false).await;
+    let c = Clinic::builder(&app)
+        .hours(&[("09:00", "17:00")])
+        .build()
+        .await;
     let t = Some(c.admin.token.as_str());
     let day = future_date(10);
     let unknown = uuid::Uuid::now_v7().to_string();
@@ -628,7 +583,10 @@ async fn bad_scheduling_input_names_the_field_and_writes_nothing() {
 #[tokio::test]
 async fn another_practice_reaches_no_scheduling_object() {
     let app = spawn_app().await;
-    let b = clinic(&app, json!([["08:00", "18:00"]]), (0, 0), false).await;
+    let b = Clinic::builder(&app)
+        .hours(&[("08:00", "18:00")])
+        .build()
+        .await;
     let a = app.practice_with_admin("A", "BE").await;
     let day = future_date(10);
     let appt = app
@@ -740,7 +698,10 @@ async fn another_practice_reaches_no_scheduling_object() {
 #[tokio::test]
 async fn reminders_of_moved_or_cancelled_appointments_do_nothing() {
     let app = spawn_app().await;
-    let c = clinic(&app, json!([["08:00", "18:00"]]), (0, 0), false).await;
+    let c = Clinic::builder(&app)
+        .hours(&[("08:00", "18:00")])
+        .build()
+        .await;
     let t = Some(c.admin.token.as_str());
     // 09:00 the day after the next spring change: reminder at 09:00 local the day before.
     let sp = next_change(3, 3);
@@ -889,7 +850,10 @@ fn series_body(c: &Clinic, first: &str, n: i32) -> Value {
 #[tokio::test]
 async fn series_keep_local_time_report_every_conflict_and_move_together() {
     let app = spawn_app().await;
-    let c = clinic(&app, json!([["08:00", "20:00"]]), (0, 0), false).await;
+    let c = Clinic::builder(&app)
+        .hours(&[("08:00", "20:00")])
+        .build()
+        .await;
     let t = Some(c.admin.token.as_str());
     // Nine weekly sessions at 18:30 across the next autumn change.
     let au = next_change(10, 25);
@@ -1054,7 +1018,10 @@ async fn series_keep_local_time_report_every_conflict_and_move_together() {
 #[tokio::test]
 async fn a_series_meeting_the_spring_gap_is_refused_per_occurrence() {
     let app = spawn_app().await;
-    let c = clinic(&app, json!([["00:00", "06:00"]]), (0, 0), false).await;
+    let c = Clinic::builder(&app)
+        .hours(&[("00:00", "06:00")])
+        .build()
+        .await;
     let r = app
         .call(
             "POST",
@@ -1083,7 +1050,10 @@ async fn a_series_meeting_the_spring_gap_is_refused_per_occurrence() {
 #[tokio::test]
 async fn agenda_and_history_show_patients_and_are_audited() {
     let app = spawn_app().await;
-    let c = clinic(&app, json!([["08:00", "18:00"]]), (0, 0), false).await;
+    let c = Clinic::builder(&app)
+        .hours(&[("08:00", "18:00")])
+        .build()
+        .await;
     let t = Some(c.admin.token.as_str());
     let other = app.patient(&c.admin, patient_body("Janssens")).await;
     let day = future_date(12);
@@ -1171,7 +1141,10 @@ async fn agenda_and_history_show_patients_and_are_audited() {
 #[tokio::test]
 async fn a_freed_slot_is_offered_in_order_and_the_first_acceptance_books_it() {
     let app = spawn_app().await;
-    let c = clinic(&app, json!([["08:00", "18:00"]]), (0, 0), false).await;
+    let c = Clinic::builder(&app)
+        .hours(&[("08:00", "18:00")])
+        .build()
+        .await;
     // The offers are sent at once whatever the time of day this test runs.
     seed::open_quiet_hours(&app.owner, c.admin.practice_id).await;
     let t = Some(c.admin.token.as_str());
@@ -1315,7 +1288,10 @@ async fn a_freed_slot_is_offered_in_order_and_the_first_acceptance_books_it() {
 #[tokio::test]
 async fn minimum_notice_and_horizon_bound_the_offer_and_no_shows_release_the_rest() {
     let app = spawn_app().await;
-    let c = clinic(&app, json!([["00:00", "23:45"]]), (0, 0), false).await;
+    let c = Clinic::builder(&app)
+        .hours(&[("00:00", "23:45")])
+        .build()
+        .await;
     let t = Some(c.admin.token.as_str());
     let defaults = app.call("GET", "/v1/scheduling/settings", t, None).await;
     assert_eq!(
@@ -1390,7 +1366,11 @@ async fn minimum_notice_and_horizon_bound_the_offer_and_no_shows_release_the_res
 #[tokio::test]
 async fn one_room_cannot_hold_two_appointments_at_once() {
     let app = spawn_app().await;
-    let c = clinic(&app, json!([["08:00", "18:00"]]), (0, 0), true).await;
+    let c = Clinic::builder(&app)
+        .hours(&[("08:00", "18:00")])
+        .needs_room(true)
+        .build()
+        .await;
     let t = Some(c.admin.token.as_str());
     let room = app
         .call("POST", "/v1/rooms", t, Some(&json!({"name": "Room 1"})))
@@ -1449,7 +1429,10 @@ async fn one_room_cannot_hold_two_appointments_at_once() {
 #[tokio::test]
 async fn cancelling_a_hold_releases_its_slot() {
     let app = spawn_app().await;
-    let c = clinic(&app, json!([["08:00", "18:00"]]), (0, 0), false).await;
+    let c = Clinic::builder(&app)
+        .hours(&[("08:00", "18:00")])
+        .build()
+        .await;
     let t = Some(c.admin.token.as_str());
     let at = format!("{}T09:00:00+01:00", future_date(12));
     let hold = app
@@ -1486,7 +1469,10 @@ async fn cancelling_a_hold_releases_its_slot() {
 #[tokio::test]
 async fn cancelling_a_series_offers_each_freed_slot_to_the_waitlist_like_a_single_cancel() {
     let app = spawn_app().await;
-    let c = clinic(&app, json!([["08:00", "18:00"]]), (0, 0), false).await;
+    let c = Clinic::builder(&app)
+        .hours(&[("08:00", "18:00")])
+        .build()
+        .await;
     seed::open_quiet_hours(&app.owner, c.admin.practice_id).await;
     let t = Some(c.admin.token.as_str());
     let entry = app.waiting_patient(&c.admin, &c.type_id).await;
@@ -1531,7 +1517,10 @@ async fn cancelling_a_series_offers_each_freed_slot_to_the_waitlist_like_a_singl
 #[tokio::test]
 async fn moving_a_series_offers_each_time_it_leaves_to_the_waitlist_like_a_single_reschedule() {
     let app = spawn_app().await;
-    let c = clinic(&app, json!([["08:00", "18:00"]]), (0, 0), false).await;
+    let c = Clinic::builder(&app)
+        .hours(&[("08:00", "18:00")])
+        .build()
+        .await;
     seed::open_quiet_hours(&app.owner, c.admin.practice_id).await;
     let t = Some(c.admin.token.as_str());
     let entry = app.waiting_patient(&c.admin, &c.type_id).await;

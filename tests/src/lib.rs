@@ -3,10 +3,13 @@
 //! Tests talk HTTP to it; assertions about stored data use the owner pool.
 
 pub mod bench;
+pub mod clinic;
 pub mod seed;
 pub mod sim;
 
 use std::collections::HashMap;
+
+pub use clinic::Clinic;
 
 use base64::Engine;
 use platform::config::Settings;
