@@ -111,7 +111,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<DemoInfo> {
     let keys = state
         .practice_keys(&mut tx, practice)
         .await
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        .context("the demo practice's keys")?;
     let staff: Vec<uuid::Uuid> = sqlx::query_scalar("select staff_id from core.staff_account")
         .fetch_all(&mut *tx)
         .await?;

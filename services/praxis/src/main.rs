@@ -187,7 +187,7 @@ async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
                 },
             )
             .await
-            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            .context("creating the practice")?;
             println!("practice_id:            {}", created.practice_id);
             println!("admin_staff_id:         {}", created.admin_staff_id);
             println!("setup_token (once):     {}", created.setup_token);

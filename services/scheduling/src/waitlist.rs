@@ -6,6 +6,8 @@
 
 use std::collections::BTreeSet;
 
+use anyhow::Context;
+
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
@@ -313,7 +315,7 @@ pub async fn offer_freed_slot(
     let mut tx = state.db().tenant(job.practice_id).await?;
     let (tz, _) = practice_zone(&mut tx)
         .await
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        .context("the practice's time zone")?;
     let start_local = job.starts_at.with_timezone(&tz);
     let weekday = start_local.weekday().number_from_monday() as i16;
     let entries: Vec<MatchRow> = sqlx::query_as(
@@ -337,10 +339,10 @@ pub async fn offer_freed_slot(
     };
     let cal = Calendar::load(&mut tx, tz, &[job.practitioner_id], window, &[], true)
         .await
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        .with_context(|| format!("the calendar of practitioner {}", job.practitioner_id))?;
     let rooms = room_busy(&mut tx, window, &[])
         .await
-        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        .context("the rooms' busy times")?;
     let mut offered = 0usize;
     for (entry_id, _type_id, duration, before, after, needs_room, latest, patient_id) in entries {
         if offered as i64 >= OFFERS_PER_SLOT {
