@@ -131,36 +131,41 @@ where
             platform::db::violated_constraint(&e),
             Some("appointment_no_overlap") | Some("appointment_room_no_overlap")
         );
+    if collided {
+        // The winner has committed (the constraint waited for it). Look it up on this same
+        // connection: roll the spent transaction back and open a fresh tenant one in its
+        // place (the caller drops it). Taking a second pooled connection here would let
+        // concurrent losers starve the pool.
+        sqlx::query("rollback").execute(&mut **tx).await?;
+        sqlx::query("begin").execute(&mut **tx).await?;
+        platform::db::set_tenant(tx, practice).await?;
+        // The statuses are spelled out (not bound) so that the planner can use the partial
+        // exclusion index, whose predicate names them (`AppointmentStatus::occupies_slot`; the
+        // vocabulary test keeps the two in step).
+        let other: Option<Uuid> = sqlx::query_scalar(
+            r#"select appointment_id from scheduling.appointment
+                where status in ('held', 'booked') and overlap_reason is null and blocked && $2
+                  and starts_at > lower($2) - interval '12 hours' and starts_at < upper($2) + interval '12 hours'
+                  and (practitioner_id = $1 or ($3::uuid is not null and room_id = $3))
+                  and ($4::uuid is null or appointment_id <> $4)
+                order by starts_at limit 1"#,
+        )
+        .bind(p.practitioner)
+        .bind(range)
+        .bind(p.room)
+        .bind(skip)
+        .fetch_optional(&mut **tx)
+        .await?;
+        return Err(ChangeError::Conflict(other));
+    }
+    Err(write_error(e))
+}
+
+/// A failed write of the row: an unknown patient is the caller's mistake, the rest the database's.
+fn write_error(e: sqlx::Error) -> ChangeError {
     match platform::db::violated_constraint(&e) {
-        _ if collided => {
-            // The winner has committed (the constraint waited for it). Look it up on this same
-            // connection: roll the spent transaction back and open a fresh tenant one in its
-            // place (the caller drops it). Taking a second pooled connection here would let
-            // concurrent losers starve the pool.
-            sqlx::query("rollback").execute(&mut **tx).await?;
-            sqlx::query("begin").execute(&mut **tx).await?;
-            platform::db::set_tenant(tx, practice).await?;
-            // The statuses are spelled out (not bound) so that the planner can use the partial
-            // exclusion index, whose predicate names them (`AppointmentStatus::occupies_slot`; the
-            // vocabulary test keeps the two in step).
-            let other: Option<Uuid> = sqlx::query_scalar(
-                r#"select appointment_id from scheduling.appointment
-                    where status in ('held', 'booked') and overlap_reason is null and blocked && $2
-                      and starts_at > lower($2) - interval '12 hours' and starts_at < upper($2) + interval '12 hours'
-                      and (practitioner_id = $1 or ($3::uuid is not null and room_id = $3))
-                      and ($4::uuid is null or appointment_id <> $4)
-                    order by starts_at limit 1"#,
-            )
-            .bind(p.practitioner)
-            .bind(range)
-            .bind(p.room)
-            .bind(skip)
-            .fetch_optional(&mut **tx)
-            .await?;
-            Err(ChangeError::Conflict(other))
-        }
-        Some("appointment_patient_fkey") => Err(ChangeError::PatientNotFound),
-        _ => Err(e.into()),
+        Some("appointment_patient_fkey") => ChangeError::PatientNotFound,
+        _ => e.into(),
     }
 }
 
@@ -270,10 +275,7 @@ pub(crate) async fn set_booked(
     .bind(AppointmentStatus::Booked.as_str())
     .fetch_one(&mut **tx)
     .await
-    .map_err(|e| match platform::db::violated_constraint(&e) {
-        Some("appointment_patient_fkey") => ChangeError::PatientNotFound,
-        _ => e.into(),
-    })
+    .map_err(write_error)
 }
 
 /// Cancelled, by a staff member or by the patient's reply.
