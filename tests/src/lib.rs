@@ -3,6 +3,7 @@
 //! Tests talk HTTP to it; assertions about stored data use the owner pool.
 
 pub mod bench;
+pub mod browser;
 pub mod clinic;
 pub mod seed;
 pub mod sim;
@@ -367,7 +368,11 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
     tokio::spawn(app.run_until_stopped(std::future::pending()));
     TestApp {
         base,
-        client: reqwest::Client::new(),
+        // Answers as the server gives them: a redirect is asserted, not followed.
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("HTTP client"),
         owner,
         app_options,
         state,

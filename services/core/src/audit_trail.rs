@@ -1,22 +1,23 @@
 //! Reading the audit trail: practice admins ask "who looked at patient X", "what did staff
 //! member Y do". Reading the trail is itself recorded.
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use domain::practice::Permission;
 use domain::{PatientId, StaffId};
+use platform::ApiRouter;
 use platform::audit::{self, Action};
 use platform::auth::Staff;
 use platform::json::ApiQuery;
 use platform::{ApiError, ApiResult, AppState};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new().route("/v1/audit-events", get(list_audit_events))
+pub(crate) fn router() -> ApiRouter {
+    ApiRouter::new().routes(routes!(list_audit_events))
 }
 
 /// Filters.

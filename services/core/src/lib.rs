@@ -9,12 +9,11 @@ pub mod staff;
 pub mod subprocessors;
 pub mod support;
 
-use axum::Router;
-use platform::AppState;
+use platform::ApiRouter;
 
 /// Every core route.
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> ApiRouter {
+    ApiRouter::with_openapi(<CoreApi as utoipa::OpenApi>::openapi())
         .merge(practices::router())
         .merge(auth::router())
         .merge(staff::router())
@@ -27,39 +26,6 @@ pub fn router() -> Router<AppState> {
 /// The OpenAPI description of the core routes.
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(
-        practices::create_practice,
-        auth::login,
-        auth::setup,
-        auth::enrol_totp,
-        auth::confirm_totp,
-        auth::verify_totp,
-        auth::current_session,
-        auth::logout,
-        auth::change_password,
-        staff::list_staff,
-        staff::create_staff,
-        staff::unlock_staff,
-        staff::reset_staff,
-        staff::deactivate_staff,
-        patients::create_patient,
-        patients::get_patient,
-        patients::update_patient,
-        patients::list_patients,
-        patients::search_patients,
-        patients::give_sms_consent,
-        patients::withdraw_sms_consent,
-        patients::restrict_processing,
-        patients::lift_restriction,
-        audit_trail::list_audit_events,
-        support::create_support_grant,
-        support::list_support_grants,
-        support::revoke_support_grant,
-        subprocessors::list_subprocessors,
-        subprocessors::object,
-        subprocessors::withdraw_objection,
-        subprocessors::list_disclosures,
-    ),
     components(schemas(platform::error::Problem)),
     tags(
         (name = "operator", description = "Hosted-service operator: creating practices"),

@@ -1,9 +1,8 @@
 //! Creating practices: by the operator API (hosted service) and by `praxis practice create`.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::routing::post;
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use domain::identifiers::{parse_email, parse_registration_number};
 use domain::practice::{Country, Language, Role};
@@ -15,14 +14,17 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::staff::insert_staff;
+use platform::ApiRouter;
+use utoipa_axum::routes;
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new().route("/v1/operator/practices", post(create_practice))
+pub(crate) fn router() -> ApiRouter {
+    ApiRouter::new().routes(routes!(create_practice))
 }
 
 /// A new practice and its first administrator.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Kinepraktijk De Linde", "country": "BE", "time_zone": "Europe/Brussels", "default_language": "nl", "registration_number": "0403170701", "admin": {"email": "admin@delinde.example.be", "display_name": "Practice admin"}}))]
 pub struct NewPractice {
     /// Display name, e.g. "Kinesitherapie De Linde".
     pub name: String,

@@ -1,15 +1,15 @@
 //! Staff accounts: practice admins create them (each gets a one-time setup token), unlock
 //! them, reset their password (a new setup token; TOTP stays), and deactivate them.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use domain::identifiers::parse_email;
 use domain::practice::{Permission, Role};
 use domain::text::Line;
 use domain::{PracticeId, StaffId};
+use platform::ApiRouter;
 use platform::audit::{self, Action};
 use platform::auth::Staff;
 use platform::crypto::{random_token, token_hash};
@@ -19,14 +19,15 @@ use platform::json::{ApiJson, ApiPath};
 use platform::{ApiError, ApiResult, AppState};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/staff", get(list_staff).post(create_staff))
-        .route("/v1/staff/{staff_id}/unlock", post(unlock_staff))
-        .route("/v1/staff/{staff_id}/reset", post(reset_staff))
-        .route("/v1/staff/{staff_id}/deactivate", post(deactivate_staff))
+pub(crate) fn router() -> ApiRouter {
+    ApiRouter::new()
+        .routes(routes!(list_staff, create_staff))
+        .routes(routes!(unlock_staff))
+        .routes(routes!(reset_staff))
+        .routes(routes!(deactivate_staff))
 }
 
 /// Inserts an account with a fresh setup token; returns the id, the token and its expiry.
@@ -115,6 +116,7 @@ pub async fn list_staff(
 /// A new staff account.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"email": "front.desk@example.be", "display_name": "Front desk", "role": "receptionist"}))]
 pub struct NewStaff {
     /// Sign-in e-mail address.
     #[schema(

@@ -1,12 +1,12 @@
 //! The subprocessor register as practices see it, their objections, and the disclosure log of
 //! what left the system for each practice.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use domain::practice::Permission;
+use platform::ApiRouter;
 use platform::audit::{self, Action};
 use platform::auth::Staff;
 use platform::error::ResultExt;
@@ -14,16 +14,14 @@ use platform::json::{ApiJson, ApiPath, ApiQuery};
 use platform::{ApiError, ApiResult, AppState};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/subprocessors", get(list_subprocessors))
-        .route(
-            "/v1/subprocessors/{subprocessor_id}/objection",
-            post(object).delete(withdraw_objection),
-        )
-        .route("/v1/disclosures", get(list_disclosures))
+pub(crate) fn router() -> ApiRouter {
+    ApiRouter::new()
+        .routes(routes!(list_subprocessors))
+        .routes(routes!(object, withdraw_objection))
+        .routes(routes!(list_disclosures))
 }
 
 /// A subprocessor in the register.

@@ -3,15 +3,15 @@
 //! hours, can be revoked at any time, and every use is audited with its id. Support access is
 //! read-only and never shows clinical text.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
-use axum::{Json, Router};
 use chrono::{DateTime, Duration, Utc};
 use domain::SupportGrantId;
 use domain::bounded::Int;
 use domain::practice::Permission;
 use domain::text::Line;
+use platform::ApiRouter;
 use platform::audit::{self, Action};
 use platform::auth::Staff;
 use platform::auth::session::new_support_token;
@@ -20,18 +20,13 @@ use platform::json::{ApiJson, ApiPath};
 use platform::{ApiError, ApiResult, AppState};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/v1/support-grants",
-            get(list_support_grants).post(create_support_grant),
-        )
-        .route(
-            "/v1/support-grants/{grant_id}",
-            delete(revoke_support_grant),
-        )
+pub(crate) fn router() -> ApiRouter {
+    ApiRouter::new()
+        .routes(routes!(list_support_grants, create_support_grant))
+        .routes(routes!(revoke_support_grant))
 }
 
 /// The longest a grant may last.

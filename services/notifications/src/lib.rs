@@ -10,12 +10,13 @@ pub mod providers;
 pub mod replies;
 pub mod send;
 
-use axum::Router;
-use platform::AppState;
+use platform::{ApiRouter, AppState};
 
 /// This service's routes.
-pub fn router() -> Router<AppState> {
-    Router::new().merge(api::router()).merge(hooks::router())
+pub fn router() -> ApiRouter {
+    ApiRouter::with_openapi(<Api as utoipa::OpenApi>::openapi())
+        .merge(api::router())
+        .merge(hooks::router())
 }
 
 /// The queues this service consumes; the send worker gets the configured providers (one HTTP
@@ -69,13 +70,6 @@ pub fn workers(state: &AppState) -> anyhow::Result<Vec<platform::jobs::Consumer>
 /// This service's OpenAPI description.
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(
-        api::get_notification_settings, api::put_notification_settings, api::get_rules, api::put_rules, api::list_templates,
-        api::put_template, api::delete_template, api::appointment_messages, api::patient_messages,
-        api::attention_messages, api::retry_message, api::list_replies, api::handle_reply,
-        api::get_provider, api::put_provider, api::delete_provider, hooks::link_dlr, hooks::link_mo,
-        hooks::smsapi_dlr_get, hooks::smsapi_dlr_post, hooks::smsapi_mo
-    ),
     components(schemas(
         api::NotificationSettings, api::ReminderRule, api::ReminderRules, api::Template,
         api::TemplateBody, api::Message, api::Reply, api::ProviderAccount,

@@ -96,15 +96,32 @@ impl FromStr for Components {
     }
 }
 
-/// The whole API description: every service's paths.
+/// The routes of the selected components, each registered once with its OpenAPI path.
+fn api(components: Components) -> platform::ApiRouter {
+    let mut api = platform::ApiRouter::new();
+    if components.core {
+        api = api.merge(praxis_core::router());
+    }
+    if components.scheduling {
+        api = api.merge(scheduling::router());
+    }
+    if components.invoicing {
+        api = api.merge(invoicing::router());
+    }
+    if components.claims {
+        api = api.merge(claims::router());
+    }
+    if components.notifications {
+        api = api.merge(notifications::router());
+    }
+    api
+}
+
+/// The whole API description: every service's routes, as registered, and the conventions they
+/// share (`platform::openapi`).
 pub fn openapi() -> serde_json::Value {
-    use utoipa::OpenApi;
     use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-    let mut doc = praxis_core::CoreApi::openapi();
-    doc.merge(scheduling::Api::openapi());
-    doc.merge(invoicing::Api::openapi());
-    doc.merge(claims::Api::openapi());
-    doc.merge(notifications::Api::openapi());
+    let mut doc = api(Components::ALL).into_openapi();
     doc.info = utoipa::openapi::InfoBuilder::new()
         .title("Praxis API")
         .version(env!("CARGO_PKG_VERSION"))
@@ -139,24 +156,10 @@ pub fn openapi() -> serde_json::Value {
 
 /// Builds the router of the selected components.
 pub fn router(state: AppState, components: Components) -> Router {
-    let mut api = Router::new()
+    let api = Router::new()
         .merge(platform::http::ops_router())
-        .merge(docs::router());
-    if components.core {
-        api = api.merge(praxis_core::router());
-    }
-    if components.scheduling {
-        api = api.merge(scheduling::router());
-    }
-    if components.invoicing {
-        api = api.merge(invoicing::router());
-    }
-    if components.claims {
-        api = api.merge(claims::router());
-    }
-    if components.notifications {
-        api = api.merge(notifications::router());
-    }
+        .merge(docs::router())
+        .merge(Router::from(api(components)));
     let max_body = state.settings().max_body_bytes;
     platform::http::finish(api.with_state(state), max_body)
 }

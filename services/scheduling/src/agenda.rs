@@ -4,9 +4,8 @@
 
 use std::collections::BTreeSet;
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveTime, Utc};
 use domain::PatientId;
 use domain::appointment::AppointmentStatus;
@@ -21,12 +20,13 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::zone::{local, practice_zone};
+use platform::ApiRouter;
+use utoipa_axum::routes;
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new().route("/v1/agenda", get(get_agenda)).route(
-        "/v1/patients/{patient_id}/appointments",
-        get(patient_appointments),
-    )
+pub(crate) fn router() -> ApiRouter {
+    ApiRouter::new()
+        .routes(routes!(get_agenda))
+        .routes(routes!(patient_appointments))
 }
 
 /// Agenda parameters.

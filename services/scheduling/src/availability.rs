@@ -4,9 +4,8 @@
 
 use std::collections::HashMap;
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
 use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveTime, Utc};
 use chrono_tz::Tz;
 use domain::practice::Permission;
@@ -21,9 +20,11 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::zone::local;
+use platform::ApiRouter;
+use utoipa_axum::routes;
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new().route("/v1/availability", get(search_availability))
+pub(crate) fn router() -> ApiRouter {
+    ApiRouter::new().routes(routes!(search_availability))
 }
 
 /// Longest search range, in days.

@@ -1,10 +1,9 @@
 //! Working hours (weekly, local time), exceptions (absence or extra hours) per practitioner,
 //! and practice-wide closures, with BE/NL public holidays as an applicable calendar.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
 use chrono::{DateTime, Duration, FixedOffset, NaiveTime, Utc};
 use domain::holidays::public_holidays;
 use domain::practice::Permission;
@@ -22,24 +21,17 @@ use crate::availability::range_bounds;
 use crate::zone::{local, practice_zone};
 use domain::bounded::Int;
 use domain::text::Line;
+use platform::ApiRouter;
+use utoipa_axum::routes;
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/v1/practitioners/{practitioner_id}/working-hours",
-            get(get_working_hours).put(put_working_hours),
-        )
-        .route(
-            "/v1/practitioners/{practitioner_id}/exceptions",
-            get(list_exceptions).post(create_exception),
-        )
-        .route(
-            "/v1/practitioners/{practitioner_id}/exceptions/{exception_id}",
-            delete(delete_exception),
-        )
-        .route("/v1/closures", get(list_closures).post(create_closure))
-        .route("/v1/closures/holidays", post(apply_holidays))
-        .route("/v1/closures/{closure_id}", delete(delete_closure))
+pub(crate) fn router() -> ApiRouter {
+    ApiRouter::new()
+        .routes(routes!(get_working_hours, put_working_hours))
+        .routes(routes!(list_exceptions, create_exception))
+        .routes(routes!(delete_exception))
+        .routes(routes!(list_closures, create_closure))
+        .routes(routes!(apply_holidays))
+        .routes(routes!(delete_closure))
 }
 
 /// One weekly working period.
@@ -60,6 +52,7 @@ pub struct WorkingPeriod {
 /// The whole weekly schedule of a practitioner.
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"periods": [{"weekday": 1, "starts": "08:30", "ends": "12:30"}, {"weekday": 1, "starts": "13:30", "ends": "18:00"}, {"weekday": 3, "starts": "08:30", "ends": "12:30"}]}))]
 pub struct WorkingHours {
     /// Periods; none on a weekday means not working that day.
     pub periods: Vec<WorkingPeriod>,
@@ -330,6 +323,7 @@ pub async fn delete_exception(
 /// A new closure.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"starts_at": "2027-07-19T00:00:00+02:00", "ends_at": "2027-08-02T00:00:00+02:00", "reason": "Summer closure"}))]
 pub struct NewClosure {
     /// Start (RFC 3339 with offset).
     pub starts_at: DateTime<FixedOffset>,

@@ -19,12 +19,11 @@ pub mod settings;
 pub mod waitlist;
 mod zone;
 
-use axum::Router;
-use platform::AppState;
+use platform::{ApiRouter, AppState};
 
-/// This service's routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
+/// This service's routes, with their OpenAPI description.
+pub fn router() -> ApiRouter {
+    ApiRouter::with_openapi(<Api as utoipa::OpenApi>::openapi())
         .merge(resources::router())
         .merge(hours::router())
         .merge(availability::router())
@@ -55,49 +54,10 @@ pub fn workers(state: &AppState) -> Vec<platform::jobs::Consumer> {
     ]
 }
 
-/// This service's OpenAPI description.
+/// What this service adds to the OpenAPI description besides its routes (which `router()`
+/// registers once, each with its path).
 #[derive(utoipa::OpenApi)]
 #[openapi(
-    paths(
-        resources::create_practitioner,
-        resources::list_practitioners,
-        resources::update_practitioner,
-        resources::create_room,
-        resources::list_rooms,
-        resources::create_appointment_type,
-        resources::list_appointment_types,
-        resources::update_appointment_type,
-        hours::put_working_hours,
-        hours::get_working_hours,
-        hours::create_exception,
-        hours::list_exceptions,
-        hours::delete_exception,
-        hours::create_closure,
-        hours::list_closures,
-        hours::delete_closure,
-        hours::apply_holidays,
-        availability::search_availability,
-        appointments::book_appointment,
-        appointments::hold_slot,
-        appointments::confirm_hold,
-        appointments::get_appointment,
-        appointments::reschedule_appointment,
-        appointments::cancel_appointment,
-        appointments::complete_appointment,
-        appointments::no_show_appointment,
-        agenda::get_agenda,
-        agenda::patient_appointments,
-        series::create_series,
-        series::reschedule_following,
-        series::cancel_following,
-        waitlist::join_waitlist,
-        waitlist::list_waitlist,
-        waitlist::leave_waitlist,
-        waitlist::list_offers,
-        waitlist::accept_offer,
-        settings::get_scheduling_settings,
-        settings::put_scheduling_settings,
-    ),
     tags((name = "scheduling", description = "Practitioners, working hours, availability and appointments"))
 )]
 pub struct Api;

@@ -1,9 +1,8 @@
 //! Practitioners, rooms and appointment types.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, patch};
-use axum::{Json, Router};
 use domain::identifiers::{parse_agb, parse_riziv};
 use domain::practice::Permission;
 use platform::auth::Staff;
@@ -16,31 +15,22 @@ use uuid::Uuid;
 
 use domain::bounded::Int;
 use domain::text::Line;
+use platform::ApiRouter;
+use utoipa_axum::routes;
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/v1/practitioners",
-            get(list_practitioners).post(create_practitioner),
-        )
-        .route(
-            "/v1/practitioners/{practitioner_id}",
-            patch(update_practitioner),
-        )
-        .route("/v1/rooms", get(list_rooms).post(create_room))
-        .route(
-            "/v1/appointment-types",
-            get(list_appointment_types).post(create_appointment_type),
-        )
-        .route(
-            "/v1/appointment-types/{type_id}",
-            patch(update_appointment_type),
-        )
+pub(crate) fn router() -> ApiRouter {
+    ApiRouter::new()
+        .routes(routes!(list_practitioners, create_practitioner))
+        .routes(routes!(update_practitioner))
+        .routes(routes!(list_rooms, create_room))
+        .routes(routes!(list_appointment_types, create_appointment_type))
+        .routes(routes!(update_appointment_type))
 }
 
 /// A practitioner to create.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"display_name": "Dr. Lotte Claes", "riziv_number": null}))]
 pub struct NewPractitioner {
     /// Name on the agenda.
     pub display_name: Line<200>,
@@ -251,6 +241,7 @@ pub async fn list_rooms(State(state): State<AppState>, staff: Staff) -> ApiResul
 /// An appointment type to create.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Kinesitherapy session", "duration_minutes": 30, "buffer_after_minutes": 5, "patient_bookable": true}))]
 pub struct NewAppointmentType {
     /// Name, e.g. "Kinesitherapie 30 min".
     pub name: Line<100>,

@@ -3,10 +3,9 @@
 //! is written, and any problem is reported per occurrence with nothing written. One occurrence
 //! changes through the appointment routes; "this and following" moves or cancels the rest.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::post;
-use axum::{Json, Router};
 use chrono::{DateTime, Duration, FixedOffset, TimeZone, Utc};
 use chrono_tz::Tz;
 use domain::PatientId;
@@ -27,23 +26,20 @@ use crate::availability::{Calendar, TypeTiming, free_room, room_busy, type_timin
 use crate::zone::{local, practice_zone};
 use domain::bounded::Int;
 use domain::text::Line;
+use platform::ApiRouter;
+use utoipa_axum::routes;
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/appointment-series", post(create_series))
-        .route(
-            "/v1/appointment-series/{series_id}/reschedule",
-            post(reschedule_following),
-        )
-        .route(
-            "/v1/appointment-series/{series_id}/cancel",
-            post(cancel_following),
-        )
+pub(crate) fn router() -> ApiRouter {
+    ApiRouter::new()
+        .routes(routes!(create_series))
+        .routes(routes!(reschedule_following))
+        .routes(routes!(cancel_following))
 }
 
 /// A new series.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"patient_id": "0193a0c2-6f1e-7c4b-9a51-2d6f0e8b1a01", "practitioner_id": "0193a0c2-6f1e-7c4b-9a51-2d6f0e8b1a02", "appointment_type_id": "0193a0c2-6f1e-7c4b-9a51-2d6f0e8b1a03", "first_starts_at": "2027-03-15T09:00:00+01:00", "occurrences": 9, "interval_weeks": 1}))]
 pub struct NewSeries {
     /// The patient.
     pub patient_id: Uuid,

@@ -1,21 +1,19 @@
 //! Per-practice scheduling settings: the slot grid, minimum notice, booking horizon and how
 //! long a hold lasts.
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
 use domain::practice::Permission;
+use platform::ApiRouter;
 use platform::auth::Staff;
 use platform::json::{ApiJson, range};
 use platform::{ApiResult, AppState};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa_axum::routes;
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new().route(
-        "/v1/scheduling/settings",
-        get(get_scheduling_settings).put(put_scheduling_settings),
-    )
+pub(crate) fn router() -> ApiRouter {
+    ApiRouter::new().routes(routes!(get_scheduling_settings, put_scheduling_settings))
 }
 
 /// Scheduling settings.

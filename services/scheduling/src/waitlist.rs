@@ -8,10 +8,9 @@ use std::collections::BTreeSet;
 
 use anyhow::Context;
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
 use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveTime, Utc};
 use domain::PatientId;
 use domain::jobs::{MessageRequest, SlotFreed};
@@ -32,23 +31,26 @@ use crate::appointments::store::{NewRow, Placement};
 use crate::appointments::{Appointment, ChangeError};
 use crate::availability::{Calendar, free_room, room_busy, type_timing};
 use crate::zone::{local, practice_zone};
+use platform::ApiRouter;
+use utoipa_axum::routes;
 
 /// Offers made at once for one freed slot.
 pub const OFFERS_PER_SLOT: i64 = 3;
 /// How long an offer stays open.
 pub const OFFER_MINUTES: i64 = 120;
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/waitlist", get(list_waitlist).post(join_waitlist))
-        .route("/v1/waitlist/{entry_id}", delete(leave_waitlist))
-        .route("/v1/waitlist/{entry_id}/offers", get(list_offers))
-        .route("/v1/waitlist/offers/{offer_id}/accept", post(accept_offer))
+pub(crate) fn router() -> ApiRouter {
+    ApiRouter::new()
+        .routes(routes!(list_waitlist, join_waitlist))
+        .routes(routes!(leave_waitlist))
+        .routes(routes!(list_offers))
+        .routes(routes!(accept_offer))
 }
 
 /// Joining the waitlist.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"patient_id": "0193a0c2-6f1e-7c4b-9a51-2d6f0e8b1a01", "appointment_type_id": "0193a0c2-6f1e-7c4b-9a51-2d6f0e8b1a03", "weekdays": [1, 3], "earliest_time": "08:00", "latest_time": "12:00"}))]
 pub struct NewEntry {
     /// The patient.
     pub patient_id: Uuid,

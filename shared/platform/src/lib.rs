@@ -23,3 +23,7 @@ pub mod telemetry;
 pub use config::Settings;
 pub use error::{ApiError, ApiResult};
 pub use state::AppState;
+
+/// The router every service builds: each handler is registered once, with `routes!`, and the
+/// same list gives both the axum routes and the OpenAPI paths (`docs/CONVENTIONS.md`).
+pub type ApiRouter = utoipa_axum::router::OpenApiRouter<AppState>;

@@ -22,6 +22,7 @@ use super::attempts::*;
 /// Password sign-in.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"practice_id": "0d3e0000-0000-7000-8000-000000000001", "email": "admin@demo.praxis.test", "password": "demo-password-2026"}))]
 pub struct LoginRequest {
     /// The practice (from the practice's sign-in address).
     pub practice_id: PracticeId,

@@ -19,18 +19,17 @@ pub use login::*;
 pub use session::*;
 pub use totp::*;
 
-use axum::Router;
-use axum::routing::{get, post};
-use platform::AppState;
+use platform::ApiRouter;
+use utoipa_axum::routes;
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/auth/login", post(login))
-        .route("/v1/auth/setup", post(setup))
-        .route("/v1/auth/totp/enrol", post(enrol_totp))
-        .route("/v1/auth/totp/confirm", post(confirm_totp))
-        .route("/v1/auth/totp/verify", post(verify_totp))
-        .route("/v1/auth/session", get(current_session))
-        .route("/v1/auth/logout", post(logout))
-        .route("/v1/auth/password", post(change_password))
+pub(crate) fn router() -> ApiRouter {
+    ApiRouter::new()
+        .routes(routes!(login))
+        .routes(routes!(setup))
+        .routes(routes!(enrol_totp))
+        .routes(routes!(confirm_totp))
+        .routes(routes!(verify_totp))
+        .routes(routes!(current_session))
+        .routes(routes!(logout))
+        .routes(routes!(change_password))
 }

@@ -16,10 +16,9 @@ pub use consent::*;
 pub use model::*;
 pub use store::insert;
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use chrono::NaiveDate;
 use domain::PatientId;
 use domain::identifiers::NationalNumber;
@@ -33,24 +32,17 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use platform::ApiRouter;
 use store::*;
+use utoipa_axum::routes;
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/patients", get(list_patients).post(create_patient))
-        .route("/v1/patients/search", post(search_patients))
-        .route(
-            "/v1/patients/{patient_id}",
-            get(get_patient).patch(update_patient),
-        )
-        .route(
-            "/v1/patients/{patient_id}/sms-consent",
-            post(give_sms_consent).delete(withdraw_sms_consent),
-        )
-        .route(
-            "/v1/patients/{patient_id}/processing-restriction",
-            post(restrict_processing).delete(lift_restriction),
-        )
+pub(crate) fn router() -> ApiRouter {
+    ApiRouter::new()
+        .routes(routes!(list_patients, create_patient))
+        .routes(routes!(search_patients))
+        .routes(routes!(get_patient, update_patient))
+        .routes(routes!(give_sms_consent, withdraw_sms_consent))
+        .routes(routes!(restrict_processing, lift_restriction))
 }
 
 /// Creates a patient.
@@ -249,6 +241,7 @@ pub async fn list_patients(
 /// URLs or access logs.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"family_name": "Peeters", "birth_date": "1985-04-12", "limit": 20}))]
 pub struct PatientSearch {
     /// Family name prefix, any case.
     #[serde(default)]

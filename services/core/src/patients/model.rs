@@ -16,6 +16,7 @@ pub(super) const MAX_CLINICAL: usize = 10_000;
 /// A new patient.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"family_name": "Peeters", "given_names": "An", "birth_date": "1985-04-12", "sex": "female", "mobile": "+32470123456", "preferred_language": "nl", "insurance_country": "BE", "mutuality_code": "100", "national_number": "85041212369", "sms_consent": {"method": "verbal"}}))]
 pub struct NewPatient {
     /// Family name.
     #[schema(

@@ -13,42 +13,23 @@ pub use replies::*;
 pub use settings::*;
 pub use templates::*;
 
-use axum::Router;
-use axum::routing::{get, post, put};
-use platform::AppState;
+use platform::ApiRouter;
+use utoipa_axum::routes;
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/v1/notifications/settings",
-            get(get_notification_settings).put(put_notification_settings),
-        )
-        .route(
-            "/v1/notifications/reminder-rules",
-            get(get_rules).put(put_rules),
-        )
-        .route("/v1/notifications/templates", get(list_templates))
-        .route(
-            "/v1/notifications/templates/{kind}/{language}",
-            put(put_template).delete(delete_template),
-        )
-        .route("/v1/notifications/messages", get(attention_messages))
-        .route(
-            "/v1/notifications/messages/{message_id}/retry",
-            post(retry_message),
-        )
-        .route(
-            "/v1/appointments/{appointment_id}/messages",
-            get(appointment_messages),
-        )
-        .route("/v1/patients/{patient_id}/messages", get(patient_messages))
-        .route(
-            "/v1/notifications/provider",
-            get(get_provider).put(put_provider).delete(delete_provider),
-        )
-        .route("/v1/notifications/replies", get(list_replies))
-        .route(
-            "/v1/notifications/replies/{reply_id}/handled",
-            post(handle_reply),
-        )
+pub(crate) fn router() -> ApiRouter {
+    ApiRouter::new()
+        .routes(routes!(
+            get_notification_settings,
+            put_notification_settings
+        ))
+        .routes(routes!(get_rules, put_rules))
+        .routes(routes!(list_templates))
+        .routes(routes!(put_template, delete_template))
+        .routes(routes!(attention_messages))
+        .routes(routes!(retry_message))
+        .routes(routes!(appointment_messages))
+        .routes(routes!(patient_messages))
+        .routes(routes!(get_provider, put_provider, delete_provider))
+        .routes(routes!(list_replies))
+        .routes(routes!(handle_reply))
 }

@@ -107,6 +107,7 @@ pub async fn list_templates(
 /// A template's text.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"body": "{practice}: reminder of your appointment on {date} at {time}. Reply JA to confirm or NEE to cancel."}))]
 pub struct TemplateBody {
     /// Text with placeholders from: practice, date, time, address, reply; practitioner (if the
     /// practice allows it), type (if the appointment type allows it), link (payment messages).

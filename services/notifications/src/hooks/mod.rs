@@ -32,18 +32,14 @@ pub(crate) use smsapi::{
     smsapi_dlr_post, smsapi_mo,
 };
 
-use axum::Router;
-use axum::routing::post;
-use platform::AppState;
+use platform::ApiRouter;
+use utoipa_axum::routes;
 
 /// The callback routes (no session; see the module docs).
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/hooks/link/{token}/dlr", post(link_dlr))
-        .route("/v1/hooks/link/{token}/mo", post(link_mo))
-        .route(
-            "/v1/hooks/smsapi/{token}/dlr",
-            axum::routing::get(smsapi_dlr_get).post(smsapi_dlr_post),
-        )
-        .route("/v1/hooks/smsapi/{token}/mo", post(smsapi_mo))
+pub(crate) fn router() -> ApiRouter {
+    ApiRouter::new()
+        .routes(routes!(link_dlr))
+        .routes(routes!(link_mo))
+        .routes(routes!(smsapi_dlr_get, smsapi_dlr_post))
+        .routes(routes!(smsapi_mo))
 }

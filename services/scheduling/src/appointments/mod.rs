@@ -13,10 +13,9 @@ pub(crate) mod store;
 pub(crate) use change::CancelledBy;
 pub(crate) use error::ChangeError;
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use chrono::{DateTime, FixedOffset};
 use chrono_tz::Tz;
 use domain::PatientId;
@@ -35,38 +34,26 @@ use uuid::Uuid;
 use crate::availability::context;
 use crate::zone::{local, practice_zone};
 use place::place;
+use platform::ApiRouter;
 use store::{NewRow, Row};
+use utoipa_axum::routes;
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/appointments", post(book_appointment))
-        .route("/v1/appointments/holds", post(hold_slot))
-        .route("/v1/appointments/{appointment_id}", get(get_appointment))
-        .route(
-            "/v1/appointments/{appointment_id}/confirm",
-            post(confirm_hold),
-        )
-        .route(
-            "/v1/appointments/{appointment_id}/reschedule",
-            post(reschedule_appointment),
-        )
-        .route(
-            "/v1/appointments/{appointment_id}/cancel",
-            post(cancel_appointment),
-        )
-        .route(
-            "/v1/appointments/{appointment_id}/complete",
-            post(complete_appointment),
-        )
-        .route(
-            "/v1/appointments/{appointment_id}/no-show",
-            post(no_show_appointment),
-        )
+pub(crate) fn router() -> ApiRouter {
+    ApiRouter::new()
+        .routes(routes!(book_appointment))
+        .routes(routes!(hold_slot))
+        .routes(routes!(get_appointment))
+        .routes(routes!(confirm_hold))
+        .routes(routes!(reschedule_appointment))
+        .routes(routes!(cancel_appointment))
+        .routes(routes!(complete_appointment))
+        .routes(routes!(no_show_appointment))
 }
 
 /// A booking.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"patient_id": "0193a0c2-6f1e-7c4b-9a51-2d6f0e8b1a01", "practitioner_id": "0193a0c2-6f1e-7c4b-9a51-2d6f0e8b1a02", "appointment_type_id": "0193a0c2-6f1e-7c4b-9a51-2d6f0e8b1a03", "starts_at": "2027-03-15T09:00:00+01:00"}))]
 pub struct NewAppointment {
     /// The patient.
     pub patient_id: Uuid,
@@ -90,6 +77,7 @@ pub struct NewAppointment {
 /// A short hold on a slot during a booking flow.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"practitioner_id": "0193a0c2-6f1e-7c4b-9a51-2d6f0e8b1a02", "appointment_type_id": "0193a0c2-6f1e-7c4b-9a51-2d6f0e8b1a03", "starts_at": "2027-03-15T10:00:00+01:00"}))]
 pub struct NewHold {
     /// The practitioner.
     pub practitioner_id: Uuid,
@@ -368,6 +356,7 @@ pub async fn get_appointment(
 /// A new time (and optionally practitioner) for a booked appointment.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"starts_at": "2027-03-15T11:00:00+01:00"}))]
 pub struct Reschedule {
     /// New start, RFC 3339 with offset.
     pub starts_at: DateTime<FixedOffset>,
@@ -438,6 +427,7 @@ pub async fn reschedule_appointment(
 /// Why an appointment is cancelled.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "Patient called: ill"}))]
 pub struct Cancel {
     /// Reason (kept with the appointment).
     pub reason: Line<500>,
