@@ -67,8 +67,8 @@ async fn main() {
     println!(
         "notifications benchmark: {n} messages per round, {rounds} rounds, {cores} cores; server, workers and simulator in one process; \
          provider latency {latency} ms; send worker batch {} / concurrency {}",
-        app.state.settings().sms_send_batch,
-        app.state.settings().sms_send_concurrency
+        app.state.settings().sms.send_batch,
+        app.state.settings().sms.send_concurrency
     );
 
     // Baseline: the same number of no-op jobs through the same queue settings. Runs alternate

@@ -101,7 +101,7 @@ impl axum::extract::FromRequestParts<AppState> for Operator {
 
 fn check_operator_key(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
     use secrecy::ExposeSecret;
-    let Some(expected) = &state.settings().operator_api_key else {
+    let Some(expected) = &state.settings().security.operator_api_key else {
         return Err(ApiError::unauthenticated());
     };
     let given = headers

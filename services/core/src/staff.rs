@@ -41,7 +41,7 @@ pub async fn insert_staff(
 ) -> Result<(StaffId, String, DateTime<Utc>), sqlx::Error> {
     let staff = StaffId::new();
     let token = random_token("pxsetup_");
-    let expires = Utc::now() + state.settings().setup_token_ttl;
+    let expires = Utc::now() + state.settings().security.setup_token_ttl;
     sqlx::query(
         r#"insert into core.staff_account (practice_id, staff_id, email, display_name, role, setup_token_hash, setup_token_expires_at)
            values ($1, $2, $3, $4, $5, $6, $7)"#,
@@ -255,7 +255,7 @@ pub async fn reset_staff(
     staff.require(&state, Permission::StaffManage).await?;
     refuse_own_account(&staff, id)?;
     let token = random_token("pxsetup_");
-    let expires = Utc::now() + state.settings().setup_token_ttl;
+    let expires = Utc::now() + state.settings().security.setup_token_ttl;
     let mut tx = state.db().tenant(staff.practice()).await?;
     let found = sqlx::query(
         r#"update core.staff_account

@@ -57,8 +57,8 @@ pub fn workers(state: &AppState) -> anyhow::Result<Vec<platform::jobs::Consumer>
             }
         }),
         Consumer::of::<SendMessage, _, _>(
-            settings.sms_send_batch,
-            settings.sms_send_concurrency,
+            settings.sms.send_batch,
+            settings.sms.send_concurrency,
             move |job| {
                 let (state, sender) = (s4.clone(), sender.clone());
                 async move { Ok(format!("{:?}", send::send(&state, &sender, job).await?)) }

@@ -160,7 +160,7 @@ pub fn router(state: AppState, components: Components) -> Router {
         .merge(platform::http::ops_router())
         .merge(docs::router())
         .merge(Router::from(api(components)));
-    let max_body = state.settings().max_body_bytes;
+    let max_body = state.settings().server.max_body_bytes;
     platform::http::finish(api.with_state(state), max_body)
 }
 
@@ -175,7 +175,7 @@ pub struct Application {
 impl Application {
     /// Migrates (unless disabled), connects as the application role and binds.
     pub async fn build(settings: Settings, components: Components) -> anyhow::Result<Self> {
-        if settings.auto_migrate {
+        if settings.database.auto_migrate {
             platform::db::migrate(&settings).await?;
         }
         let db = Db::connect(&settings)
@@ -190,10 +190,10 @@ impl Application {
         db: Db,
         components: Components,
     ) -> anyhow::Result<Self> {
-        let listener = TcpListener::bind(settings.bind_addr)
+        let listener = TcpListener::bind(settings.server.bind_addr)
             .await
-            .with_context(|| format!("Failed to bind {} (BIND_ADDR)", settings.bind_addr))?;
-        let metrics_listener = match settings.metrics_bind_addr {
+            .with_context(|| format!("Failed to bind {} (BIND_ADDR)", settings.server.bind_addr))?;
+        let metrics_listener = match settings.server.metrics_bind_addr {
             Some(addr) => Some(
                 TcpListener::bind(addr)
                     .await

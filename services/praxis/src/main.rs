@@ -115,7 +115,7 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    platform::telemetry::init(settings.log_format);
+    platform::telemetry::init(settings.server.log_format);
     if let Err(e) = run(cli, settings).await {
         eprintln!("error: {e:#}");
         std::process::exit(1);
@@ -123,7 +123,7 @@ async fn main() {
 }
 
 async fn connect(settings: &Settings) -> anyhow::Result<Db> {
-    if settings.auto_migrate {
+    if settings.database.auto_migrate {
         platform::db::migrate(settings).await?;
     }
     Db::connect(settings)
@@ -134,7 +134,7 @@ async fn connect(settings: &Settings) -> anyhow::Result<Db> {
 async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { only, demo } => {
-            if settings.uses_development_key() {
+            if settings.security.uses_development_key() {
                 tracing::warn!(
                     "MASTER_KEY is not set: using the development key (refused when PRAXIS_ENV=production)"
                 );
@@ -143,7 +143,7 @@ async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
                 anyhow::bail!("--demo is refused when PRAXIS_ENV=production");
             }
             let app = Application::build(settings.clone(), only.unwrap_or(Components::ALL)).await?;
-            let base = format!("http://{}:{}", settings.bind_addr.ip(), app.port());
+            let base = format!("http://{}:{}", settings.server.bind_addr.ip(), app.port());
             if demo {
                 let info = demo::seed(app.state()).await?;
                 print_demo(&base, &info);
@@ -239,7 +239,7 @@ async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
                 anyhow::bail!("the demo practice is refused when PRAXIS_ENV=production");
             }
             let db = connect(&settings).await?;
-            let base = settings.public_url.clone();
+            let base = settings.server.public_url.clone();
             let state = platform::AppState::new(settings, db);
             let info = demo::seed(&state).await?;
             print_demo(&base, &info);
@@ -301,7 +301,7 @@ fn print_demo(base: &str, info: &demo::DemoInfo) {
 /// A plain HTTP/1.0 GET of /readyz on the local port: no HTTP client needed in the image.
 async fn healthcheck(settings: &Settings) -> anyhow::Result<()> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut addr = settings.bind_addr;
+    let mut addr = settings.server.bind_addr;
     if addr.ip().is_unspecified() {
         addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
     }

@@ -19,7 +19,7 @@ fn queue(state: &AppState, name: &str, batch: usize) -> PostgresStorage<serde_js
         Config::default()
             .queue(name)
             .batch_size(batch)
-            .heartbeat_interval(state.settings().job_heartbeat)
+            .heartbeat_interval(state.settings().jobs.heartbeat)
             .missed_heartbeats(3)
             // No separate `Running` update per batch (rows go `Queued` → `Done`): one round
             // trip fewer in the consumer's serial fetch/ack loop, which is what limits a
@@ -58,7 +58,7 @@ macro_rules! consumer {
         let data = $data;
         $monitor.register(move |restarts| {
             WorkerBuilder::new(format!("{}@{instance}#{restarts}", $queue))
-                .backend(queue(&st, $queue, $batch).poll_with_interval(st.settings().job_poll))
+                .backend(queue(&st, $queue, $batch).poll_with_interval(st.settings().jobs.poll))
                 .data(data.clone())
                 .concurrency($conc)
                 .build($handler)
@@ -74,8 +74,8 @@ pub async fn run_baseline(
 ) -> anyhow::Result<()> {
     let instance = uuid::Uuid::now_v7().simple().to_string();
     let (batch, width) = (
-        state.settings().sms_send_batch,
-        state.settings().sms_send_concurrency,
+        state.settings().sms.send_batch,
+        state.settings().sms.send_concurrency,
     );
     let monitor = consumer!(
         Monitor::new(),
@@ -113,7 +113,7 @@ pub async fn run(
     let instance = uuid::Uuid::now_v7().simple().to_string();
     let sealer = tokio::spawn(platform::audit::run_sealer(
         state.db().clone(),
-        state.settings().audit_seal_interval,
+        state.settings().jobs.audit_seal_interval,
     ));
     // Each service lists the queues it consumes; this process only runs them.
     let consumers = scheduling::workers(&state)

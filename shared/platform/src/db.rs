@@ -37,11 +37,11 @@ impl Db {
 
     /// Connects as the application role.
     pub async fn connect(settings: &Settings) -> Result<Self, sqlx::Error> {
-        let options = PgConnectOptions::from_str(settings.app_database_url.expose_secret())?
+        let options = PgConnectOptions::from_str(settings.database.app_url.expose_secret())?
             .application_name("praxis")
             .log_statements(tracing::log::LevelFilter::Trace);
         let pool = PgPoolOptions::new()
-            .max_connections(settings.database_max_connections)
+            .max_connections(settings.database.max_connections)
             .acquire_timeout(Duration::from_secs(5))
             .test_before_acquire(true)
             .connect_with(options)
@@ -97,7 +97,7 @@ pub async fn set_tenant(conn: &mut PgConnection, practice: PracticeId) -> Result
 /// (apalis's own, then ours) as the owner.
 pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
     use anyhow::Context;
-    let owner = PgConnectOptions::from_str(settings.database_url.expose_secret())
+    let owner = PgConnectOptions::from_str(settings.database.url.expose_secret())
         .context("DATABASE_URL is not a valid URL")?;
     create_database_if_missing(&owner).await?;
     let pool = PgPoolOptions::new()
@@ -106,7 +106,8 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<()> {
         .await
         .context("Failed to connect as the database owner (DATABASE_URL)")?;
     let password = settings
-        .app_database_password
+        .database
+        .app_password
         .as_ref()
         .map(|p| p.expose_secret().to_owned());
     migrate_pool(&pool, password.as_deref()).await

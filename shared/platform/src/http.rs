@@ -45,7 +45,7 @@ async fn metrics(
     headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
     use crate::config::PublicMetrics;
-    match state.settings().public_metrics() {
+    match state.settings().server.public_metrics() {
         PublicMetrics::Open => {}
         PublicMetrics::Hidden => return Err(ApiError::no_route()),
         PublicMetrics::Bearer(token) => {

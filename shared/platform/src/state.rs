@@ -27,9 +27,9 @@ impl AppState {
     pub fn new(settings: Settings, db: Db) -> Self {
         // Install the metrics recorder before anything counts.
         crate::metrics::handle();
-        let keys = Keyring::new(settings.master_key.clone());
-        let passwords = PasswordHasher::new(settings.password_hash_concurrency);
-        let login_limiter = LoginLimiter::new(settings.login_rate_per_minute);
+        let keys = Keyring::new(settings.security.master_key.clone());
+        let passwords = PasswordHasher::new(settings.security.password_hash_concurrency);
+        let login_limiter = LoginLimiter::new(settings.security.login_rate_per_minute);
         Self {
             inner: Arc::new(Inner {
                 settings,

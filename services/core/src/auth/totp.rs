@@ -62,7 +62,7 @@ pub async fn enrol_totp(
     .fetch_one(&mut *tx)
     .await?;
     tx.commit().await?;
-    let uri = totp::otpauth_uri(&secret, &state.settings().totp_issuer, &email)
+    let uri = totp::otpauth_uri(&secret, &state.settings().security.totp_issuer, &email)
         .map_err(ApiError::internal)?;
     Ok(Json(TotpEnrolment {
         secret: totp::secret_base32(&secret),

@@ -29,14 +29,15 @@ pub(super) fn token_ok(state: &AppState, token: &str) -> bool {
         token.as_bytes(),
         state
             .settings()
-            .sms_callback_token
+            .sms
+            .callback_token
             .expose_secret()
             .as_bytes(),
     )
 }
 
 pub(super) fn basic_ok(state: &AppState, headers: &HeaderMap) -> bool {
-    let Some((user, password)) = &state.settings().link_gate_credentials else {
+    let Some((user, password)) = &state.settings().sms.link_gate_credentials else {
         return true;
     };
     let expected = format!(

@@ -36,7 +36,11 @@ pub async fn apply_inbound(
     received_at: DateTime<Utc>,
     inbound_key: &[u8],
 ) -> anyhow::Result<Inbound> {
-    let routes = routes_of_phone(state, &state.settings().master_key.phone_route(from)).await?;
+    let routes = routes_of_phone(
+        state,
+        &state.settings().security.master_key.phone_route(from),
+    )
+    .await?;
     let Some((practice, patient, reference)) = routes.first().cloned() else {
         return Ok(Inbound::UnknownSender);
     };

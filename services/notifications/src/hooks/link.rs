@@ -101,6 +101,7 @@ pub(crate) async fn link_mo(
     }
     let key = state
         .settings()
+        .security
         .master_key
         .inbound_key("link", &[&mo.message_id]);
     let r = apply_inbound(

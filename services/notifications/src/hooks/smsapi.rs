@@ -145,6 +145,7 @@ pub(crate) async fn smsapi_mo(
         .unwrap_or_else(Utc::now);
     let key = state
         .settings()
+        .security
         .master_key
         .inbound_key("smsapi", &[&from, &date, &text]);
     let r = apply_inbound(&state, &from, &text, received_at, &key).await;

@@ -146,8 +146,8 @@ impl Provider {
     /// Builds the provider the settings name.
     pub fn from_settings(settings: &platform::Settings) -> Result<Self, reqwest::Error> {
         use platform::config::SmsProviderSettings as S;
-        let timeout = settings.sms_provider_timeout;
-        Ok(match &settings.sms_provider {
+        let timeout = settings.sms.provider_timeout;
+        Ok(match &settings.sms.provider {
             S::Sandbox => Provider::Sandbox(Sandbox),
             S::LinkPlatform {
                 base_url,
@@ -162,7 +162,7 @@ impl Provider {
                 password: password.clone(),
                 platform_id: platform_id.clone(),
                 platform_partner_id: platform_partner_id.clone(),
-                sender: settings.sms_sender.clone(),
+                sender: settings.sms.sender.clone(),
                 delivery_report_gate: gate_id.clone(),
                 timeout,
             })?),
@@ -170,7 +170,7 @@ impl Provider {
                 Provider::Smsapi(smsapi::Smsapi::new(smsapi::Config {
                     base_url: base_url.clone(),
                     token: token.clone(),
-                    sender: settings.sms_sender.clone(),
+                    sender: settings.sms.sender.clone(),
                     notify_url: Some(notify_url(settings)),
                     timeout,
                 })?)
@@ -248,7 +248,7 @@ pub enum AccountConfig {
 impl AccountConfig {
     /// Builds the client; SMSAPI reports come back to this server's callback URL.
     pub fn build(self, settings: &platform::Settings) -> Result<Provider, reqwest::Error> {
-        let timeout = settings.sms_provider_timeout;
+        let timeout = settings.sms.provider_timeout;
         Ok(match self {
             AccountConfig::LinkPlatform {
                 base_url,
@@ -286,8 +286,8 @@ impl AccountConfig {
 fn notify_url(settings: &platform::Settings) -> String {
     format!(
         "{}/v1/hooks/smsapi/{}/dlr",
-        settings.public_url.trim_end_matches('/'),
-        secrecy::ExposeSecret::expose_secret(&settings.sms_callback_token)
+        settings.server.public_url.trim_end_matches('/'),
+        secrecy::ExposeSecret::expose_secret(&settings.sms.callback_token)
     )
 }
 

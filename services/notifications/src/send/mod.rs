@@ -174,7 +174,7 @@ pub async fn send(
     let now = Utc::now();
     let tz: Tz = m.time_zone.parse().unwrap_or(chrono_tz::Europe::Brussels);
     let kind = MessageKind::parse(&m.kind).unwrap_or(MessageKind::Reminder);
-    let reconcile_after = Duration::from_std(state.settings().sms_reconcile_after)?;
+    let reconcile_after = Duration::from_std(state.settings().sms.reconcile_after)?;
     match decide::decide(&m, kind, tz, marked, reconcile_after, now) {
         Verdict::Send => {}
         Verdict::Settled => return Ok(SendOutcome::Settled),
@@ -270,7 +270,7 @@ pub async fn send(
         },
         segments: text.segments as i32,
         reference: correlation.clone(),
-        phone_hmac: state.settings().master_key.phone_route(&mobile),
+        phone_hmac: state.settings().security.master_key.phone_route(&mobile),
     };
     let marked_attempt = match tx {
         Some(mut t) => {

@@ -198,7 +198,7 @@ pub(super) async fn record(
                 SendError::Refused(_) | SendError::InDoubt(_) => {
                     // In doubt, the provider may have the message: it stays `sending`.
                     let unanswered = matches!(e, SendError::InDoubt(_));
-                    let base = Duration::from_std(state.settings().sms_retry_base)?;
+                    let base = Duration::from_std(state.settings().sms.retry_base)?;
                     let delay = (base * 2i32.pow((attempt - 1).clamp(0, 10) as u32))
                         .min(Duration::minutes(30));
                     let at = Utc::now() + delay;

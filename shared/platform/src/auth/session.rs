@@ -71,7 +71,7 @@ pub async fn create(
 ) -> Result<NewSession, sqlx::Error> {
     let session_id = SessionId::new();
     let token = format!("{}{}", token_prefix(practice), &random_token("")[..]);
-    let expires_at = Utc::now() + state.settings().session_absolute_timeout;
+    let expires_at = Utc::now() + state.settings().security.session_absolute_timeout;
     sqlx::query(
         r#"insert into core.session (practice_id, session_id, staff_id, token_hash, stage, expires_at)
            values ($1, $2, $3, $4, $5, $6)"#,
@@ -180,7 +180,7 @@ async fn load(parts: &mut Parts, state: &AppState) -> Result<SessionInfo, ApiErr
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_default();
-    let idle = chrono::Duration::from_std(state.settings().session_idle_timeout)
+    let idle = chrono::Duration::from_std(state.settings().security.session_idle_timeout)
         .unwrap_or(chrono::Duration::MAX);
     // One round trip: the function sets the tenant for its own statement.
     let row: Option<SessionRow> = sqlx::query_as(
