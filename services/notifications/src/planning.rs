@@ -11,16 +11,15 @@
 
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use chrono_tz::Tz;
-use domain::PracticeId;
 use domain::appointment::AppointmentStatus;
 use domain::jobs::{AppointmentChanged, MessageRequest, SendMessage};
 use domain::message::MessageState;
 use domain::reminders::{Decision, QuietHours, plan};
 use domain::schedule::boundary;
+use domain::{AppointmentTypeId, MessageId, PatientId, PracticeId};
 use platform::AppState;
 use platform::db::TenantTx;
 use platform::jobs::enqueue_keyed;
-use uuid::Uuid;
 
 /// What an appointment-changed event did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -69,7 +68,10 @@ impl Rules {
 }
 
 /// The rules for an appointment type (or the practice's, for other messages).
-pub(crate) async fn rules(tx: &mut TenantTx, type_id: Option<Uuid>) -> sqlx::Result<Rules> {
+pub(crate) async fn rules(
+    tx: &mut TenantTx,
+    type_id: Option<AppointmentTypeId>,
+) -> sqlx::Result<Rules> {
     sqlx::query_as(
         r#"select p.time_zone,
                   coalesce(s.quiet_start, time '21:00') as quiet_start,
@@ -90,8 +92,8 @@ pub(crate) async fn rules(tx: &mut TenantTx, type_id: Option<Uuid>) -> sqlx::Res
 async fn route(
     tx: &mut TenantTx,
     practice: PracticeId,
-    message: Uuid,
-    patient: Uuid,
+    message: MessageId,
+    patient: PatientId,
 ) -> sqlx::Result<()> {
     sqlx::query(
         r#"insert into notifications.route (reference, practice_id, patient_id) values ($1, $2, $3)
@@ -109,7 +111,7 @@ async fn route(
 pub(crate) async fn schedule_send(
     tx: &mut TenantTx,
     practice: PracticeId,
-    message: Uuid,
+    message: MessageId,
     at: DateTime<Utc>,
 ) -> sqlx::Result<()> {
     let key = format!("send:{message}:{}", at.timestamp_millis());
@@ -120,7 +122,7 @@ pub(crate) async fn schedule_send(
 pub(crate) async fn schedule_send_keyed(
     tx: &mut TenantTx,
     practice: PracticeId,
-    message: Uuid,
+    message: MessageId,
     at: DateTime<Utc>,
     key: &str,
 ) -> sqlx::Result<()> {
@@ -212,7 +214,7 @@ pub async fn appointment_changed(
                 ),
             };
             // A reminder cancelled by a move comes back when the appointment moves back.
-            let written: Option<Uuid> = sqlx::query_scalar(
+            let written: Option<MessageId> = sqlx::query_scalar(
                 r#"insert into notifications.message (practice_id, message_id, dedupe_key, kind, patient_id, appointment_id, starts_at, state, reason, due_at, final_at)
                    values ($1, $2, $3, 'reminder', $4, $5, $6, $7, $8, $9, case when $7 = 'skipped' then now() end)
                    on conflict (practice_id, dedupe_key) do update
@@ -221,7 +223,7 @@ pub async fn appointment_changed(
                    returning message_id"#,
             )
             .bind(ev.practice_id.as_uuid())
-            .bind(Uuid::now_v7())
+            .bind(MessageId::new())
             .bind(&key)
             .bind(patient)
             .bind(ev.appointment_id)
@@ -271,14 +273,14 @@ pub async fn request_message(state: &AppState, payload: serde_json::Value) -> an
     let mut tx = state.db().tenant(req.practice_id).await?;
     let r = rules(&mut tx, None).await?;
     let due = next_allowed(r.tz(), r.quiet(), Utc::now());
-    let written: Option<Uuid> = sqlx::query_scalar(
+    let written: Option<MessageId> = sqlx::query_scalar(
         r#"insert into notifications.message (practice_id, message_id, dedupe_key, kind, patient_id, about_id, starts_at, link, state, due_at)
            values ($1, $2, $3, $4, $5, $6, $7, $8, 'scheduled', $9)
            on conflict (practice_id, dedupe_key) do nothing
            returning message_id"#,
     )
     .bind(req.practice_id.as_uuid())
-    .bind(Uuid::now_v7())
+    .bind(MessageId::new())
     .bind(&req.key)
     .bind(req.kind.as_str())
     .bind(req.patient_id)
@@ -297,6 +299,6 @@ pub async fn request_message(state: &AppState, payload: serde_json::Value) -> an
 }
 
 /// The reference sent to the provider and echoed in its reports: the message id, nothing else.
-pub fn reference(message: Uuid) -> String {
-    message.simple().to_string()
+pub fn reference(message: MessageId) -> String {
+    message.as_uuid().simple().to_string()
 }

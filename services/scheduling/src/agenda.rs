@@ -2,12 +2,12 @@
 //! appointment history. Both show patient data, so each patient shown is an audit row.
 //! No clinical text appears here for any role.
 
+use domain::{AppointmentId, AppointmentTypeId, PatientId, PractitionerId, RoomId};
 use std::collections::BTreeSet;
 
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveTime, Utc};
-use domain::PatientId;
 use domain::appointment::AppointmentStatus;
 use domain::practice::Permission;
 use domain::schedule::boundary;
@@ -43,7 +43,7 @@ pub struct AgendaQuery {
     pub days: Option<i64>,
     /// One practitioner; the whole practice when absent.
     #[serde(default)]
-    pub practitioner_id: Option<Uuid>,
+    pub practitioner_id: Option<PractitionerId>,
     /// Also show cancelled appointments.
     #[serde(default)]
     pub include_cancelled: Option<bool>,
@@ -53,23 +53,23 @@ pub struct AgendaQuery {
 #[derive(Debug, Serialize, ToSchema, Clone)]
 pub struct AgendaItem {
     /// Appointment.
-    pub appointment_id: Uuid,
+    pub appointment_id: AppointmentId,
     /// Practitioner.
-    pub practitioner_id: Uuid,
+    pub practitioner_id: PractitionerId,
     /// Practitioner's name.
     pub practitioner_name: String,
     /// Patient (absent on a hold).
-    pub patient_id: Option<Uuid>,
+    pub patient_id: Option<PatientId>,
     /// Patient's family name.
     pub family_name: Option<String>,
     /// Patient's given names.
     pub given_names: Option<String>,
     /// Appointment type.
-    pub appointment_type_id: Uuid,
+    pub appointment_type_id: AppointmentTypeId,
     /// Type name.
     pub appointment_type_name: String,
     /// Room.
-    pub room_id: Option<Uuid>,
+    pub room_id: Option<RoomId>,
     /// Start.
     pub starts_at: DateTime<FixedOffset>,
     /// End.
@@ -91,15 +91,15 @@ pub struct Agenda {
 
 #[derive(sqlx::FromRow)]
 struct ItemRow {
-    appointment_id: Uuid,
-    practitioner_id: Uuid,
+    appointment_id: AppointmentId,
+    practitioner_id: PractitionerId,
     practitioner_name: String,
-    patient_id: Option<Uuid>,
+    patient_id: Option<PatientId>,
     family_name: Option<String>,
     given_names: Option<String>,
-    type_id: Uuid,
+    type_id: AppointmentTypeId,
     type_name: String,
-    room_id: Option<Uuid>,
+    room_id: Option<RoomId>,
     starts_at: DateTime<Utc>,
     ends_at: DateTime<Utc>,
     #[sqlx(try_from = "String")]
@@ -138,11 +138,8 @@ async fn audit_shown(
     items: &[AgendaItem],
     reason: &'static str,
 ) -> ApiResult<()> {
-    let patients: BTreeSet<Uuid> = items.iter().filter_map(|i| i.patient_id).collect();
-    let shown: Vec<Option<PatientId>> = patients
-        .into_iter()
-        .map(|p| Some(PatientId::from_uuid(p)))
-        .collect();
+    let patients: BTreeSet<PatientId> = items.iter().filter_map(|i| i.patient_id).collect();
+    let shown: Vec<Option<PatientId>> = patients.into_iter().map(Some).collect();
     let mut ev = staff.audit("sensitive_read", Action::Read, None, "success");
     ev.reason = Some(reason);
     audit::record_for_patients(tx, staff.practice(), &ev, &shown).await?;
@@ -221,7 +218,7 @@ pub struct HistoryQuery {
     pub limit: Option<i64>,
     /// `next_cursor` of the previous page.
     #[serde(default)]
-    pub cursor: Option<Uuid>,
+    pub cursor: Option<AppointmentId>,
 }
 
 /// A page of a patient's appointments.
@@ -230,7 +227,7 @@ pub struct History {
     /// Appointments, latest first.
     pub items: Vec<AgendaItem>,
     /// Pass as `cursor` for the next page.
-    pub next_cursor: Option<Uuid>,
+    pub next_cursor: Option<AppointmentId>,
 }
 
 /// A patient's appointments, latest first.
@@ -257,7 +254,7 @@ pub async fn patient_appointments(
     let mut tx = state.db().tenant(staff.practice()).await?;
     platform::patients::require(&mut tx, domain::PatientId::from_uuid(patient)).await?;
     let (tz, _) = practice_zone(&mut tx).await?;
-    let cursor: Option<(DateTime<Utc>, Uuid)> = match q.cursor {
+    let cursor: Option<(DateTime<Utc>, AppointmentId)> = match q.cursor {
         Some(c) => Some(
             sqlx::query_as("select starts_at, appointment_id from scheduling.appointment where appointment_id = $1 and patient_id = $2")
                 .bind(c)

@@ -2,6 +2,7 @@
 //! existing appointments with their buffers, on the practice's wall-clock grid, within the
 //! minimum notice and the horizon, with a free room when the type needs one.
 
+use domain::{AppointmentId, AppointmentTypeId, PractitionerId, RoomId};
 use std::collections::HashMap;
 
 use axum::Json;
@@ -17,7 +18,6 @@ use platform::{ApiError, ApiResult, AppState};
 use serde::{Deserialize, Serialize};
 use sqlx::postgres::types::PgRange;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use crate::zone::local;
 use platform::ApiRouter;
@@ -68,7 +68,7 @@ pub(crate) struct Context {
     pub(crate) settings: Settings,
     pub(crate) hold_minutes: i32,
     /// Active practitioners, by name.
-    pub(crate) practitioners: Vec<Uuid>,
+    pub(crate) practitioners: Vec<PractitionerId>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -82,12 +82,12 @@ struct ContextRow {
     min_notice_minutes: i32,
     horizon_days: i32,
     hold_minutes: i32,
-    practitioners: Vec<Uuid>,
+    practitioners: Vec<PractitionerId>,
 }
 
 /// Loads the practice's zone and settings, the active practitioners and the type's timing;
 /// an unknown or inactive type is a 422 naming `appointment_type_id`.
-pub(crate) async fn context(tx: &mut TenantTx, type_id: Uuid) -> ApiResult<Context> {
+pub(crate) async fn context(tx: &mut TenantTx, type_id: AppointmentTypeId) -> ApiResult<Context> {
     let c: ContextRow = sqlx::query_as(
         r#"select p.time_zone, t.duration_minutes, t.buffer_before_minutes, t.buffer_after_minutes, t.needs_room,
                   coalesce(s.slot_step_minutes, 15) as slot_step_minutes, coalesce(s.min_notice_minutes, 0) as min_notice_minutes,
@@ -144,7 +144,7 @@ pub(crate) async fn context(tx: &mut TenantTx, type_id: Uuid) -> ApiResult<Conte
 /// Loads an active appointment type, or a 422 naming `field`.
 pub(crate) async fn type_timing(
     tx: &mut TenantTx,
-    id: Uuid,
+    id: AppointmentTypeId,
     field: &'static str,
 ) -> ApiResult<TypeTiming> {
     let t: Option<TypeTiming> = sqlx::query_as(
@@ -182,17 +182,20 @@ const MAX_BLOCK: Duration = Duration::hours(12);
 #[derive(sqlx::FromRow)]
 struct CalendarRow {
     kind: String,
-    practitioner_id: Option<Uuid>,
+    practitioner_id: Option<PractitionerId>,
     weekday: Option<i16>,
     starts_local: Option<NaiveTime>,
     ends_local: Option<NaiveTime>,
     period: Option<PgRange<DateTime<Utc>>>,
-    appointment_id: Option<Uuid>,
+    appointment_id: Option<AppointmentId>,
 }
 
 /// The first span of `sorted` (by start) that overlaps `target`: only spans starting between
 /// `target.start - MAX_BLOCK` and `target.end` can, so the search is a window, not a scan.
-fn first_overlap<'a>(sorted: &'a [(Span, Uuid)], target: &Span) -> Option<&'a (Span, Uuid)> {
+fn first_overlap<'a>(
+    sorted: &'a [(Span, AppointmentId)],
+    target: &Span,
+) -> Option<&'a (Span, AppointmentId)> {
     let from = sorted.partition_point(|(s, _)| s.start < target.start - MAX_BLOCK);
     let to = sorted.partition_point(|(s, _)| s.start < target.end);
     sorted[from..to].iter().find(|(s, _)| s.overlaps(target))
@@ -201,13 +204,13 @@ fn first_overlap<'a>(sorted: &'a [(Span, Uuid)], target: &Span) -> Option<&'a (S
 /// Everything that decides whether practitioners can work at a time, over a window.
 pub(crate) struct Calendar {
     pub(crate) tz: Tz,
-    weekly: HashMap<Uuid, Vec<(i16, NaiveTime, NaiveTime)>>,
-    extras: HashMap<Uuid, Vec<Span>>,
-    absences: HashMap<Uuid, Vec<Span>>,
+    weekly: HashMap<PractitionerId, Vec<(i16, NaiveTime, NaiveTime)>>,
+    extras: HashMap<PractitionerId, Vec<Span>>,
+    absences: HashMap<PractitionerId, Vec<Span>>,
     closures: Vec<Span>,
     /// Active appointments' blocked spans per practitioner (held ones only while the hold
     /// lasts), with their ids.
-    pub(crate) busy: HashMap<Uuid, Vec<(Span, Uuid)>>,
+    pub(crate) busy: HashMap<PractitionerId, Vec<(Span, AppointmentId)>>,
 }
 
 impl Calendar {
@@ -217,9 +220,9 @@ impl Calendar {
     pub(crate) async fn load(
         tx: &mut TenantTx,
         tz: Tz,
-        practitioners: &[Uuid],
+        practitioners: &[PractitionerId],
         window: Span,
-        skip: &[Uuid],
+        skip: &[AppointmentId],
         with_busy: bool,
     ) -> ApiResult<Self> {
         let range = PgRange::from(window.start..window.end);
@@ -268,11 +271,11 @@ impl Calendar {
                 ("extra", Some(p), Some(span)) => cal.extras.entry(p).or_default().push(span),
                 ("absence", Some(p), Some(span)) => cal.absences.entry(p).or_default().push(span),
                 ("closure", _, Some(span)) => cal.closures.push(span),
-                ("busy", Some(p), Some(span)) => cal
-                    .busy
-                    .entry(p)
-                    .or_default()
-                    .push((span, r.appointment_id.unwrap_or_default())),
+                ("busy", Some(p), Some(span)) => {
+                    if let Some(id) = r.appointment_id {
+                        cal.busy.entry(p).or_default().push((span, id));
+                    }
+                }
                 _ => {}
             }
         }
@@ -284,7 +287,7 @@ impl Calendar {
 
     /// Working spans of a practitioner on a local date, with the wall-clock bounds to put the
     /// slot grid on: the weekly periods and the extra hours that start that day.
-    fn working(&self, p: Uuid, date: NaiveDate) -> Vec<(NaiveTime, NaiveTime)> {
+    fn working(&self, p: PractitionerId, date: NaiveDate) -> Vec<(NaiveTime, NaiveTime)> {
         let weekday = date.weekday().number_from_monday() as i16;
         let mut out: Vec<(NaiveTime, NaiveTime)> = self
             .weekly
@@ -310,7 +313,7 @@ impl Calendar {
         out
     }
 
-    fn blocked_by_absence_or_closure(&self, p: Uuid, appt: &Span) -> bool {
+    fn blocked_by_absence_or_closure(&self, p: PractitionerId, appt: &Span) -> bool {
         self.closures.iter().any(|c| c.overlaps(appt))
             || self
                 .absences
@@ -322,7 +325,7 @@ impl Calendar {
 
     /// Whether `appt` lies inside the practitioner's working time (and not in an absence or a
     /// closure). Buffers are not required to lie inside working time.
-    pub(crate) fn workable(&self, p: Uuid, appt: &Span) -> bool {
+    pub(crate) fn workable(&self, p: PractitionerId, appt: &Span) -> bool {
         let date = local_date(self.tz, appt.start);
         let inside = self.working(p, date).iter().any(|(s, e)| {
             let period = Span::new(
@@ -335,7 +338,7 @@ impl Calendar {
     }
 
     /// The first active appointment whose blocked time overlaps `blocked`.
-    pub(crate) fn busy_at(&self, p: Uuid, blocked: &Span) -> Option<Uuid> {
+    pub(crate) fn busy_at(&self, p: PractitionerId, blocked: &Span) -> Option<AppointmentId> {
         self.busy
             .get(&p)
             .and_then(|spans| first_overlap(spans, blocked))
@@ -345,7 +348,7 @@ impl Calendar {
     /// Free candidate slots of a practitioner on a date.
     pub(crate) fn free_slots(
         &self,
-        p: Uuid,
+        p: PractitionerId,
         date: NaiveDate,
         step: Duration,
         timing: &TypeTiming,
@@ -369,7 +372,7 @@ impl Calendar {
 #[serde(deny_unknown_fields)]
 pub struct AvailabilityQuery {
     /// The appointment type.
-    pub appointment_type_id: Uuid,
+    pub appointment_type_id: AppointmentTypeId,
     /// Practitioners, comma-separated; all active ones when absent.
     #[serde(default)]
     #[param(
@@ -388,13 +391,13 @@ pub struct AvailabilityQuery {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Slot {
     /// Who.
-    pub practitioner_id: Uuid,
+    pub practitioner_id: PractitionerId,
     /// Start, with the practice's offset at that instant.
     pub starts_at: DateTime<FixedOffset>,
     /// End.
     pub ends_at: DateTime<FixedOffset>,
     /// A free room, when the type needs one.
-    pub room_id: Option<Uuid>,
+    pub room_id: Option<RoomId>,
 }
 
 /// Free slots.
@@ -410,14 +413,14 @@ pub struct Availability {
 pub(crate) async fn room_busy(
     tx: &mut TenantTx,
     window: Span,
-    skip: &[Uuid],
-) -> ApiResult<Vec<(Uuid, Vec<Span>)>> {
-    let rooms: Vec<Uuid> =
+    skip: &[AppointmentId],
+) -> ApiResult<Vec<(RoomId, Vec<Span>)>> {
+    let rooms: Vec<RoomId> =
         sqlx::query_scalar("select room_id from scheduling.room where active order by name")
             .fetch_all(&mut **tx)
             .await?;
     let wide = PgRange::from((window.start - MAX_BLOCK)..(window.end + MAX_BLOCK));
-    let rows: Vec<(Uuid, PgRange<DateTime<Utc>>)> = sqlx::query_as(
+    let rows: Vec<(RoomId, PgRange<DateTime<Utc>>)> = sqlx::query_as(
         r#"select room_id, blocked from scheduling.appointment
             where room_id is not null and blocked && $1 and starts_at > lower($1) and starts_at < upper($1)
               and (status = 'booked' or (status = 'held' and hold_expires_at > now()))
@@ -442,7 +445,7 @@ pub(crate) async fn room_busy(
 }
 
 /// The first room free over `blocked`.
-pub(crate) fn free_room(rooms: &[(Uuid, Vec<Span>)], blocked: &Span) -> Option<Uuid> {
+pub(crate) fn free_room(rooms: &[(RoomId, Vec<Span>)], blocked: &Span) -> Option<RoomId> {
     rooms
         .iter()
         .find(|(_, busy)| !busy.iter().any(|b| b.overlaps(blocked)))
@@ -467,12 +470,12 @@ pub async fn search_availability(
             format!("the range is at most {MAX_DAYS} days"),
         ));
     }
-    let requested: Option<Vec<Uuid>> = q
+    let requested: Option<Vec<PractitionerId>> = q
         .practitioner_ids
         .as_deref()
         .map(|s| {
             s.split(',')
-                .map(|p| p.trim().parse::<Uuid>())
+                .map(|p| p.trim().parse::<PractitionerId>())
                 .collect::<Result<_, _>>()
         })
         .transpose()

@@ -5,6 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Duration, FixedOffset, NaiveTime, Utc};
+use domain::PractitionerId;
 use domain::holidays::public_holidays;
 use domain::practice::Permission;
 use domain::schedule::boundary;
@@ -58,7 +59,7 @@ pub struct WorkingHours {
     pub periods: Vec<WorkingPeriod>,
 }
 
-pub(crate) async fn practitioner_exists(tx: &mut TenantTx, id: Uuid) -> ApiResult<()> {
+pub(crate) async fn practitioner_exists(tx: &mut TenantTx, id: PractitionerId) -> ApiResult<()> {
     let found: bool = sqlx::query_scalar(
         "select exists (select 1 from scheduling.practitioner where practitioner_id = $1)",
     )
@@ -82,7 +83,7 @@ pub(crate) async fn practitioner_exists(tx: &mut TenantTx, id: Uuid) -> ApiResul
 pub async fn put_working_hours(
     State(state): State<AppState>,
     staff: Staff,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<PractitionerId>,
     ApiJson(mut body): ApiJson<WorkingHours>,
 ) -> ApiResult<Json<WorkingHours>> {
     staff.require(&state, Permission::ScheduleManage).await?;
@@ -137,7 +138,7 @@ pub async fn put_working_hours(
 pub async fn get_working_hours(
     State(state): State<AppState>,
     staff: Staff,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<PractitionerId>,
 ) -> ApiResult<Json<WorkingHours>> {
     staff.require(&state, Permission::ScheduleRead).await?;
     let mut tx = state.db().tenant(staff.practice()).await?;
@@ -219,7 +220,7 @@ fn period(
 pub async fn create_exception(
     State(state): State<AppState>,
     staff: Staff,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<PractitionerId>,
     ApiJson(b): ApiJson<NewException>,
 ) -> ApiResult<(StatusCode, Json<ScheduleException>)> {
     staff.require(&state, Permission::ScheduleManage).await?;
@@ -260,7 +261,7 @@ pub async fn create_exception(
 pub async fn list_exceptions(
     State(state): State<AppState>,
     staff: Staff,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<PractitionerId>,
 ) -> ApiResult<Json<Vec<ScheduleException>>> {
     staff.require(&state, Permission::ScheduleRead).await?;
     let mut tx = state.db().tenant(staff.practice()).await?;
@@ -303,7 +304,7 @@ type ExceptionRow = (Uuid, String, PgRange<DateTime<Utc>>, Option<String>);
 pub async fn delete_exception(
     State(state): State<AppState>,
     staff: Staff,
-    ApiPath((pid, eid)): ApiPath<(Uuid, Uuid)>,
+    ApiPath((pid, eid)): ApiPath<(PractitionerId, Uuid)>,
 ) -> ApiResult<StatusCode> {
     staff.require(&state, Permission::ScheduleManage).await?;
     let mut tx = state.db().tenant(staff.practice()).await?;

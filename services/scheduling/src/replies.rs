@@ -66,7 +66,7 @@ async fn record(tx: &mut TenantTx, job: &PatientReply, reason: &'static str) -> 
         action: Action::Update,
         actor: None,
         support_grant: None,
-        patient: Some(domain::PatientId::from_uuid(job.patient_id)),
+        patient: Some(job.patient_id),
         purpose: "patient_reply",
         route: "job:scheduling.patient-reply",
         outcome: "success",

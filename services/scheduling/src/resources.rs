@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use domain::identifiers::{parse_agb, parse_riziv};
 use domain::practice::Permission;
+use domain::{AppointmentTypeId, PractitionerId, RoomId};
 use platform::auth::Staff;
 use platform::error::ResultExt;
 use platform::json::{ApiJson, ApiPath};
@@ -51,7 +52,7 @@ pub struct NewPractitioner {
 #[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
 pub struct Practitioner {
     /// Id.
-    pub practitioner_id: Uuid,
+    pub practitioner_id: PractitionerId,
     /// Name on the agenda.
     pub display_name: String,
     /// Staff account.
@@ -159,7 +160,7 @@ pub struct PractitionerChange {
 pub async fn update_practitioner(
     State(state): State<AppState>,
     staff: Staff,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<PractitionerId>,
     ApiJson(body): ApiJson<PractitionerChange>,
 ) -> ApiResult<Json<Practitioner>> {
     staff.require(&state, Permission::ScheduleManage).await?;
@@ -196,7 +197,7 @@ pub struct NewRoom {
 #[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
 pub struct Room {
     /// Id.
-    pub room_id: Uuid,
+    pub room_id: RoomId,
     /// Name.
     pub name: String,
     /// In use.
@@ -271,7 +272,7 @@ pub struct NewAppointmentType {
 #[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
 pub struct AppointmentType {
     /// Id.
-    pub type_id: Uuid,
+    pub type_id: AppointmentTypeId,
     /// Name.
     pub name: String,
     /// Minutes.
@@ -377,7 +378,7 @@ pub struct AppointmentTypeChange {
 pub async fn update_appointment_type(
     State(state): State<AppState>,
     staff: Staff,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<AppointmentTypeId>,
     ApiJson(b): ApiJson<AppointmentTypeChange>,
 ) -> ApiResult<Json<AppointmentType>> {
     staff.require(&state, Permission::ScheduleManage).await?;

@@ -8,9 +8,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Duration, FixedOffset, TimeZone, Utc};
 use chrono_tz::Tz;
-use domain::PatientId;
 use domain::practice::Permission;
 use domain::schedule::{Span, series_starts};
+use domain::{AppointmentId, AppointmentTypeId, PatientId, PractitionerId, RoomId};
 use platform::audit::{self, Action};
 use platform::auth::Staff;
 use platform::db::TenantTx;
@@ -42,11 +42,11 @@ pub(crate) fn router() -> ApiRouter {
 #[schema(example = json!({"patient_id": "0193a0c2-6f1e-7c4b-9a51-2d6f0e8b1a01", "practitioner_id": "0193a0c2-6f1e-7c4b-9a51-2d6f0e8b1a02", "appointment_type_id": "0193a0c2-6f1e-7c4b-9a51-2d6f0e8b1a03", "first_starts_at": "2027-03-15T09:00:00+01:00", "occurrences": 9, "interval_weeks": 1}))]
 pub struct NewSeries {
     /// The patient.
-    pub patient_id: Uuid,
+    pub patient_id: PatientId,
     /// The practitioner.
-    pub practitioner_id: Uuid,
+    pub practitioner_id: PractitionerId,
     /// The appointment type.
-    pub appointment_type_id: Uuid,
+    pub appointment_type_id: AppointmentTypeId,
     /// The first occurrence, RFC 3339 with offset; the others keep its local time.
     pub first_starts_at: DateTime<FixedOffset>,
     /// How many occurrences, 2 to 60.
@@ -56,7 +56,7 @@ pub struct NewSeries {
     pub interval_weeks: Option<Int<1, 8>>,
     /// A room for every occurrence; chosen per occurrence when the type needs one.
     #[serde(default)]
-    pub room_id: Option<Uuid>,
+    pub room_id: Option<RoomId>,
     /// Check only: report every occurrence, write nothing.
     #[serde(default)]
     pub dry_run: bool,
@@ -75,7 +75,7 @@ pub struct OccurrenceCheck {
     /// `conflict`, `no_room_free`; absent when the occurrence can be booked.
     pub problem: Option<String>,
     /// The appointment it collides with.
-    pub conflicting_appointment_id: Option<Uuid>,
+    pub conflicting_appointment_id: Option<AppointmentId>,
 }
 
 /// A created series.
@@ -98,11 +98,11 @@ struct Planned {
 async fn plan(
     tx: &mut TenantTx,
     tz: Tz,
-    practitioner: Uuid,
+    practitioner: PractitionerId,
     timing: &TypeTiming,
-    room: Option<Uuid>,
+    room: Option<RoomId>,
     targets: &[(String, Option<DateTime<Utc>>)],
-    skip: &[Uuid],
+    skip: &[AppointmentId],
 ) -> ApiResult<Vec<Planned>> {
     let known: Vec<DateTime<Utc>> = targets.iter().filter_map(|(_, t)| *t).collect();
     let (Some(first), Some(last)) = (known.iter().min(), known.iter().max()) else {
@@ -237,7 +237,7 @@ pub async fn create_series(
             "practitioner_id",
         ));
     }
-    if !platform::patients::exists(&mut tx, domain::PatientId::from_uuid(b.patient_id)).await? {
+    if !platform::patients::exists(&mut tx, b.patient_id).await? {
         return Err(ApiError::not_found("patient_not_found", "patient_id"));
     }
     let first = b.first_starts_at.to_utc();
@@ -310,7 +310,7 @@ pub async fn create_series(
     let mut ev = staff.audit(
         "sensitive_create",
         Action::Create,
-        Some(PatientId::from_uuid(b.patient_id)),
+        Some(b.patient_id),
         "success",
     );
     ev.reason = Some("series_booked");
@@ -327,7 +327,7 @@ pub async fn create_series(
 }
 
 /// The occurrences of a series from one of them on, still booked, in time order.
-async fn following(tx: &mut TenantTx, series: Uuid, from: Uuid) -> ApiResult<Vec<Row>> {
+async fn following(tx: &mut TenantTx, series: Uuid, from: AppointmentId) -> ApiResult<Vec<Row>> {
     let exists: bool = sqlx::query_scalar(
         "select exists (select 1 from scheduling.appointment_series where series_id = $1)",
     )
@@ -362,7 +362,7 @@ async fn following(tx: &mut TenantTx, series: Uuid, from: Uuid) -> ApiResult<Vec
 #[serde(deny_unknown_fields)]
 pub struct CancelFollowing {
     /// The first occurrence to cancel.
-    pub from_appointment_id: Uuid,
+    pub from_appointment_id: AppointmentId,
     /// Reason.
     pub reason: Line<500>,
 }
@@ -388,12 +388,7 @@ pub async fn cancel_following(
         rows.push(change::cancel(&mut tx, staff.practice(), &current, by, why).await?);
     }
     if let Some(p) = rows.first().and_then(|r| r.patient_id) {
-        let mut ev = staff.audit(
-            "sensitive_update",
-            Action::Update,
-            Some(PatientId::from_uuid(p)),
-            "success",
-        );
+        let mut ev = staff.audit("sensitive_update", Action::Update, Some(p), "success");
         ev.reason = Some("series_cancelled");
         audit::record(&mut tx, staff.practice(), &ev).await?;
     }
@@ -408,7 +403,7 @@ pub async fn cancel_following(
 #[serde(deny_unknown_fields)]
 pub struct RescheduleFollowing {
     /// The first occurrence to move.
-    pub from_appointment_id: Uuid,
+    pub from_appointment_id: AppointmentId,
     /// Its new start; later occurrences move by the same wall-clock shift.
     pub starts_at: DateTime<FixedOffset>,
 }
@@ -431,7 +426,7 @@ pub async fn reschedule_following(
     let Some(head) = rows.first() else {
         return Ok(Json(vec![]));
     };
-    let (type_id, practitioner): (Uuid, Uuid) = sqlx::query_as(
+    let (type_id, practitioner): (AppointmentTypeId, PractitionerId) = sqlx::query_as(
         "select type_id, practitioner_id from scheduling.appointment_series where series_id = $1",
     )
     .bind(series)
@@ -452,7 +447,7 @@ pub async fn reschedule_following(
             )
         })
         .collect();
-    let ids: Vec<Uuid> = rows.iter().map(|r| r.appointment_id).collect();
+    let ids: Vec<AppointmentId> = rows.iter().map(|r| r.appointment_id).collect();
     let planned = plan(&mut tx, tz, practitioner, &timing, None, &targets, &ids).await?;
     if planned.iter().any(|p| p.check.problem.is_some()) {
         return Err(refuse(&planned));
@@ -473,12 +468,7 @@ pub async fn reschedule_following(
         out.push(row.view(tz));
     }
     if let Some(p) = rows.first().and_then(|r| r.patient_id) {
-        let mut ev = staff.audit(
-            "sensitive_update",
-            Action::Update,
-            Some(PatientId::from_uuid(p)),
-            "success",
-        );
+        let mut ev = staff.audit("sensitive_update", Action::Update, Some(p), "success");
         ev.reason = Some("series_rescheduled");
         audit::record(&mut tx, staff.practice(), &ev).await?;
     }

@@ -4,6 +4,7 @@
 //! expires. The first acceptance books through the same exclusion constraint as any booking;
 //! later acceptances of the same slot get 409.
 
+use domain::{AppointmentId, AppointmentTypeId, PatientId, PractitionerId};
 use std::collections::BTreeSet;
 
 use anyhow::Context;
@@ -12,7 +13,6 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveTime, Utc};
-use domain::PatientId;
 use domain::jobs::{MessageRequest, SlotFreed};
 use domain::practice::Permission;
 use domain::schedule::Span;
@@ -53,12 +53,12 @@ pub(crate) fn router() -> ApiRouter {
 #[schema(example = json!({"patient_id": "0193a0c2-6f1e-7c4b-9a51-2d6f0e8b1a01", "appointment_type_id": "0193a0c2-6f1e-7c4b-9a51-2d6f0e8b1a03", "weekdays": [1, 3], "earliest_time": "08:00", "latest_time": "12:00"}))]
 pub struct NewEntry {
     /// The patient.
-    pub patient_id: Uuid,
+    pub patient_id: PatientId,
     /// The appointment type wanted.
-    pub appointment_type_id: Uuid,
+    pub appointment_type_id: AppointmentTypeId,
     /// A preferred practitioner; any when absent.
     #[serde(default)]
-    pub practitioner_id: Option<Uuid>,
+    pub practitioner_id: Option<PractitionerId>,
     /// ISO weekdays the patient can come (1 = Monday); any when empty.
     #[serde(default)]
     #[schema(value_type = Vec<i16>, minimum = 1, maximum = 7)]
@@ -79,11 +79,11 @@ pub struct Entry {
     /// Id.
     pub entry_id: Uuid,
     /// Patient.
-    pub patient_id: Uuid,
+    pub patient_id: PatientId,
     /// Type.
-    pub type_id: Uuid,
+    pub type_id: AppointmentTypeId,
     /// Preferred practitioner.
-    pub practitioner_id: Option<Uuid>,
+    pub practitioner_id: Option<PractitionerId>,
     /// Weekdays.
     pub weekdays: Vec<i16>,
     /// Earliest local start.
@@ -95,7 +95,7 @@ pub struct Entry {
     /// `waiting`, `booked` or `withdrawn`.
     pub status: String,
     /// The appointment booked from an offer.
-    pub appointment_id: Option<Uuid>,
+    pub appointment_id: Option<AppointmentId>,
     /// Joined at; the order of offers.
     pub created_at: DateTime<Utc>,
 }
@@ -154,7 +154,7 @@ pub async fn join_waitlist(
     let mut ev = staff.audit(
         "sensitive_create",
         Action::Create,
-        Some(PatientId::from_uuid(b.patient_id)),
+        Some(b.patient_id),
         "success",
     );
     ev.reason = Some("waitlist_joined");
@@ -181,7 +181,7 @@ pub async fn list_waitlist(
         .map(|e| e.patient_id)
         .collect::<BTreeSet<_>>()
         .into_iter()
-        .map(|p| Some(PatientId::from_uuid(p)))
+        .map(Some)
         .collect();
     let mut ev = staff.audit("sensitive_read", Action::Read, None, "success");
     ev.reason = Some("waitlist");
@@ -200,19 +200,14 @@ pub async fn leave_waitlist(
 ) -> ApiResult<StatusCode> {
     staff.require(&state, Permission::ScheduleWrite).await?;
     let mut tx = state.db().tenant(staff.practice()).await?;
-    let patient: Option<Uuid> =
+    let patient: Option<PatientId> =
         sqlx::query_scalar("update scheduling.waitlist_entry set status = 'withdrawn' where entry_id = $1 and status = 'waiting' returning patient_id")
             .bind(id)
             .fetch_optional(&mut *tx)
             .await?;
     let patient =
         patient.ok_or_else(|| ApiError::not_found("waitlist_entry_not_found", "entry_id"))?;
-    let mut ev = staff.audit(
-        "sensitive_update",
-        Action::Update,
-        Some(PatientId::from_uuid(patient)),
-        "success",
-    );
+    let mut ev = staff.audit("sensitive_update", Action::Update, Some(patient), "success");
     ev.reason = Some("waitlist_left");
     audit::record(&mut tx, staff.practice(), &ev).await?;
     tx.commit().await?;
@@ -227,7 +222,7 @@ pub struct Offer {
     /// The entry.
     pub entry_id: Uuid,
     /// Practitioner.
-    pub practitioner_id: Uuid,
+    pub practitioner_id: PractitionerId,
     /// Start.
     pub starts_at: DateTime<FixedOffset>,
     /// `open`, `accepted`, `declined`, `taken` or `expired`.
@@ -235,29 +230,38 @@ pub struct Offer {
     /// Until when it can be accepted.
     pub expires_at: DateTime<FixedOffset>,
     /// The appointment booked by accepting.
-    pub appointment_id: Option<Uuid>,
+    pub appointment_id: Option<AppointmentId>,
 }
 
 type OfferRow = (
     Uuid,
     Uuid,
-    Uuid,
+    PractitionerId,
     DateTime<Utc>,
     String,
     DateTime<Utc>,
-    Option<Uuid>,
+    Option<AppointmentId>,
 );
 /// entry, type, duration, buffer before, buffer after, needs room, latest end.
-type MatchRow = (Uuid, Uuid, i32, i32, i32, bool, Option<NaiveTime>, Uuid);
+type MatchRow = (
+    Uuid,
+    AppointmentTypeId,
+    i32,
+    i32,
+    i32,
+    bool,
+    Option<NaiveTime>,
+    PatientId,
+);
 /// entry, practitioner, start, offer status, expiry, patient, type, entry status.
 type AcceptRow = (
     Uuid,
-    Uuid,
+    PractitionerId,
     DateTime<Utc>,
     String,
     DateTime<Utc>,
-    Uuid,
-    Uuid,
+    PatientId,
+    AppointmentTypeId,
     String,
 );
 
@@ -503,12 +507,7 @@ pub async fn accept_offer(
         .execute(&mut *tx)
         .await?;
     crate::events::changed(&mut tx, staff.practice(), &row).await?;
-    let mut ev = staff.audit(
-        "sensitive_create",
-        Action::Create,
-        Some(PatientId::from_uuid(patient)),
-        "success",
-    );
+    let mut ev = staff.audit("sensitive_create", Action::Create, Some(patient), "success");
     ev.reason = Some("waitlist_offer_accepted");
     audit::record(&mut tx, staff.practice(), &ev).await?;
     tx.commit().await?;

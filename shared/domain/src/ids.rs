@@ -1,4 +1,6 @@
-//! Typed ids: a `PatientId` cannot be passed where a `StaffId` is expected.
+//! Typed ids: a `PatientId` cannot be passed where a `StaffId` is expected. Each is a UUID on
+//! the wire (serde transparent, an OpenAPI string of format uuid) and in the database (with the
+//! `sqlx` feature: bound and decoded as `uuid`, so a row struct and a `bind` take the typed id).
 
 use std::fmt;
 use std::str::FromStr;
@@ -12,6 +14,7 @@ macro_rules! new_id {
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
         #[serde(transparent)]
         #[schema(value_type = String, format = Uuid)]
+        #[cfg_attr(feature = "sqlx", derive(sqlx::Type), sqlx(transparent))]
         pub struct $name(Uuid);
 
         impl $name {
@@ -87,4 +90,28 @@ new_id!(
 new_id!(
     /// A time-boxed support access grant.
     SupportGrantId
+);
+new_id!(
+    /// A practitioner of one practice (scheduling).
+    PractitionerId
+);
+new_id!(
+    /// An appointment (or a hold) in a practice's agenda.
+    AppointmentId
+);
+new_id!(
+    /// An appointment type (scheduling).
+    AppointmentTypeId
+);
+new_id!(
+    /// A room (scheduling).
+    RoomId
+);
+new_id!(
+    /// A patient message (notifications).
+    MessageId
+);
+new_id!(
+    /// A patient's SMS reply (notifications).
+    ReplyId
 );

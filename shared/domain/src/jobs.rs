@@ -5,7 +5,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::PracticeId;
+use crate::{
+    AppointmentId, AppointmentTypeId, MessageId, PatientId, PracticeId, PractitionerId, ReplyId,
+};
 
 /// A job payload: which queue it goes to and what makes two enqueues the same job.
 /// `platform::jobs::enqueue` takes any `Job`; the consumer registered for [`Job::QUEUE`] decodes
@@ -28,7 +30,7 @@ pub struct DraftInvoice {
     /// The practice (the handler's tenant).
     pub practice_id: PracticeId,
     /// The appointment.
-    pub appointment_id: Uuid,
+    pub appointment_id: AppointmentId,
     /// The appointment's version when the job was made.
     pub version: i32,
 }
@@ -53,15 +55,15 @@ pub struct AppointmentChanged {
     /// The practice.
     pub practice_id: PracticeId,
     /// The appointment.
-    pub appointment_id: Uuid,
+    pub appointment_id: AppointmentId,
     /// Its version after the change; older versions never overwrite newer ones.
     pub version: i32,
     /// The patient (none for a hold).
-    pub patient_id: Option<Uuid>,
+    pub patient_id: Option<PatientId>,
     /// The practitioner.
-    pub practitioner_id: Uuid,
+    pub practitioner_id: PractitionerId,
     /// The appointment type.
-    pub type_id: Uuid,
+    pub type_id: AppointmentTypeId,
     /// Start.
     pub starts_at: chrono::DateTime<chrono::Utc>,
     /// Its status after the change.
@@ -74,7 +76,7 @@ pub struct SendMessage {
     /// The practice.
     pub practice_id: PracticeId,
     /// The message row.
-    pub message_id: Uuid,
+    pub message_id: MessageId,
 }
 
 /// "Send a message of kind K about entity E to patient P."
@@ -87,7 +89,7 @@ pub struct MessageRequest {
     /// The entity: a waitlist offer, an invoice.
     pub about_id: Uuid,
     /// The recipient.
-    pub patient_id: Uuid,
+    pub patient_id: PatientId,
     /// The appointment time the message names, if any.
     #[serde(default)]
     pub starts_at: Option<chrono::DateTime<chrono::Utc>>,
@@ -114,11 +116,11 @@ pub struct PatientReply {
     /// The practice.
     pub practice_id: PracticeId,
     /// The reply (notifications.reply), to record the outcome on.
-    pub reply_id: Uuid,
+    pub reply_id: ReplyId,
     /// The patient.
-    pub patient_id: Uuid,
+    pub patient_id: PatientId,
     /// The appointment the answered reminder was about.
-    pub appointment_id: Uuid,
+    pub appointment_id: AppointmentId,
     /// Confirm or cancel.
     pub action: ReplyAction,
     /// When the reply arrived; a reply after the appointment's start does nothing.
@@ -157,7 +159,7 @@ pub struct ReplyApplied {
     /// The practice.
     pub practice_id: PracticeId,
     /// The reply (notifications.reply).
-    pub reply_id: Uuid,
+    pub reply_id: ReplyId,
     /// What it did.
     pub outcome: ReplyOutcome,
 }
@@ -168,9 +170,9 @@ pub struct SlotFreed {
     /// The practice.
     pub practice_id: PracticeId,
     /// The appointment that freed it.
-    pub appointment_id: Uuid,
+    pub appointment_id: AppointmentId,
     /// Whose time it was.
-    pub practitioner_id: Uuid,
+    pub practitioner_id: PractitionerId,
     /// Start of the freed time.
     pub starts_at: chrono::DateTime<chrono::Utc>,
     /// End of the freed time.

@@ -22,4 +22,7 @@ pub mod templates;
 pub mod text;
 pub mod vocabulary;
 
-pub use ids::{AuditId, PatientId, PracticeId, SessionId, StaffId, SupportGrantId};
+pub use ids::{
+    AppointmentId, AppointmentTypeId, AuditId, MessageId, PatientId, PracticeId, PractitionerId,
+    ReplyId, RoomId, SessionId, StaffId, SupportGrantId,
+};

@@ -3,28 +3,27 @@
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
-use domain::PatientId;
 use domain::message::MessageState;
 use domain::practice::Permission;
+use domain::{AppointmentId, MessageId, PatientId};
 use platform::audit::{self, Action};
 use platform::auth::Staff;
 use platform::json::{ApiPath, ApiQuery};
 use platform::{ApiError, ApiResult, AppState};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use uuid::Uuid;
 
 /// What happened to one message. No text and no number: those are not kept.
 #[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
 pub struct Message {
     /// Message id (also the reference sent to the provider).
-    pub message_id: Uuid,
+    pub message_id: MessageId,
     /// `reminder`, `waitlist_offer`, `payment_link`, `payment_reminder`.
     pub kind: String,
     /// The patient.
-    pub patient_id: Uuid,
+    pub patient_id: PatientId,
     /// The appointment, for reminders.
-    pub appointment_id: Option<Uuid>,
+    pub appointment_id: Option<AppointmentId>,
     /// The appointment time the message names.
     pub starts_at: Option<DateTime<Utc>>,
     /// `scheduled`, `sending`, `retrying`, `sent`, `delivered`, `failed`, `expired`,
@@ -52,7 +51,7 @@ const MESSAGE_COLUMNS: &str = "message_id, kind, patient_id, appointment_id, sta
 async fn select_messages(
     tx: &mut platform::db::TenantTx,
     condition: &'static str,
-    id: Uuid,
+    id: uuid::Uuid,
 ) -> sqlx::Result<Vec<Message>> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {MESSAGE_COLUMNS} from notifications.message where {condition}"
@@ -68,7 +67,7 @@ async fn select_messages(
 pub async fn appointment_messages(
     State(state): State<AppState>,
     staff: Staff,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<AppointmentId>,
 ) -> ApiResult<Json<Vec<Message>>> {
     staff.require(&state, Permission::ScheduleRead).await?;
     let mut tx = state.db().tenant(staff.practice()).await?;
@@ -86,7 +85,12 @@ pub async fn appointment_messages(
             "appointment_id",
         ));
     }
-    let rows = select_messages(&mut tx, "appointment_id = $1 order by created_at", id).await?;
+    let rows = select_messages(
+        &mut tx,
+        "appointment_id = $1 order by created_at",
+        id.as_uuid(),
+    )
+    .await?;
     tx.commit().await?;
     Ok(Json(rows))
 }
@@ -97,23 +101,18 @@ pub async fn appointment_messages(
 pub async fn patient_messages(
     State(state): State<AppState>,
     staff: Staff,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<PatientId>,
 ) -> ApiResult<Json<Vec<Message>>> {
     staff.require(&state, Permission::PatientRead).await?;
     let mut tx = state.db().tenant(staff.practice()).await?;
-    platform::patients::require(&mut tx, PatientId::from_uuid(id)).await?;
+    platform::patients::require(&mut tx, id).await?;
     let rows = select_messages(
         &mut tx,
         "patient_id = $1 order by created_at desc limit 200",
-        id,
+        id.as_uuid(),
     )
     .await?;
-    let mut ev = staff.audit(
-        "sensitive_read",
-        Action::Read,
-        Some(PatientId::from_uuid(id)),
-        "success",
-    );
+    let mut ev = staff.audit("sensitive_read", Action::Read, Some(id), "success");
     ev.reason = Some("patient_messages");
     audit::record(&mut tx, staff.practice(), &ev).await?;
     tx.commit().await?;
@@ -165,7 +164,7 @@ pub async fn attention_messages(
 pub async fn retry_message(
     State(state): State<AppState>,
     staff: Staff,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<MessageId>,
 ) -> ApiResult<Json<Message>> {
     staff.require(&state, Permission::ScheduleManage).await?;
     let mut tx = state.db().tenant(staff.practice()).await?;

@@ -3,15 +3,14 @@
 use axum::Json;
 use axum::extract::State;
 use chrono::{DateTime, Utc};
-use domain::PatientId;
 use domain::practice::Permission;
+use domain::{AppointmentId, MessageId, PatientId, ReplyId};
 use platform::audit::{self, Action};
 use platform::auth::Staff;
 use platform::json::{ApiPath, ApiQuery};
 use platform::{ApiError, ApiResult, AppState};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use uuid::Uuid;
 
 use crate::hooks::reply_field;
 
@@ -19,13 +18,13 @@ use crate::hooks::reply_field;
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Reply {
     /// Reply id.
-    pub reply_id: Uuid,
+    pub reply_id: ReplyId,
     /// The patient whose number it came from.
-    pub patient_id: Option<Uuid>,
+    pub patient_id: Option<PatientId>,
     /// The message it answered.
-    pub message_id: Option<Uuid>,
+    pub message_id: Option<MessageId>,
     /// The appointment it confirmed or cancelled.
-    pub appointment_id: Option<Uuid>,
+    pub appointment_id: Option<AppointmentId>,
     /// `confirm`, `cancel`, `stop` or `other`.
     pub intent: String,
     /// What it did: `forwarded`, `no_appointment`, `opted_out`, `kept`.
@@ -48,10 +47,10 @@ pub struct RepliesQuery {
 }
 
 type ReplyRow = (
-    Uuid,
-    Option<Uuid>,
-    Option<Uuid>,
-    Option<Uuid>,
+    ReplyId,
+    Option<PatientId>,
+    Option<MessageId>,
+    Option<AppointmentId>,
     String,
     String,
     Option<Vec<u8>>,
@@ -97,10 +96,8 @@ pub async fn list_replies(
             Some(b) => Some(keys.decrypt_string(reply_field(staff.practice(), reply_id), &b)?),
             None => None,
         };
-        if let Some(p) = patient_id
-            && !patients.contains(&Some(PatientId::from_uuid(p)))
-        {
-            patients.push(Some(PatientId::from_uuid(p)));
+        if patient_id.is_some() && !patients.contains(&patient_id) {
+            patients.push(patient_id);
         }
         out.push(Reply {
             reply_id,
@@ -130,7 +127,7 @@ pub async fn list_replies(
 pub async fn handle_reply(
     State(state): State<AppState>,
     staff: Staff,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<ReplyId>,
 ) -> ApiResult<axum::http::StatusCode> {
     staff.require(&state, Permission::PatientWrite).await?;
     let mut tx = state.db().tenant(staff.practice()).await?;

@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use chrono::NaiveTime;
+use domain::AppointmentTypeId;
 use domain::practice::Permission;
 use platform::auth::Staff;
 use platform::json::ApiJson;
@@ -105,7 +106,7 @@ pub async fn put_notification_settings(
 pub struct ReminderRule {
     /// The appointment type whose reminders this rule sets (its rules replace the practice's);
     /// null for the practice's rules.
-    pub type_id: Option<Uuid>,
+    pub type_id: Option<AppointmentTypeId>,
     /// Minutes before the appointment, 15 to 20160 (14 days). Whole days keep the wall-clock
     /// time across DST changes.
     #[schema(minimum = 15, maximum = 20160)]

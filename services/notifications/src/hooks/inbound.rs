@@ -1,17 +1,18 @@
 //! A patient's reply: routed to the practice that messaged the number, classified, stored
 //! encrypted, and handed to scheduling (`JA`/`NEE`) or applied at once (`STOP`).
 
+use std::str::FromStr;
+
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use domain::PracticeId;
 use domain::jobs::{PatientReply, ReplyAction};
 use domain::replies::{Intent, classify};
+use domain::{AppointmentId, MessageId, PatientId, PracticeId, ReplyId};
 use platform::AppState;
 use platform::crypto::FieldRef;
 use platform::db::set_tenant;
 use platform::jobs::enqueue;
-use uuid::Uuid;
 
 use super::auth::count;
 use super::reports::routes_of_phone;
@@ -55,17 +56,16 @@ pub async fn apply_inbound(
         return Ok(Inbound::Replayed);
     }
     let intent = classify(text);
-    let message = Uuid::try_parse(&reference).ok();
+    let message = MessageId::from_str(&reference).ok();
     if intent == Intent::Stop {
         // Opt out at every practice that messaged this number.
-        let mut practices: Vec<(Uuid, Uuid, String)> = Vec::new();
+        let mut practices: Vec<(PracticeId, PatientId, String)> = Vec::new();
         for r in &routes {
             if !practices.iter().any(|p| p.0 == r.0) {
                 practices.push(r.clone());
             }
         }
         for (practice, patient, reference) in practices {
-            let practice = PracticeId::from_uuid(practice);
             set_tenant(&mut tx, practice).await?;
             let source = ContactSource {
                 route: "callback:sms_inbound",
@@ -84,7 +84,7 @@ pub async fn apply_inbound(
                 &mut tx,
                 practice,
                 patient,
-                Uuid::try_parse(&reference).ok(),
+                MessageId::from_str(&reference).ok(),
                 None,
                 "stop",
                 "opted_out",
@@ -96,9 +96,8 @@ pub async fn apply_inbound(
         tx.commit().await?;
         return Ok(Inbound::Applied);
     }
-    let practice = PracticeId::from_uuid(practice);
     set_tenant(&mut tx, practice).await?;
-    let about: Option<(String, Option<Uuid>)> = match message {
+    let about: Option<(String, Option<AppointmentId>)> = match message {
         Some(m) => {
             sqlx::query_as(
                 "select kind, appointment_id from notifications.message where message_id = $1",
@@ -168,7 +167,7 @@ pub async fn apply_inbound(
                 .practice_keys(&mut tx, practice)
                 .await
                 .map_err(|e| anyhow::anyhow!("practice keys: {}", e.status()))?;
-            let reply_id = Uuid::now_v7();
+            let reply_id = ReplyId::new();
             let sealed = keys.encrypt(reply_field(practice, reply_id), text.as_bytes());
             insert_reply_with_id(
                 &mut tx,
@@ -190,12 +189,12 @@ pub async fn apply_inbound(
 }
 
 /// Where a reply's text lives (its ciphertext's associated data).
-pub(crate) fn reply_field(practice: PracticeId, reply: Uuid) -> FieldRef {
+pub(crate) fn reply_field(practice: PracticeId, reply: ReplyId) -> FieldRef {
     FieldRef {
         practice,
         table: "notifications.reply",
         column: "body",
-        row: reply,
+        row: reply.as_uuid(),
     }
 }
 
@@ -203,15 +202,15 @@ pub(crate) fn reply_field(practice: PracticeId, reply: Uuid) -> FieldRef {
 async fn insert_reply(
     tx: &mut sqlx::PgConnection,
     practice: PracticeId,
-    patient: Uuid,
-    message: Option<Uuid>,
-    appointment: Option<Uuid>,
+    patient: PatientId,
+    message: Option<MessageId>,
+    appointment: Option<AppointmentId>,
     intent: &str,
     outcome: &str,
     body: Option<Vec<u8>>,
     received_at: DateTime<Utc>,
-) -> sqlx::Result<Uuid> {
-    let id = Uuid::now_v7();
+) -> sqlx::Result<ReplyId> {
+    let id = ReplyId::new();
     insert_reply_with_id(
         tx,
         id,
@@ -231,11 +230,11 @@ async fn insert_reply(
 #[allow(clippy::too_many_arguments)]
 async fn insert_reply_with_id(
     tx: &mut sqlx::PgConnection,
-    id: Uuid,
+    id: ReplyId,
     practice: PracticeId,
-    patient: Uuid,
-    message: Option<Uuid>,
-    appointment: Option<Uuid>,
+    patient: PatientId,
+    message: Option<MessageId>,
+    appointment: Option<AppointmentId>,
     intent: &str,
     outcome: &str,
     body: Option<Vec<u8>>,

@@ -1,7 +1,7 @@
 //! Applying a delivery report to the message it names, whatever the provider.
 
-use domain::PracticeId;
 use domain::message::MessageState;
+use domain::{PatientId, PracticeId};
 use platform::AppState;
 use uuid::Uuid;
 
@@ -42,20 +42,20 @@ async fn routing_tx(state: &AppState) -> sqlx::Result<sqlx::Transaction<'static,
 
 async fn practice_of(state: &AppState, reference: &str) -> sqlx::Result<Option<PracticeId>> {
     let mut tx = routing_tx(state).await?;
-    let p: Option<Uuid> =
+    let p: Option<PracticeId> =
         sqlx::query_scalar("select practice_id from notifications.route where reference = $1")
             .bind(reference)
             .fetch_optional(&mut *tx)
             .await?;
     tx.commit().await?;
-    Ok(p.map(PracticeId::from_uuid))
+    Ok(p)
 }
 
 /// Routes of a phone number, newest first: (practice, patient, reference).
 pub(super) async fn routes_of_phone(
     state: &AppState,
     hmac: &[u8],
-) -> sqlx::Result<Vec<(Uuid, Uuid, String)>> {
+) -> sqlx::Result<Vec<(PracticeId, PatientId, String)>> {
     let mut tx = routing_tx(state).await?;
     let rows = sqlx::query_as(
         "select practice_id, patient_id, reference from notifications.route where phone_hmac = $1 order by sent_at desc limit 100",

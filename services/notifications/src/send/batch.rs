@@ -2,14 +2,14 @@
 //! read in one statement per practice, and accepted sends are written in one statement and one
 //! commit per group. No notification logic lives here: what to load and write is the caller's.
 
-use domain::PracticeId;
+use domain::{MessageId, PatientId, PracticeId};
 use uuid::Uuid;
 
 use super::message::{CATEGORIES, FIELDS, LOAD, Loaded};
 
 type LoadRequest = (
     PracticeId,
-    Uuid,
+    MessageId,
     &'static str,
     tokio::sync::oneshot::Sender<Result<Option<Loaded>, String>>,
 );
@@ -39,7 +39,7 @@ impl Loader {
     pub(super) async fn load(
         &self,
         practice: PracticeId,
-        id: Uuid,
+        id: MessageId,
         subprocessor: &'static str,
     ) -> anyhow::Result<Option<Loaded>> {
         let (done, wait) = tokio::sync::oneshot::channel();
@@ -61,7 +61,7 @@ async fn load_group(pool: &sqlx::PgPool, mut waiting: Vec<LoadRequest>) {
             .into_iter()
             .partition(|r| r.0 == practice && r.2 == subprocessor);
         waiting = rest;
-        let ids: Vec<Uuid> = group.iter().map(|r| r.1).collect();
+        let ids: Vec<MessageId> = group.iter().map(|r| r.1).collect();
         let rows = sqlx::query_as::<_, Loaded>(LOAD)
             .bind(practice.as_uuid())
             .bind(&ids)
@@ -71,7 +71,7 @@ async fn load_group(pool: &sqlx::PgPool, mut waiting: Vec<LoadRequest>) {
             .await;
         match rows {
             Ok(rows) => {
-                let mut rows: std::collections::HashMap<Uuid, Loaded> =
+                let mut rows: std::collections::HashMap<MessageId, Loaded> =
                     rows.into_iter().map(|r| (r.message_id, r)).collect();
                 for (_, id, _, done) in group {
                     let _ = done.send(Ok(rows.remove(&id)));
@@ -89,8 +89,8 @@ async fn load_group(pool: &sqlx::PgPool, mut waiting: Vec<LoadRequest>) {
 /// A send the provider accepted, to record.
 pub(super) struct Accepted {
     pub(super) practice: Uuid,
-    pub(super) message: Uuid,
-    pub(super) patient: Uuid,
+    pub(super) message: MessageId,
+    pub(super) patient: PatientId,
     pub(super) provider: &'static str,
     pub(super) encoding: &'static str,
     pub(super) segments: i32,
@@ -183,7 +183,7 @@ impl Recorder {
 /// Writes a group, one statement (transaction) per practice; for each entry (in order) its
 /// attempt number, or the error of its practice's statement.
 async fn write_group(pool: &sqlx::PgPool, group: &[Pending]) -> Vec<Result<i32, String>> {
-    let mut attempts: std::collections::HashMap<Uuid, i32> = std::collections::HashMap::new();
+    let mut attempts: std::collections::HashMap<MessageId, i32> = std::collections::HashMap::new();
     let mut failed: std::collections::HashMap<Uuid, String> = std::collections::HashMap::new();
     let mut practices: Vec<Uuid> = group.iter().map(|(a, _)| a.practice).collect();
     practices.sort();
@@ -196,12 +196,12 @@ async fn write_group(pool: &sqlx::PgPool, group: &[Pending]) -> Vec<Result<i32, 
             .collect();
         let uuids = |f: fn(&Accepted) -> Uuid| of.iter().map(|a| f(a)).collect::<Vec<_>>();
         let texts = |f: fn(&Accepted) -> String| of.iter().map(|a| f(a)).collect::<Vec<_>>();
-        let rows: Result<Vec<(Uuid, i32)>, sqlx::Error> = sqlx::query_as(
+        let rows: Result<Vec<(MessageId, i32)>, sqlx::Error> = sqlx::query_as(
             "select * from notifications.sends_accepted($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .bind(practice)
-        .bind(uuids(|a| a.message))
-        .bind(uuids(|a| a.patient))
+        .bind(of.iter().map(|a| a.message).collect::<Vec<_>>())
+        .bind(of.iter().map(|a| a.patient).collect::<Vec<_>>())
         .bind(texts(|a| a.provider.to_owned()))
         .bind(texts(|a| a.encoding.to_owned()))
         .bind(of.iter().map(|a| a.segments).collect::<Vec<_>>())

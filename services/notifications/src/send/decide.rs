@@ -110,6 +110,7 @@ pub(super) fn decide(
 mod tests {
     use super::*;
     use chrono::{NaiveTime, TimeZone};
+    use domain::{MessageId, PatientId};
     use uuid::Uuid;
 
     const TZ: Tz = chrono_tz::Europe::Brussels;
@@ -123,10 +124,10 @@ mod tests {
     fn due() -> Loaded {
         let starts = now() + Duration::days(1);
         Loaded {
-            message_id: Uuid::nil(),
+            message_id: MessageId::from_uuid(Uuid::nil()),
             state: MessageState::Scheduled,
             kind: "reminder".into(),
-            patient_id: Uuid::nil(),
+            patient_id: PatientId::from_uuid(Uuid::nil()),
             starts_at: Some(starts),
             link: None,
             due_at: now(),

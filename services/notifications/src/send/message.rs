@@ -2,17 +2,17 @@
 
 use chrono::{DateTime, NaiveTime, Utc};
 use domain::message::MessageState;
-use uuid::Uuid;
+use domain::{MessageId, PatientId};
 
 /// A message, its patient's contact state, the practice's settings, the appointment, the
 /// template and names, and the egress gate's register check.
 #[derive(sqlx::FromRow)]
 pub(super) struct Loaded {
-    pub(super) message_id: Uuid,
+    pub(super) message_id: MessageId,
     #[sqlx(try_from = "String")]
     pub(super) state: MessageState,
     pub(super) kind: String,
-    pub(super) patient_id: Uuid,
+    pub(super) patient_id: PatientId,
     pub(super) starts_at: Option<DateTime<Utc>>,
     pub(super) link: Option<String>,
     pub(super) due_at: DateTime<Utc>,

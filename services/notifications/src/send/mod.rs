@@ -26,17 +26,16 @@ mod record;
 
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
-use domain::PracticeId;
 use domain::identifiers::MobileNumber;
 use domain::jobs::SendMessage;
 use domain::message::MessageState;
 use domain::practice::Language;
 use domain::sms::OutboundSms;
 use domain::templates::{self, Fields, MessageKind};
+use domain::{MessageId, PracticeId};
 use platform::AppState;
 use platform::db::TenantTx;
 use platform::egress::{self, Disclosure};
-use uuid::Uuid;
 
 pub use crate::planning::reference;
 use crate::planning::schedule_send;
@@ -58,7 +57,7 @@ fn purpose(kind: MessageKind) -> &'static str {
 /// Settles a message without sending.
 async fn settle(
     mut tx: TenantTx,
-    message: Uuid,
+    message: MessageId,
     state: MessageState,
     reason: &str,
 ) -> anyhow::Result<SendOutcome> {
@@ -103,7 +102,7 @@ impl Sender {
 }
 
 /// Sets when the message is next looked at.
-async fn later(tx: &mut TenantTx, message: Uuid, at: DateTime<Utc>) -> sqlx::Result<()> {
+async fn later(tx: &mut TenantTx, message: MessageId, at: DateTime<Utc>) -> sqlx::Result<()> {
     sqlx::query("update notifications.message set next_attempt_at = $2 where message_id = $1")
         .bind(message)
         .bind(at)

@@ -2,12 +2,11 @@
 //! transaction (or through the group recorder for accepted sends).
 
 use chrono::{Duration, Utc};
-use domain::{PatientId, PracticeId};
+use domain::{MessageId, PatientId, PracticeId};
 use platform::AppState;
 use platform::db::TenantTx;
 use platform::egress;
 use platform::patients::ContactSource;
-use uuid::Uuid;
 
 use super::batch::{Accepted, Recorder};
 use crate::planning::schedule_send;
@@ -42,8 +41,8 @@ pub enum SendOutcome {
 
 /// One attempt at sending a message.
 pub(super) struct Attempt {
-    pub(super) message: Uuid,
-    pub(super) patient: Uuid,
+    pub(super) message: MessageId,
+    pub(super) patient: PatientId,
     pub(super) practice: PracticeId,
     pub(super) provider: &'static str,
     pub(super) encoding: &'static str,
@@ -172,7 +171,6 @@ pub(super) async fn record(
                             route: "job:notifications.send",
                             purpose: "message_delivery",
                         };
-                        let patient = PatientId::from_uuid(patient);
                         platform::patients::flag_mobile(
                             &mut tx,
                             practice,

@@ -5,8 +5,8 @@
 //! its audit row and commits.
 
 use chrono::Utc;
-use domain::PracticeId;
 use domain::appointment::ChangedVia;
+use domain::{PatientId, PracticeId};
 use platform::db::TenantTx;
 use uuid::Uuid;
 
@@ -20,7 +20,7 @@ pub(crate) async fn confirm(
     tx: &mut TenantTx,
     practice: PracticeId,
     current: &Row,
-    patient: Uuid,
+    patient: PatientId,
 ) -> Result<Row, ChangeError> {
     if !rules::live_hold(current.status, current.hold_expires_at, Utc::now()) {
         return Err(ChangeError::HoldNotActive {

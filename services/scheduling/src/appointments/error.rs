@@ -1,9 +1,9 @@
 //! What can go wrong when an appointment changes, below HTTP: the change path returns these,
 //! and the one conversion at the bottom turns them into problem answers.
 
+use domain::AppointmentId;
 use domain::appointment::{AppointmentStatus, Transition};
 use platform::ApiError;
-use uuid::Uuid;
 
 /// A change of an appointment that did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -26,7 +26,7 @@ pub(crate) enum ChangeError {
     #[error("appointment {id} is not a live hold (it is {from})")]
     HoldNotActive {
         /// The appointment.
-        id: Uuid,
+        id: AppointmentId,
         /// Where it stands.
         from: AppointmentStatus,
     },
@@ -35,7 +35,7 @@ pub(crate) enum ChangeError {
     NotStarted,
     /// The time is taken; by this appointment when it is known.
     #[error("the time is taken")]
-    Conflict(Option<Uuid>),
+    Conflict(Option<AppointmentId>),
     /// The database failed.
     #[error(transparent)]
     Db(#[from] sqlx::Error),

@@ -18,10 +18,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, FixedOffset};
 use chrono_tz::Tz;
-use domain::PatientId;
 use domain::appointment::{AppointmentStatus, ChangedVia, Transition};
 use domain::practice::Permission;
 use domain::text::Line;
+use domain::{AppointmentId, AppointmentTypeId, PatientId, PractitionerId, RoomId};
 use platform::audit::{self, Action};
 use platform::auth::Staff;
 use platform::db::TenantTx;
@@ -29,7 +29,6 @@ use platform::json::{ApiJson, ApiPath};
 use platform::{ApiResult, AppState};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use crate::availability::context;
 use crate::zone::{local, practice_zone};
@@ -56,16 +55,16 @@ pub(crate) fn router() -> ApiRouter {
 #[schema(example = json!({"patient_id": "0193a0c2-6f1e-7c4b-9a51-2d6f0e8b1a01", "practitioner_id": "0193a0c2-6f1e-7c4b-9a51-2d6f0e8b1a02", "appointment_type_id": "0193a0c2-6f1e-7c4b-9a51-2d6f0e8b1a03", "starts_at": "2027-03-15T09:00:00+01:00"}))]
 pub struct NewAppointment {
     /// The patient.
-    pub patient_id: Uuid,
+    pub patient_id: PatientId,
     /// The practitioner.
-    pub practitioner_id: Uuid,
+    pub practitioner_id: PractitionerId,
     /// The appointment type (decides length, buffers, room need).
-    pub appointment_type_id: Uuid,
+    pub appointment_type_id: AppointmentTypeId,
     /// Start, RFC 3339 with offset (e.g. `2026-12-01T09:00:00+01:00`).
     pub starts_at: DateTime<FixedOffset>,
     /// A room; one is chosen when the type needs a room and none is given.
     #[serde(default)]
-    pub room_id: Option<Uuid>,
+    pub room_id: Option<RoomId>,
     /// Book on top of another appointment on purpose (practitioners and admins); audited.
     #[serde(default)]
     pub overlap_reason: Option<Line<500>>,
@@ -80,29 +79,29 @@ pub struct NewAppointment {
 #[schema(example = json!({"practitioner_id": "0193a0c2-6f1e-7c4b-9a51-2d6f0e8b1a02", "appointment_type_id": "0193a0c2-6f1e-7c4b-9a51-2d6f0e8b1a03", "starts_at": "2027-03-15T10:00:00+01:00"}))]
 pub struct NewHold {
     /// The practitioner.
-    pub practitioner_id: Uuid,
+    pub practitioner_id: PractitionerId,
     /// The appointment type.
-    pub appointment_type_id: Uuid,
+    pub appointment_type_id: AppointmentTypeId,
     /// Start, RFC 3339 with offset.
     pub starts_at: DateTime<FixedOffset>,
     /// A room.
     #[serde(default)]
-    pub room_id: Option<Uuid>,
+    pub room_id: Option<RoomId>,
 }
 
 /// An appointment.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Appointment {
     /// Id.
-    pub appointment_id: Uuid,
+    pub appointment_id: AppointmentId,
     /// Practitioner.
-    pub practitioner_id: Uuid,
+    pub practitioner_id: PractitionerId,
     /// Patient (absent on a hold).
-    pub patient_id: Option<Uuid>,
+    pub patient_id: Option<PatientId>,
     /// Type.
-    pub appointment_type_id: Uuid,
+    pub appointment_type_id: AppointmentTypeId,
     /// Room.
-    pub room_id: Option<Uuid>,
+    pub room_id: Option<RoomId>,
     /// Start, with the practice's offset.
     pub starts_at: DateTime<FixedOffset>,
     /// End.
@@ -152,10 +151,10 @@ pub(crate) async fn record(
     staff: &Staff,
     event: &'static str,
     action: Action,
-    patient: Option<Uuid>,
+    patient: Option<PatientId>,
     why: &'static str,
 ) -> ApiResult<()> {
-    let mut ev = staff.audit(event, action, patient.map(PatientId::from_uuid), "success");
+    let mut ev = staff.audit(event, action, patient, "success");
     ev.reason = Some(why);
     audit::record(tx, staff.practice(), &ev).await?;
     Ok(())
@@ -295,7 +294,7 @@ pub async fn hold_slot(
 #[serde(deny_unknown_fields)]
 pub struct ConfirmHold {
     /// The patient.
-    pub patient_id: Uuid,
+    pub patient_id: PatientId,
 }
 
 /// Turns a hold that has not lapsed into a booking.
@@ -305,7 +304,7 @@ pub struct ConfirmHold {
 pub async fn confirm_hold(
     State(state): State<AppState>,
     staff: Staff,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<AppointmentId>,
     ApiJson(b): ApiJson<ConfirmHold>,
 ) -> ApiResult<Json<Appointment>> {
     staff.require(&state, Permission::ScheduleWrite).await?;
@@ -332,7 +331,7 @@ pub async fn confirm_hold(
 pub async fn get_appointment(
     State(state): State<AppState>,
     staff: Staff,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<AppointmentId>,
 ) -> ApiResult<Json<Appointment>> {
     staff.require(&state, Permission::ScheduleRead).await?;
     let mut tx = state.db().tenant(staff.practice()).await?;
@@ -362,10 +361,10 @@ pub struct Reschedule {
     pub starts_at: DateTime<FixedOffset>,
     /// Another practitioner.
     #[serde(default)]
-    pub practitioner_id: Option<Uuid>,
+    pub practitioner_id: Option<PractitionerId>,
     /// Another room.
     #[serde(default)]
-    pub room_id: Option<Uuid>,
+    pub room_id: Option<RoomId>,
     /// Outside working hours on purpose (practitioners and admins).
     #[serde(default)]
     pub outside_hours_reason: Option<Line<500>>,
@@ -378,7 +377,7 @@ pub struct Reschedule {
 pub async fn reschedule_appointment(
     State(state): State<AppState>,
     staff: Staff,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<AppointmentId>,
     ApiJson(b): ApiJson<Reschedule>,
 ) -> ApiResult<Json<Appointment>> {
     staff.require(&state, Permission::ScheduleWrite).await?;
@@ -440,7 +439,7 @@ pub struct Cancel {
 pub async fn cancel_appointment(
     State(state): State<AppState>,
     staff: Staff,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<AppointmentId>,
     ApiJson(b): ApiJson<Cancel>,
 ) -> ApiResult<Json<Appointment>> {
     staff.require(&state, Permission::ScheduleWrite).await?;
@@ -468,7 +467,7 @@ pub async fn cancel_appointment(
 async fn close(
     state: &AppState,
     staff: &Staff,
-    id: Uuid,
+    id: AppointmentId,
     transition: Transition,
 ) -> ApiResult<Json<Appointment>> {
     staff.require(state, Permission::ScheduleWrite).await?;
@@ -499,7 +498,7 @@ async fn close(
 pub async fn complete_appointment(
     State(state): State<AppState>,
     staff: Staff,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<AppointmentId>,
 ) -> ApiResult<Json<Appointment>> {
     close(&state, &staff, id, Transition::Complete).await
 }
@@ -510,7 +509,7 @@ pub async fn complete_appointment(
 pub async fn no_show_appointment(
     State(state): State<AppState>,
     staff: Staff,
-    ApiPath(id): ApiPath<Uuid>,
+    ApiPath(id): ApiPath<AppointmentId>,
 ) -> ApiResult<Json<Appointment>> {
     close(&state, &staff, id, Transition::NoShow).await
 }

@@ -5,10 +5,10 @@ use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use domain::practice::Permission;
 use domain::schedule::Span;
+use domain::{AppointmentId, PractitionerId, RoomId};
 use platform::auth::Staff;
 use platform::db::TenantTx;
 use platform::{ApiError, ApiResult, AppState};
-use uuid::Uuid;
 
 use super::store::Placement;
 use crate::availability::{Calendar, TypeTiming, free_room, room_busy};
@@ -23,12 +23,12 @@ pub(crate) async fn place(
     state: &AppState,
     staff: &Staff,
     tz: Tz,
-    practitioner: (Uuid, bool),
+    practitioner: (PractitionerId, bool),
     timing: &TypeTiming,
     starts_at: DateTime<Utc>,
-    room: Option<Uuid>,
+    room: Option<RoomId>,
     outside_hours: bool,
-    skip: Option<Uuid>,
+    skip: Option<AppointmentId>,
 ) -> ApiResult<Placement> {
     let (practitioner, active) = practitioner;
     if !active {

@@ -9,9 +9,9 @@
 //! overlaps take it exclusively, so the two kinds cannot race past each other.
 
 use chrono::{DateTime, Utc};
-use domain::PracticeId;
 use domain::appointment::{AppointmentStatus, ChangedVia};
 use domain::schedule::Span;
+use domain::{AppointmentId, AppointmentTypeId, PatientId, PracticeId, PractitionerId, RoomId};
 use platform::db::TenantTx;
 use sqlx::postgres::types::PgRange;
 use uuid::Uuid;
@@ -21,11 +21,11 @@ use super::error::ChangeError;
 /// One appointment as stored.
 #[derive(sqlx::FromRow)]
 pub(crate) struct Row {
-    pub(crate) appointment_id: Uuid,
-    pub(crate) practitioner_id: Uuid,
-    pub(crate) patient_id: Option<Uuid>,
-    pub(crate) type_id: Uuid,
-    pub(crate) room_id: Option<Uuid>,
+    pub(crate) appointment_id: AppointmentId,
+    pub(crate) practitioner_id: PractitionerId,
+    pub(crate) patient_id: Option<PatientId>,
+    pub(crate) type_id: AppointmentTypeId,
+    pub(crate) room_id: Option<RoomId>,
     pub(crate) starts_at: DateTime<Utc>,
     pub(crate) ends_at: DateTime<Utc>,
     #[sqlx(try_from = "String")]
@@ -46,7 +46,7 @@ pub(crate) const COLUMNS: &str = "appointment_id, practitioner_id, patient_id, t
 /// Reads one appointment, locked for a change when `for_update`.
 pub(crate) async fn load(
     tx: &mut TenantTx,
-    id: Uuid,
+    id: AppointmentId,
     for_update: bool,
 ) -> Result<Row, ChangeError> {
     let lock = if for_update { " for update" } else { "" };
@@ -62,7 +62,7 @@ pub(crate) async fn load(
 /// The patient's next booked appointment, locked.
 pub(crate) async fn next_booked(
     tx: &mut TenantTx,
-    patient: Uuid,
+    patient: PatientId,
 ) -> Result<Option<Row>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from scheduling.appointment
@@ -77,10 +77,10 @@ pub(crate) async fn next_booked(
 
 /// Where and when an appointment goes, checked against the practitioner's calendar.
 pub(crate) struct Placement {
-    pub(crate) practitioner: Uuid,
+    pub(crate) practitioner: PractitionerId,
     pub(crate) appt: Span,
     pub(crate) blocked: Span,
-    pub(crate) room: Option<Uuid>,
+    pub(crate) room: Option<RoomId>,
 }
 
 /// Boxed futures without pulling in the `futures` crate.
@@ -95,7 +95,7 @@ pub(crate) async fn guarded_write<F>(
     practice: PracticeId,
     p: &Placement,
     overlap: bool,
-    skip: Option<Uuid>,
+    skip: Option<AppointmentId>,
     write: F,
 ) -> Result<Row, ChangeError>
 where
@@ -103,7 +103,7 @@ where
 {
     let range = PgRange::from(p.blocked.start..p.blocked.end);
     // Lock, deliberate-overlap check and lapsed holds in one round trip.
-    let deliberate: Option<Uuid> =
+    let deliberate: Option<AppointmentId> =
         sqlx::query_scalar("select scheduling.prepare_write($1, $2, $3, $4, $5)")
             .bind(p.practitioner)
             .bind(range)
@@ -142,7 +142,7 @@ where
         // The statuses are spelled out (not bound) so that the planner can use the partial
         // exclusion index, whose predicate names them (`AppointmentStatus::occupies_slot`; the
         // vocabulary test keeps the two in step).
-        let other: Option<Uuid> = sqlx::query_scalar(
+        let other: Option<AppointmentId> = sqlx::query_scalar(
             r#"select appointment_id from scheduling.appointment
                 where status in ('held', 'booked') and overlap_reason is null and blocked && $2
                   and starts_at > lower($2) - interval '12 hours' and starts_at < upper($2) + interval '12 hours'
@@ -173,8 +173,8 @@ fn write_error(e: sqlx::Error) -> ChangeError {
 /// occurrences and waitlist bookings.
 pub(crate) struct NewRow {
     pub(crate) practice: PracticeId,
-    pub(crate) patient: Option<Uuid>,
-    pub(crate) type_id: Uuid,
+    pub(crate) patient: Option<PatientId>,
+    pub(crate) type_id: AppointmentTypeId,
     /// A hold lasting this many minutes; a booking when absent.
     pub(crate) held_minutes: Option<i32>,
     pub(crate) series: Option<Uuid>,
@@ -263,8 +263,8 @@ pub(crate) async fn move_to(
 /// A held slot becomes `patient`'s booking.
 pub(crate) async fn set_booked(
     tx: &mut TenantTx,
-    id: Uuid,
-    patient: Uuid,
+    id: AppointmentId,
+    patient: PatientId,
 ) -> Result<Row, ChangeError> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "update scheduling.appointment set status = $3, patient_id = $2, hold_expires_at = null, version = version + 1
@@ -281,7 +281,7 @@ pub(crate) async fn set_booked(
 /// Cancelled, by a staff member or by the patient's reply.
 pub(crate) async fn set_cancelled(
     tx: &mut TenantTx,
-    id: Uuid,
+    id: AppointmentId,
     staff: Option<Uuid>,
     via: ChangedVia,
     reason: &str,
@@ -304,7 +304,7 @@ pub(crate) async fn set_cancelled(
 /// Completed or no-show.
 pub(crate) async fn set_closed(
     tx: &mut TenantTx,
-    id: Uuid,
+    id: AppointmentId,
     to: AppointmentStatus,
 ) -> Result<Row, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
@@ -319,7 +319,7 @@ pub(crate) async fn set_closed(
 /// Confirmed by the patient (the version is not raised: nothing the reminders depend on moved).
 pub(crate) async fn set_confirmed(
     tx: &mut TenantTx,
-    id: Uuid,
+    id: AppointmentId,
     via: ChangedVia,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
