@@ -5,6 +5,7 @@ use std::collections::BTreeSet;
 
 use domain::appointment::{AppointmentStatus, ChangedVia};
 use domain::message::MessageState;
+use domain::waitlist::{EntryStatus, OfferStatus};
 use praxis_tests::*;
 
 /// The quoted values in a constraint's definition.
@@ -35,6 +36,8 @@ async fn every_vocabulary_matches_its_check_constraint() {
         ("appointment_confirmed_via", spellings(ChangedVia::ALL)),
         ("appointment_cancelled_via", spellings(ChangedVia::ALL)),
         ("message_state", spellings(MessageState::ALL)),
+        ("waitlist_entry_status", spellings(EntryStatus::ALL)),
+        ("waitlist_offer_status", spellings(OfferStatus::ALL)),
     ];
     for (constraint, rust) in pairs {
         assert_eq!(

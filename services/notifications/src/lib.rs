@@ -1,10 +1,12 @@
 //! Notifications: SMS reminders and other patient messages through LINK Mobility, delivery
-//! reports, replies and opt-out. See `planning` (which messages exist and when), `sending` (the
-//! send worker and its exactly-once argument) and `hooks` (provider callbacks).
+//! reports, replies and opt-out. See `planning` (which messages exist and when), `outbox` (the
+//! route and send job written with each message), `send` (the send worker and its exactly-once
+//! argument) and `hooks` (provider callbacks).
 
 pub mod api;
 pub mod hooks;
 pub mod hooks_doc;
+pub mod outbox;
 pub mod planning;
 pub mod providers;
 pub mod replies;

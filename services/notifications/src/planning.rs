@@ -12,14 +12,15 @@
 use chrono::{DateTime, Duration, NaiveTime, Utc};
 use chrono_tz::Tz;
 use domain::appointment::AppointmentStatus;
-use domain::jobs::{AppointmentChanged, MessageRequest, SendMessage};
+use domain::jobs::{AppointmentChanged, MessageRequest};
 use domain::message::MessageState;
 use domain::reminders::{Decision, QuietHours, plan};
 use domain::schedule::boundary;
-use domain::{AppointmentTypeId, MessageId, PatientId, PracticeId};
+use domain::{AppointmentTypeId, MessageId};
 use platform::AppState;
 use platform::db::TenantTx;
-use platform::jobs::enqueue_keyed;
+
+use crate::outbox::{route, schedule_send};
 
 /// What an appointment-changed event did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -85,53 +86,6 @@ pub(crate) async fn rules(
     .bind(type_id)
     .fetch_one(&mut **tx)
     .await
-}
-
-/// Writes the route of a new message (its reference → practice), so that a delivery report
-/// can find it even when it overtakes the commit that records the send.
-async fn route(
-    tx: &mut TenantTx,
-    practice: PracticeId,
-    message: MessageId,
-    patient: PatientId,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        r#"insert into notifications.route (reference, practice_id, patient_id) values ($1, $2, $3)
-           on conflict (reference) do nothing"#,
-    )
-    .bind(reference(message))
-    .bind(practice.as_uuid())
-    .bind(patient)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-/// Enqueues the send job of a message for `at` (one job per message and moment).
-pub(crate) async fn schedule_send(
-    tx: &mut TenantTx,
-    practice: PracticeId,
-    message: MessageId,
-    at: DateTime<Utc>,
-) -> sqlx::Result<()> {
-    let key = format!("send:{message}:{}", at.timestamp_millis());
-    schedule_send_keyed(tx, practice, message, at, &key).await
-}
-
-/// [`schedule_send`] with the caller's idempotency key.
-pub(crate) async fn schedule_send_keyed(
-    tx: &mut TenantTx,
-    practice: PracticeId,
-    message: MessageId,
-    at: DateTime<Utc>,
-    key: &str,
-) -> sqlx::Result<()> {
-    let job = SendMessage {
-        practice_id: practice,
-        message_id: message,
-    };
-    enqueue_keyed(tx, &job, at, key).await?;
-    Ok(())
 }
 
 /// Handles `notifications.appointment-changed`.
@@ -202,16 +156,7 @@ pub async fn appointment_changed(
             );
             let (state, due, reason) = match decision {
                 Decision::SendAt(t) => (MessageState::Scheduled, t, None),
-                Decision::Skip(why) => (
-                    MessageState::Skipped,
-                    now,
-                    Some(
-                        serde_json::to_value(why)?
-                            .as_str()
-                            .unwrap_or("skipped")
-                            .to_owned(),
-                    ),
-                ),
+                Decision::Skip(why) => (MessageState::Skipped, now, Some(why.as_str().to_owned())),
             };
             // A reminder cancelled by a move comes back when the appointment moves back.
             let written: Option<MessageId> = sqlx::query_scalar(
@@ -296,9 +241,4 @@ pub async fn request_message(state: &AppState, payload: serde_json::Value) -> an
     }
     tx.commit().await?;
     Ok(written.is_some())
-}
-
-/// The reference sent to the provider and echoed in its reports: the message id, nothing else.
-pub fn reference(message: MessageId) -> String {
-    message.as_uuid().simple().to_string()
 }

@@ -17,6 +17,7 @@ use domain::jobs::{MessageRequest, SlotFreed};
 use domain::practice::Permission;
 use domain::schedule::Span;
 use domain::templates::MessageKind;
+use domain::waitlist::{EntryStatus, OfferStatus};
 use platform::audit::{self, Action};
 use platform::auth::Staff;
 use platform::error::ResultExt;
@@ -92,8 +93,8 @@ pub struct Entry {
     /// Latest local end.
     #[schema(value_type = Option<String>)]
     pub latest_time: Option<NaiveTime>,
-    /// `waiting`, `booked` or `withdrawn`.
-    pub status: String,
+    /// Where it stands.
+    pub status: EntryStatus,
     /// The appointment booked from an offer.
     pub appointment_id: Option<AppointmentId>,
     /// Joined at; the order of offers.
@@ -225,8 +226,8 @@ pub struct Offer {
     pub practitioner_id: PractitionerId,
     /// Start.
     pub starts_at: DateTime<FixedOffset>,
-    /// `open`, `accepted`, `declined`, `taken` or `expired`.
-    pub status: String,
+    /// What became of it (`expired` once past its time, even before the expiry job ran).
+    pub status: OfferStatus,
     /// Until when it can be accepted.
     pub expires_at: DateTime<FixedOffset>,
     /// The appointment booked by accepting.
@@ -238,7 +239,7 @@ type OfferRow = (
     Uuid,
     PractitionerId,
     DateTime<Utc>,
-    String,
+    OfferStatus,
     DateTime<Utc>,
     Option<AppointmentId>,
 );
@@ -258,11 +259,11 @@ type AcceptRow = (
     Uuid,
     PractitionerId,
     DateTime<Utc>,
-    String,
+    OfferStatus,
     DateTime<Utc>,
     PatientId,
     AppointmentTypeId,
-    String,
+    EntryStatus,
 );
 
 /// Lists the offers made to an entry.
@@ -427,7 +428,7 @@ pub async fn accept_offer(
     .await?;
     let (entry, practitioner, starts_at, status, expires_at, patient, type_id, entry_status) =
         offer.ok_or_else(|| ApiError::not_found("offer_not_found", "offer_id"))?;
-    if status != "open" || entry_status != "waiting" {
+    if status != OfferStatus::Open || entry_status != EntryStatus::Waiting {
         return Err(
             ApiError::conflict("offer_not_open", format!("the offer is {status}"))
                 .with_field("offer_id"),

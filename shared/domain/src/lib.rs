@@ -21,6 +21,7 @@ pub mod sms;
 pub mod templates;
 pub mod text;
 pub mod vocabulary;
+pub mod waitlist;
 
 pub use ids::{
     AppointmentId, AppointmentTypeId, AuditId, MessageId, PatientId, PracticeId, PractitionerId,

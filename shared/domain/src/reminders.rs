@@ -36,15 +36,9 @@ impl QuietHours {
     }
 }
 
-/// Why a reminder is not sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SkipReason {
-    /// Booked (or moved) too close to the appointment for the reminder to help.
-    TooLate,
-    /// Every moment between now and the appointment is in quiet hours.
-    QuietHours,
-}
+/// Why a reminder is not sent: planning can only find it too late or inside quiet hours (the
+/// message vocabulary's [`SkipReason::TooLate`] and [`SkipReason::QuietHours`]).
+pub use crate::message::SkipReason;
 
 /// What to do with a reminder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -193,7 +193,7 @@ pub async fn retry_message(
     .bind(id)
     .fetch_one(&mut *tx)
     .await?;
-    crate::planning::schedule_send(&mut tx, staff.practice(), id, Utc::now()).await?;
+    crate::outbox::schedule_send(&mut tx, staff.practice(), id, Utc::now()).await?;
     tx.commit().await?;
     Ok(Json(row))
 }

@@ -69,7 +69,7 @@ pub(super) fn decide(
     }
     let lead = Duration::minutes(m.min_lead_minutes.into());
     if kind == MessageKind::Reminder {
-        let booked = m.appt_status.as_deref() == Some(AppointmentStatus::Booked.as_str());
+        let booked = m.appt_status == Some(AppointmentStatus::Booked);
         if !booked || m.appt_starts_at != m.starts_at {
             return Verdict::Skip(SkipReason::AppointmentChanged);
         }
@@ -146,7 +146,7 @@ mod tests {
             min_lead_minutes: 60,
             quiet_start: NaiveTime::from_hms_opt(22, 0, 0).unwrap(),
             quiet_end: NaiveTime::from_hms_opt(8, 0, 0).unwrap(),
-            appt_status: Some("booked".into()),
+            appt_status: Some(AppointmentStatus::Booked),
             appt_starts_at: Some(starts),
             template: None,
             practitioner_name: None,
@@ -205,7 +205,7 @@ mod tests {
         let mut moved = due();
         moved.appt_starts_at = moved.starts_at.map(|s| s + Duration::hours(1));
         let mut cancelled = due();
-        cancelled.appt_status = Some("cancelled".into());
+        cancelled.appt_status = Some(AppointmentStatus::Cancelled);
         for m in [moved, cancelled] {
             assert_eq!(
                 verdict(&m, false, now()),

@@ -1,6 +1,7 @@
 //! The row the send job reads: a message with everything deciding and rendering it needs.
 
 use chrono::{DateTime, NaiveTime, Utc};
+use domain::appointment::AppointmentStatus;
 use domain::message::MessageState;
 use domain::{MessageId, PatientId};
 
@@ -31,7 +32,7 @@ pub(super) struct Loaded {
     pub(super) min_lead_minutes: i32,
     pub(super) quiet_start: NaiveTime,
     pub(super) quiet_end: NaiveTime,
-    pub(super) appt_status: Option<String>,
+    pub(super) appt_status: Option<AppointmentStatus>,
     pub(super) appt_starts_at: Option<DateTime<Utc>>,
     pub(super) template: Option<String>,
     pub(super) practitioner_name: Option<String>,

@@ -37,8 +37,8 @@ use platform::AppState;
 use platform::db::TenantTx;
 use platform::egress::{self, Disclosure};
 
-pub use crate::planning::reference;
-use crate::planning::schedule_send;
+pub use crate::outbox::reference;
+use crate::outbox::schedule_send;
 use crate::providers::{Provider, Providers, SmsProvider};
 use batch::{Loader, Recorder};
 use decide::Verdict;
@@ -184,7 +184,7 @@ pub async fn send(
             let mut t = open(state, practice, &mut tx).await?;
             let key = format!("send:{id}:reconcile:{}", now.timestamp_micros());
             later(&mut t, id, until).await?;
-            crate::planning::schedule_send_keyed(&mut t, practice, id, until, &key).await?;
+            crate::outbox::schedule_send_keyed(&mut t, practice, id, until, &key).await?;
             t.commit().await?;
             return Ok(SendOutcome::AwaitingReport);
         }

@@ -9,7 +9,7 @@ use platform::egress;
 use platform::patients::ContactSource;
 
 use super::batch::{Accepted, Recorder};
-use crate::planning::schedule_send;
+use crate::outbox::schedule_send;
 use crate::providers::SendError;
 
 /// Attempts before a message is dead (listed for practice admins).

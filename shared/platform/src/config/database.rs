@@ -2,8 +2,7 @@
 
 use secrecy::SecretString;
 
-use super::ConfigError;
-use super::source::{Source, err};
+use super::source::{ConfigError, Source, err};
 
 /// The database the server uses when `DATABASE_URL` is not set.
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/praxis";

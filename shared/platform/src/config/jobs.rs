@@ -3,8 +3,7 @@
 
 use std::time::Duration;
 
-use super::ConfigError;
-use super::source::Source;
+use super::source::{ConfigError, Source};
 
 /// Background work.
 #[derive(Clone)]

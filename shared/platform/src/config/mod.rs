@@ -19,25 +19,7 @@ pub use jobs::JobSettings;
 pub use security::SecuritySettings;
 pub use server::{LogFormat, PublicMetrics, ServerSettings};
 pub use sms::{SmsProviderSettings, SmsSettings};
-
-/// Where the server runs; production refuses development shortcuts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Environment {
-    /// Local development and tests: a fixed development master key is allowed.
-    Development,
-    /// Production: every secret must be configured.
-    Production,
-}
-
-/// A configuration error, naming the variable.
-#[derive(Debug, thiserror::Error)]
-#[error("{variable}: {problem}")]
-pub struct ConfigError {
-    /// The environment variable.
-    pub variable: &'static str,
-    /// What is wrong with it.
-    pub problem: String,
-}
+pub use source::{ConfigError, Environment};
 
 /// Everything the server needs to start, by section.
 #[derive(Clone)]

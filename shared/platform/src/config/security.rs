@@ -5,8 +5,7 @@ use std::time::Duration;
 use base64::Engine;
 use secrecy::SecretString;
 
-use super::ConfigError;
-use super::source::{Source, err};
+use super::source::{ConfigError, Source, err};
 use crate::crypto::MasterKey;
 
 /// The development master key: 32 bytes, known to everyone, refused in production.

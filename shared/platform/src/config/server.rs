@@ -5,8 +5,7 @@ use std::net::SocketAddr;
 
 use secrecy::SecretString;
 
-use super::source::{Source, err};
-use super::{ConfigError, Environment};
+use super::source::{ConfigError, Environment, Source, err};
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,8 +5,7 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use super::ConfigError;
-use super::source::{Source, err};
+use super::source::{ConfigError, Source, err};
 
 /// Which SMS provider sends, with its credentials.
 #[derive(Clone)]

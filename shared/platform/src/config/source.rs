@@ -1,7 +1,24 @@
 //! Reading variables: one lookup (the process environment, or a map in tests) and the parsers
 //! every section uses, each error naming its variable.
 
-use super::{ConfigError, Environment};
+/// Where the server runs; production refuses development shortcuts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    /// Local development and tests: a fixed development master key is allowed.
+    Development,
+    /// Production: every secret must be configured.
+    Production,
+}
+
+/// A configuration error, naming the variable.
+#[derive(Debug, thiserror::Error)]
+#[error("{variable}: {problem}")]
+pub struct ConfigError {
+    /// The environment variable.
+    pub variable: &'static str,
+    /// What is wrong with it.
+    pub problem: String,
+}
 
 /// The variables, as one lookup; blank values count as unset.
 pub(crate) struct Source<'a> {
