@@ -1,5 +1,7 @@
 //! Invoicing: invoices, credit notes and payments (Stripe). Built in its own issue; this crate already takes part in routing, `--only` and OpenAPI.
 
+pub mod stripe;
+
 use platform::ApiRouter;
 
 /// This service's routes.
