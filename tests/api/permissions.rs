@@ -80,6 +80,30 @@ async fn every_role_gets_exactly_what_the_matrix_allows() {
             role.allows(Permission::StaffManage),
             "{role:?} staff"
         );
+        let invoices = app.call("GET", "/v1/invoices", t, None).await;
+        assert_eq!(
+            invoices.status == 200,
+            role.allows(Permission::InvoiceRead),
+            "{role:?} invoices: {}",
+            invoices.text
+        );
+        let draft = app
+            .call(
+                "POST",
+                "/v1/invoices",
+                t,
+                Some(&json!({"patient_id": patient, "lines": []})),
+            )
+            .await;
+        assert_eq!(
+            draft.status == 201,
+            role.allows(Permission::InvoiceWrite),
+            "{role:?} draft: {}",
+            draft.text
+        );
+        if draft.status != 201 {
+            assert_eq!(draft.status, 403);
+        }
     }
     // The receptionist could not overwrite the clinical text.
     let read = app

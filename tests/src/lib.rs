@@ -3,6 +3,7 @@
 //! Tests talk HTTP to it; assertions about stored data use the owner pool.
 
 pub mod bench;
+pub mod billing;
 pub mod browser;
 pub mod clinic;
 pub mod seed;
@@ -41,9 +42,9 @@ pub struct TestApp {
     pub state: platform::AppState,
 }
 
-/// Queues whose jobs may wait without a consumer here: another service still to be built, and
+/// Queues whose jobs may wait without a consumer here: claims (still to be built), and
 /// the notifications benchmark's no-op baseline.
-const AWAITING_CONSUMER: [&str; 2] = [domain::jobs::DRAFT_INVOICE, praxis::workers::NOOP_QUEUE];
+const AWAITING_CONSUMER: [&str; 2] = [domain::jobs::CLAIMABLE, praxis::workers::NOOP_QUEUE];
 
 /// At the end of every test (that has not failed already): no job failed or was killed, and
 /// no job waits in a queue nobody consumes (a typo in a queue name, a consumer not registered).

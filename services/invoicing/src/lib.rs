@@ -1,15 +1,44 @@
-//! Invoicing: invoices, credit notes and payments (Stripe). Built in its own issue; this crate already takes part in routing, `--only` and OpenAPI.
+//! Invoicing: the practice's invoicing details, tariffs, invoices and credit notes with gapless
+//! numbers, and payments. Stripe (payment links, webhooks) lives in [`stripe`].
+//!
+//! Money follows `domain::money`: each line is rounded once, half away from zero, to cents;
+//! totals are sums of lines. An invoice's states are `domain::invoice`'s; once issued, the
+//! database itself refuses any change but its payment state.
 
+mod error;
+mod events;
+pub mod invoices;
+pub mod settings;
 pub mod stripe;
+pub mod tariffs;
 
-use platform::ApiRouter;
+pub use invoices::numbering;
+
+use platform::{ApiRouter, AppState};
 
 /// This service's routes.
 pub fn router() -> ApiRouter {
     ApiRouter::with_openapi(<Api as utoipa::OpenApi>::openapi())
+        .merge(settings::router())
+        .merge(tariffs::router())
+        .merge(invoices::router())
 }
 
-/// This service's OpenAPI description.
+/// The queues this service consumes.
+pub fn workers(state: &AppState) -> Vec<platform::jobs::Consumer> {
+    use domain::jobs::DraftInvoice;
+    use platform::jobs::Consumer;
+    let s = state.clone();
+    vec![Consumer::of::<DraftInvoice, _, _>(8, 2, move |job| {
+        let state = s.clone();
+        async move {
+            let drafted = invoices::draft::draft_invoice(&state, job).await?;
+            Ok(format!("{drafted:?}"))
+        }
+    })]
+}
+
+/// What this service adds to the OpenAPI description besides its routes.
 #[derive(utoipa::OpenApi)]
-#[openapi()]
+#[openapi(tags((name = "invoicing", description = "Tariffs, invoices, credit notes and payments")))]
 pub struct Api;

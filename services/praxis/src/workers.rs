@@ -100,6 +100,7 @@ pub async fn run_baseline(
 pub fn queues(state: &AppState) -> Vec<&'static str> {
     scheduling::workers(state)
         .into_iter()
+        .chain(invoicing::workers(state))
         .chain(notifications::workers(state).unwrap_or_default())
         .map(|c| c.queue)
         .collect()
@@ -118,6 +119,7 @@ pub async fn run(
     // Each service lists the queues it consumes; this process only runs them.
     let consumers = scheduling::workers(&state)
         .into_iter()
+        .chain(invoicing::workers(&state))
         .chain(notifications::workers(&state)?);
     let mut monitor = Monitor::new();
     for c in consumers {

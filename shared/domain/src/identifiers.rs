@@ -197,6 +197,72 @@ pub fn parse_mutuality_code(input: &str) -> Result<String, IdentifierError> {
     }
 }
 
+/// An IBAN (any country, spaces allowed), checked by `iban_validate`: the ISO 13616 check
+/// digits and the country's BBAN format. Answers the electronic form (`BE68539007547034`).
+pub fn parse_iban(input: &str) -> Result<String, IdentifierError> {
+    use iban::IbanLike;
+    let iban: iban::Iban = input
+        .trim()
+        .to_ascii_uppercase()
+        .parse()
+        .map_err(|_| IdentifierError::Checksum)?;
+    Ok(iban.electronic_str().to_owned())
+}
+
+/// A BIC (ISO 9362): 8 or 11 characters, bank (4 letters), country (2 letters), location and
+/// optional branch.
+pub fn parse_bic(input: &str) -> Result<String, IdentifierError> {
+    let s = input.trim().to_ascii_uppercase();
+    let ok = (s.len() == 8 || s.len() == 11)
+        && s[..6].bytes().all(|b| b.is_ascii_uppercase())
+        && s[6..].bytes().all(|b| b.is_ascii_alphanumeric());
+    if ok {
+        Ok(s)
+    } else {
+        Err(IdentifierError::Format {
+            expected: "8 or 11",
+        })
+    }
+}
+
+/// A VAT number of a practice: `BE` and the enterprise number (10 digits, its check digits),
+/// or `NL`, 9 digits, `B` and 2 digits.
+pub fn parse_vat_number(country: Country, input: &str) -> Result<String, IdentifierError> {
+    let s: String = input
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '.')
+        .collect::<String>()
+        .to_ascii_uppercase();
+    match country {
+        Country::BE => {
+            let rest = s.strip_prefix("BE").ok_or(IdentifierError::Format {
+                expected: "BE + 10",
+            })?;
+            Ok(format!(
+                "BE{}",
+                parse_registration_number(Country::BE, rest)?
+            ))
+        }
+        Country::NL => {
+            let rest = s.strip_prefix("NL").ok_or(IdentifierError::Format {
+                expected: "NL + 12",
+            })?;
+            let b = rest.as_bytes();
+            let ok = b.len() == 12
+                && b[..9].iter().all(u8::is_ascii_digit)
+                && b[9] == b'B'
+                && b[10..].iter().all(u8::is_ascii_digit);
+            if ok {
+                Ok(s)
+            } else {
+                Err(IdentifierError::Format {
+                    expected: "NL + 12",
+                })
+            }
+        }
+    }
+}
+
 /// Belgian enterprise number (KBO/BCE): 10 digits, `97 - (first 8 mod 97)` = last 2.
 /// Dutch KvK number: 8 digits.
 pub fn parse_registration_number(country: Country, input: &str) -> Result<String, IdentifierError> {
@@ -229,6 +295,37 @@ pub fn parse_registration_number(country: Country, input: &str) -> Result<String
                 Err(IdentifierError::Format { expected: "8" })
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod payment_identifier_tests {
+    use super::*;
+
+    #[test]
+    fn ibans_bics_and_vat_numbers() {
+        assert_eq!(
+            parse_iban("be68 5390 0754 7034").unwrap(),
+            "BE68539007547034"
+        );
+        assert_eq!(
+            parse_iban("NL91ABNA0417164300").unwrap(),
+            "NL91ABNA0417164300"
+        );
+        assert!(parse_iban("BE68539007547035").is_err());
+        assert!(parse_iban("NL91ABNA041716430").is_err());
+        assert_eq!(parse_bic("gebabebb").unwrap(), "GEBABEBB");
+        assert!(parse_bic("GEBA1EBB").is_err());
+        assert_eq!(
+            parse_vat_number(Country::BE, "BE 0403.019.261").unwrap(),
+            "BE0403019261"
+        );
+        assert!(parse_vat_number(Country::BE, "BE0403019262").is_err());
+        assert_eq!(
+            parse_vat_number(Country::NL, "NL123456789B01").unwrap(),
+            "NL123456789B01"
+        );
+        assert!(parse_vat_number(Country::NL, "NL123456789C01").is_err());
     }
 }
 

@@ -115,3 +115,15 @@ new_id!(
     /// A patient's SMS reply (notifications).
     ReplyId
 );
+new_id!(
+    /// An invoice or a credit note.
+    InvoiceId
+);
+new_id!(
+    /// A tariff (one fee of an appointment type over a validity period).
+    TariffId
+);
+new_id!(
+    /// A payment received for an invoice.
+    PaymentId
+);

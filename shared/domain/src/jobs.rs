@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::{
-    AppointmentId, AppointmentTypeId, MessageId, PatientId, PracticeId, PractitionerId, ReplyId,
+    AppointmentId, AppointmentTypeId, InvoiceId, MessageId, PatientId, PracticeId, PractitionerId,
+    ReplyId,
 };
 
 /// A job payload: which queue it goes to and what makes two enqueues the same job.
@@ -33,6 +34,26 @@ pub struct DraftInvoice {
     pub appointment_id: AppointmentId,
     /// The appointment's version when the job was made.
     pub version: i32,
+}
+
+/// Claims: the insurer's share of an issued invoice or credit note is ready to be claimed
+/// (consumed by the claims service).
+pub const CLAIMABLE: &str = "claims.claimable";
+
+/// An issued invoice or credit note with an insurer share (ids only; claims re-reads it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claimable {
+    /// The practice.
+    pub practice_id: PracticeId,
+    /// The invoice or credit note.
+    pub invoice_id: InvoiceId,
+}
+
+impl Job for Claimable {
+    const QUEUE: &'static str = CLAIMABLE;
+    fn key(&self) -> String {
+        format!("claimable:{}", self.invoice_id)
+    }
 }
 
 /// Scheduling: a booked slot was freed (cancelled or moved); offer it to the waitlist.

@@ -12,6 +12,7 @@ pub mod invoice;
 pub mod jobs;
 pub mod message;
 pub mod money;
+pub mod payment_reference;
 pub mod people;
 pub mod practice;
 pub mod reminders;
@@ -24,6 +25,6 @@ pub mod vocabulary;
 pub mod waitlist;
 
 pub use ids::{
-    AppointmentId, AppointmentTypeId, AuditId, MessageId, PatientId, PracticeId, PractitionerId,
-    ReplyId, RoomId, SessionId, StaffId, SupportGrantId,
+    AppointmentId, AppointmentTypeId, AuditId, InvoiceId, MessageId, PatientId, PaymentId,
+    PracticeId, PractitionerId, ReplyId, RoomId, SessionId, StaffId, SupportGrantId, TariffId,
 };

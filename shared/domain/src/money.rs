@@ -177,6 +177,105 @@ impl fmt::Display for Money {
     }
 }
 
+/// Declares a decimal read from a JSON string with at most two decimals, from zero (or above
+/// it) up to a bound: the OpenAPI pattern states the shape, the type checks the rest.
+macro_rules! decimal_input {
+    ($(#[$meta:meta])* $name:ident, pattern = $pattern:literal, max = $max:literal, positive = $positive:literal, example = $example:literal) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub struct $name(Decimal);
+
+        impl $name {
+            /// Checks scale and range.
+            pub fn new(v: Decimal) -> Result<Self, DecimalInputError> {
+                let max = Decimal::from_str_exact($max).expect("a decimal bound");
+                if v.normalize().scale() > 2 {
+                    return Err(DecimalInputError::TooPrecise);
+                }
+                if v.is_sign_negative() && !v.is_zero() || ($positive && v.is_zero()) || v > max {
+                    return Err(DecimalInputError::OutOfRange { positive: $positive, max: $max });
+                }
+                Ok(Self(v.normalize()))
+            }
+
+            /// The value.
+            pub const fn get(self) -> Decimal {
+                self.0
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                use serde::de::Error;
+                let s = <std::borrow::Cow<'de, str> as Deserialize>::deserialize(d)?;
+                let shape_ok = !s.is_empty()
+                    && s.len() <= 16
+                    && s.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+                    && s.bytes().filter(|b| *b == b'.').count() <= 1
+                    && !s.starts_with('.')
+                    && !s.ends_with('.');
+                let v = shape_ok
+                    .then(|| Decimal::from_str_exact(&s).ok())
+                    .flatten()
+                    .ok_or_else(|| D::Error::custom(format!("{}a decimal number like \"{}\"", crate::text::FIELD_ERROR, $example)))?;
+                Self::new(v).map_err(|e| D::Error::custom(format!("{}{e}", crate::text::FIELD_ERROR)))
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(&self.0)
+            }
+        }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::Type(Type::String))
+                    .pattern(Some($pattern))
+                    .max_length(Some(16))
+                    .examples([serde_json::json!($example)])
+                    .description(Some(format!(
+                        "A decimal as a string, at most two decimals, up to {}{}",
+                        $max,
+                        if $positive { ", above zero." } else { "." }
+                    )))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
+    };
+}
+
+/// Why a decimal input was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DecimalInputError {
+    /// More than two decimals.
+    #[error("at most two decimals")]
+    TooPrecise,
+    /// Negative, zero where it must be positive, or too large.
+    #[error("must be {} and at most {max}", if *positive { "above zero" } else { "zero or more" })]
+    OutOfRange {
+        /// Whether zero is refused.
+        positive: bool,
+        /// The largest value.
+        max: &'static str,
+    },
+}
+
+decimal_input!(
+    /// An amount of money sent by a client (a unit price, a payment): euros with at most two
+    /// decimals, zero or more.
+    Amount, pattern = "^[0-9]{1,8}(\\.[0-9]{1,2})?$", max = "99999999.99", positive = false, example = "42.50"
+);
+
+decimal_input!(
+    /// A quantity on an invoice line: above zero, at most two decimals (half sessions, km).
+    Quantity, pattern = "^[0-9]{1,4}(\\.[0-9]{1,2})?$", max = "9999", positive = true, example = "1"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

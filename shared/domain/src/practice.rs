@@ -107,11 +107,16 @@ pub enum Permission {
     OverlapOverride,
     /// Object to subprocessors and read the disclosure log.
     PrivacyManage,
+    /// See invoices, credit notes, payments and tariffs.
+    InvoiceRead,
+    /// Draft, issue, credit and write off invoices; record payments and refunds; set tariffs
+    /// and the practice's invoicing details.
+    InvoiceWrite,
 }
 
 impl Permission {
     /// Every permission, for the matrix test and the README table.
-    pub const ALL: [Permission; 11] = [
+    pub const ALL: [Permission; 13] = [
         Permission::PatientRead,
         Permission::PatientWrite,
         Permission::ClinicalText,
@@ -123,6 +128,8 @@ impl Permission {
         Permission::ScheduleManage,
         Permission::OverlapOverride,
         Permission::PrivacyManage,
+        Permission::InvoiceRead,
+        Permission::InvoiceWrite,
     ];
 }
 
@@ -160,6 +167,8 @@ impl Role {
                 matches!(self, Practitioner | Receptionist | PracticeAdmin)
             }
             ClinicalText | OverlapOverride => matches!(self, Practitioner | PracticeAdmin),
+            InvoiceRead => matches!(self, Receptionist | Billing | PracticeAdmin),
+            InvoiceWrite => matches!(self, Billing | PracticeAdmin),
             AuditRead | StaffManage | SupportGrant | ScheduleManage | PrivacyManage => {
                 matches!(self, PracticeAdmin)
             }

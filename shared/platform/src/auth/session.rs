@@ -349,6 +349,8 @@ fn permission_name(p: Permission) -> &'static str {
         Permission::ScheduleManage => "schedule.manage",
         Permission::OverlapOverride => "schedule.overlap_override",
         Permission::PrivacyManage => "privacy.manage",
+        Permission::InvoiceRead => "invoice.read",
+        Permission::InvoiceWrite => "invoice.write",
     }
 }
 

@@ -1,0 +1,8 @@
+//! Invoicing over HTTP: tariffs, drafts, issue and numbering, credit notes, payments, the job
+//! that drafts from completed appointments, and what the database refuses.
+
+mod draft_job;
+mod invoices;
+mod numbering;
+mod payments;
+mod tariffs;
