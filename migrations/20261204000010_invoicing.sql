@@ -296,14 +296,14 @@ alter table core.patient
 -- A POST with an Idempotency-Key stores its answer here in its own transaction; a retry with
 -- the same key and body gets that answer back without the work being done again. The
 -- fingerprint is an HMAC (master key) of method, route and body, never a plain hash: a body
--- may hold personal data. The answer is the one the first request got (ids, numbers, amounts;
--- it may name a patient id). Kept 24 hours.
+-- may hold personal data. The answer is the one the first request got, byte for byte (ids,
+-- numbers, amounts; it may name a patient id). Kept 24 hours.
 create table core.idempotency_key (
     practice_id         uuid not null references core.practice (practice_id),
     key                 text not null constraint idempotency_key_length check (length(key) between 1 and 255),
     fingerprint         bytea not null,
     status              smallint,
-    response            jsonb,
+    response            bytea,
     created_at          timestamptz not null default now(),
     constraint idempotency_key_pkey primary key (practice_id, key)
 );

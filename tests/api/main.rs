@@ -8,6 +8,7 @@ mod egress;
 mod encryption;
 mod hardening;
 mod http;
+mod idempotency;
 mod invoicing;
 mod link;
 mod notifications;

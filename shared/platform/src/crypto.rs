@@ -66,6 +66,15 @@ impl MasterKey {
         self.keyed_hash(b"praxis/inbound-seen/v1", &fields)
     }
 
+    /// A keyed fingerprint of a request (method, path, body) for `Idempotency-Key` replays:
+    /// keyed because a body may hold personal data.
+    pub fn request_fingerprint(&self, method: &str, path: &str, body: &[u8]) -> Vec<u8> {
+        self.keyed_hash(
+            b"praxis/idempotency/v1",
+            &[method.as_bytes(), path.as_bytes(), body],
+        )
+    }
+
     /// HMAC-SHA-256 of `fields` (each length-prefixed, so no two lists collide) under a key
     /// derived from the master key for `purpose`.
     fn keyed_hash(&self, purpose: &[u8], fields: &[&[u8]]) -> Vec<u8> {

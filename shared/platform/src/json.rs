@@ -31,6 +31,15 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = json_bytes(req, state).await?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// The bytes of a JSON body: refuses another content type (415) and a body over the limit
+/// (413).
+pub async fn json_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    {
         let is_json = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -51,7 +60,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             }
             _ => ApiError::invalid_body(None, "the body could not be read"),
         })?;
-        parse_json(&bytes).map(ApiJson)
+        Ok(bytes)
     }
 }
 

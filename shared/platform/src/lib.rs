@@ -12,6 +12,7 @@ pub mod db;
 pub mod egress;
 pub mod error;
 pub mod http;
+pub mod idempotency;
 pub mod jobs;
 pub mod json;
 pub mod metrics;

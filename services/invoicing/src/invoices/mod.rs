@@ -25,6 +25,7 @@ use domain::{InvoiceId, PatientId, TariffId};
 use platform::audit::{self, Action};
 use platform::auth::Staff;
 use platform::db::TenantTx;
+use platform::idempotency::{Answer, Idempotency, Idempotent};
 use platform::json::{ApiJson, ApiPath, ApiQuery};
 use platform::{ApiError, ApiResult, ApiRouter, AppState};
 use rust_decimal::Decimal;
@@ -227,39 +228,54 @@ async fn record(
     Ok(())
 }
 
-/// Audits the change or read of `row`, commits, and answers its full view.
+/// Audits the change or read of `row` (`event`), keeps the answer with the request's
+/// idempotency key, commits, and answers the full view of `row` with `status`.
 async fn answer(
     mut tx: TenantTx,
     staff: &Staff,
-    event: &'static str,
-    action: Action,
+    idem: &Idempotency,
+    status: StatusCode,
+    (event, action): (&'static str, Action),
     row: Row,
-) -> ApiResult<Json<Invoice>> {
+) -> ApiResult<Answer> {
     record(&mut tx, staff, event, action, &row).await?;
     let view = view::detail(&mut tx, row).await?;
+    let answer = idem.answer(&mut tx, staff, status, &view).await?;
     tx.commit().await?;
-    Ok(Json(view))
+    Ok(answer)
 }
 
 /// Drafts an invoice. A draft has no number; its lines can change until it is issued.
 #[utoipa::path(post, path = "/v1/invoices", tag = "invoicing", security(("session" = [])), request_body = NewInvoice,
+    params(("Idempotency-Key" = Option<String>, Header, max_length = 255, pattern = "^[!-~]{1,255}$", description = "A retry with the same key and request gets the first answer (`Idempotent-Replayed: true`) without the work being done again; kept 24 hours")),
     responses((status = 201, body = Invoice), (status = 422, body = platform::error::Problem)))]
 pub async fn create_invoice(
     State(state): State<AppState>,
     staff: Staff,
-    ApiJson(b): ApiJson<NewInvoice>,
-) -> ApiResult<(StatusCode, Json<Invoice>)> {
+    Idempotent(idem, b): Idempotent<NewInvoice>,
+) -> ApiResult<Answer> {
     staff.require(&state, Permission::InvoiceWrite).await?;
     let specs = specs(b.lines)?;
     let mut tx = state.db().tenant(staff.practice()).await?;
+    if let Some(replay) = idem.claim(&mut tx, &staff).await? {
+        tx.commit().await?;
+        return Ok(replay);
+    }
     let lines = change::resolve(&mut tx, specs, None).await?;
     let row = change::draft(&mut tx, staff.practice(), b.patient_id, None, &lines)
         .await?
         .ok_or_else(|| {
             ApiError::internal(anyhow::anyhow!("a draft without appointment conflicted"))
         })?;
-    let view = answer(tx, &staff, "sensitive_create", Action::Create, row).await?;
-    Ok((StatusCode::CREATED, view))
+    answer(
+        tx,
+        &staff,
+        &idem,
+        StatusCode::CREATED,
+        ("sensitive_create", Action::Create),
+        row,
+    )
+    .await
 }
 
 /// Lists invoices and credit notes, newest first.
@@ -296,11 +312,19 @@ pub async fn get_invoice(
     State(state): State<AppState>,
     staff: Staff,
     ApiPath(id): ApiPath<InvoiceId>,
-) -> ApiResult<Json<Invoice>> {
+) -> ApiResult<Answer> {
     staff.require(&state, Permission::InvoiceRead).await?;
     let mut tx = state.db().tenant(staff.practice()).await?;
     let row = store::load(&mut tx, id, false).await?;
-    answer(tx, &staff, "sensitive_read", Action::Read, row).await
+    answer(
+        tx,
+        &staff,
+        &Idempotency::none(),
+        StatusCode::OK,
+        ("sensitive_read", Action::Read),
+        row,
+    )
+    .await
 }
 
 /// Throws a draft away. Issued invoices are never deleted: they are credited.
@@ -331,7 +355,7 @@ pub async fn add_invoice_lines(
     staff: Staff,
     ApiPath(id): ApiPath<InvoiceId>,
     ApiJson(b): ApiJson<NewInvoiceLines>,
-) -> ApiResult<Json<Invoice>> {
+) -> ApiResult<Answer> {
     staff.require(&state, Permission::InvoiceWrite).await?;
     if b.lines.is_empty() {
         return Err(ApiError::invalid_field("lines", "at least one line"));
@@ -341,7 +365,15 @@ pub async fn add_invoice_lines(
     let current = store::load(&mut tx, id, true).await?;
     let lines = change::resolve(&mut tx, specs, None).await?;
     let row = change::add_lines(&mut tx, staff.practice(), &current, &lines).await?;
-    answer(tx, &staff, "sensitive_update", Action::Update, row).await
+    answer(
+        tx,
+        &staff,
+        &Idempotency::none(),
+        StatusCode::OK,
+        ("sensitive_update", Action::Update),
+        row,
+    )
+    .await
 }
 
 /// Removes a line from a draft.
@@ -353,44 +385,65 @@ pub async fn remove_invoice_line(
     State(state): State<AppState>,
     staff: Staff,
     ApiPath((id, line_no)): ApiPath<(InvoiceId, Int<1, 200>)>,
-) -> ApiResult<Json<Invoice>> {
+) -> ApiResult<Answer> {
     staff.require(&state, Permission::InvoiceWrite).await?;
     let mut tx = state.db().tenant(staff.practice()).await?;
     let current = store::load(&mut tx, id, true).await?;
     let row = change::remove_line(&mut tx, &current, line_no.get_i32()).await?;
-    answer(tx, &staff, "sensitive_update", Action::Update, row).await
+    answer(
+        tx,
+        &staff,
+        &Idempotency::none(),
+        StatusCode::OK,
+        ("sensitive_update", Action::Update),
+        row,
+    )
+    .await
 }
 
 /// Issues a draft: it gets the next number of the practice's invoice series for this year, an
 /// issue and a due date and its payment reference, and never changes again.
 #[utoipa::path(post, path = "/v1/invoices/{invoice_id}/issue", tag = "invoicing", security(("session" = [])),
-    params(("invoice_id" = InvoiceId, Path, description = "The draft")),
+    params(("invoice_id" = InvoiceId, Path, description = "The draft"), ("Idempotency-Key" = Option<String>, Header, max_length = 255, pattern = "^[!-~]{1,255}$", description = "A retry with the same key and request gets the first answer (`Idempotent-Replayed: true`) without the work being done again; kept 24 hours")),
     responses((status = 200, body = Invoice), (status = 409, description = "Not a draft, or the practice's invoicing details are incomplete", body = platform::error::Problem),
               (status = 422, description = "The draft has no lines", body = platform::error::Problem)))]
 pub async fn issue_invoice(
     State(state): State<AppState>,
     staff: Staff,
     ApiPath(id): ApiPath<InvoiceId>,
-) -> ApiResult<Json<Invoice>> {
+    idem: Idempotency,
+) -> ApiResult<Answer> {
     staff.require(&state, Permission::InvoiceWrite).await?;
     let mut tx = state.db().tenant(staff.practice()).await?;
+    if let Some(replay) = idem.claim(&mut tx, &staff).await? {
+        tx.commit().await?;
+        return Ok(replay);
+    }
     let current = store::load(&mut tx, id, true).await?;
     let row = change::issue(&mut tx, staff.practice(), &current, Some(staff.staff_id())).await?;
-    answer(tx, &staff, "invoice_issued", Action::Update, row).await
+    answer(
+        tx,
+        &staff,
+        &idem,
+        StatusCode::OK,
+        ("invoice_issued", Action::Update),
+        row,
+    )
+    .await
 }
 
 /// Corrects an issued invoice with a credit note (numbered in the credit note series): all
 /// lines not yet credited, or the lines named. Answers the credit note.
 #[utoipa::path(post, path = "/v1/invoices/{invoice_id}/credit-notes", tag = "invoicing", security(("session" = [])),
-    params(("invoice_id" = InvoiceId, Path, description = "The invoice")), request_body = NewCreditNote,
+    params(("invoice_id" = InvoiceId, Path, description = "The invoice"), ("Idempotency-Key" = Option<String>, Header, max_length = 255, pattern = "^[!-~]{1,255}$", description = "A retry with the same key and request gets the first answer (`Idempotent-Replayed: true`) without the work being done again; kept 24 hours")), request_body = NewCreditNote,
     responses((status = 201, body = Invoice), (status = 409, description = "Not creditable, or a line is already credited", body = platform::error::Problem),
               (status = 422, body = platform::error::Problem)))]
 pub async fn credit_invoice(
     State(state): State<AppState>,
     staff: Staff,
     ApiPath(id): ApiPath<InvoiceId>,
-    ApiJson(b): ApiJson<NewCreditNote>,
-) -> ApiResult<(StatusCode, Json<Invoice>)> {
+    Idempotent(idem, b): Idempotent<NewCreditNote>,
+) -> ApiResult<Answer> {
     staff.require(&state, Permission::InvoiceWrite).await?;
     let nos: Option<Vec<i32>> = b
         .line_nos
@@ -399,6 +452,10 @@ pub async fn credit_invoice(
         return Err(ApiError::invalid_field("line_nos", "1 to 200 line numbers"));
     }
     let mut tx = state.db().tenant(staff.practice()).await?;
+    if let Some(replay) = idem.claim(&mut tx, &staff).await? {
+        tx.commit().await?;
+        return Ok(replay);
+    }
     let current = store::load(&mut tx, id, true).await?;
     let (note, invoice) = change::credit(
         &mut tx,
@@ -416,9 +473,15 @@ pub async fn credit_invoice(
         &invoice,
     )
     .await?;
-    let view = view::detail(&mut tx, note).await?;
-    tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(view)))
+    answer(
+        tx,
+        &staff,
+        &idem,
+        StatusCode::CREATED,
+        ("sensitive_create", Action::Create),
+        note,
+    )
+    .await
 }
 
 /// Writes off what is still owed on an issued invoice.
@@ -429,26 +492,34 @@ pub async fn write_off_invoice(
     State(state): State<AppState>,
     staff: Staff,
     ApiPath(id): ApiPath<InvoiceId>,
-) -> ApiResult<Json<Invoice>> {
+) -> ApiResult<Answer> {
     staff.require(&state, Permission::InvoiceWrite).await?;
     let mut tx = state.db().tenant(staff.practice()).await?;
     let current = store::load(&mut tx, id, true).await?;
     let row = change::write_off(&mut tx, &current).await?;
-    answer(tx, &staff, "invoice_written_off", Action::Update, row).await
+    answer(
+        tx,
+        &staff,
+        &Idempotency::none(),
+        StatusCode::OK,
+        ("invoice_written_off", Action::Update),
+        row,
+    )
+    .await
 }
 
 /// Records a payment received at the desk or by bank transfer. Partial payments and
 /// overpayments are accepted; the invoice's status and balance follow.
 #[utoipa::path(post, path = "/v1/invoices/{invoice_id}/payments", tag = "invoicing", security(("session" = [])),
-    params(("invoice_id" = InvoiceId, Path, description = "The invoice")), request_body = NewManualPayment,
+    params(("invoice_id" = InvoiceId, Path, description = "The invoice"), ("Idempotency-Key" = Option<String>, Header, max_length = 255, pattern = "^[!-~]{1,255}$", description = "A retry with the same key and request gets the first answer (`Idempotent-Replayed: true`) without the work being done again; kept 24 hours")), request_body = NewManualPayment,
     responses((status = 201, body = Invoice), (status = 409, description = "The invoice does not take payments (draft, paid, credited, written off)", body = platform::error::Problem),
               (status = 422, body = platform::error::Problem)))]
 pub async fn record_payment(
     State(state): State<AppState>,
     staff: Staff,
     ApiPath(id): ApiPath<InvoiceId>,
-    ApiJson(b): ApiJson<NewManualPayment>,
-) -> ApiResult<(StatusCode, Json<Invoice>)> {
+    Idempotent(idem, b): Idempotent<NewManualPayment>,
+) -> ApiResult<Answer> {
     staff.require(&state, Permission::InvoiceWrite).await?;
     if !change::manual_method(b.method) {
         return Err(ApiError::invalid_field(
@@ -460,6 +531,10 @@ pub async fn record_payment(
         return Err(ApiError::invalid_field("amount", "must be above zero"));
     }
     let mut tx = state.db().tenant(staff.practice()).await?;
+    if let Some(replay) = idem.claim(&mut tx, &staff).await? {
+        tx.commit().await?;
+        return Ok(replay);
+    }
     let current = store::load(&mut tx, id, true).await?;
     let today = change::practice_place(&mut tx).await?.today();
     let received_on = b.received_on.unwrap_or(today);
@@ -477,6 +552,13 @@ pub async fn record_payment(
         by: Some(staff.staff_id()),
     };
     let (_, row) = change::record_payment(&mut tx, staff.practice(), &current, &payment).await?;
-    let view = answer(tx, &staff, "payment_recorded", Action::Update, row).await?;
-    Ok((StatusCode::CREATED, view))
+    answer(
+        tx,
+        &staff,
+        &idem,
+        StatusCode::CREATED,
+        ("payment_recorded", Action::Update),
+        row,
+    )
+    .await
 }

@@ -25,6 +25,7 @@ use domain::{AppointmentId, AppointmentTypeId, PatientId, PractitionerId, RoomId
 use platform::audit::{self, Action};
 use platform::auth::Staff;
 use platform::db::TenantTx;
+use platform::idempotency::{Answer, Idempotent};
 use platform::json::{ApiJson, ApiPath};
 use platform::{ApiResult, AppState};
 use serde::{Deserialize, Serialize};
@@ -162,13 +163,14 @@ pub(crate) async fn record(
 
 /// Books an appointment.
 #[utoipa::path(post, path = "/v1/appointments", tag = "scheduling", security(("session" = [])), request_body = NewAppointment,
+    params(("Idempotency-Key" = Option<String>, Header, max_length = 255, pattern = "^[!-~]{1,255}$", description = "A retry with the same key and request gets the first answer (`Idempotent-Replayed: true`) without booking again; kept 24 hours")),
     responses((status = 201, body = Appointment), (status = 409, description = "Conflict; `conflicting_appointment_id` names the other appointment", body = platform::error::Problem),
               (status = 422, body = platform::error::Problem)))]
 pub async fn book_appointment(
     State(state): State<AppState>,
     staff: Staff,
-    ApiJson(b): ApiJson<NewAppointment>,
-) -> ApiResult<(StatusCode, Json<Appointment>)> {
+    Idempotent(idem, b): Idempotent<NewAppointment>,
+) -> ApiResult<Answer> {
     staff.require(&state, Permission::ScheduleWrite).await?;
     let overlap_reason = b.overlap_reason.map(String::from);
     let outside_hours_reason = b.outside_hours_reason.map(String::from);
@@ -176,6 +178,10 @@ pub async fn book_appointment(
         staff.require(&state, Permission::OverlapOverride).await?;
     }
     let mut tx = state.db().tenant(staff.practice()).await?;
+    if let Some(replay) = idem.claim(&mut tx, &staff).await? {
+        tx.commit().await?;
+        return Ok(replay);
+    }
     let ctx = context(&mut tx, b.appointment_type_id).await?;
     let (tz, timing, active) = (
         ctx.tz,
@@ -239,8 +245,11 @@ pub async fn book_appointment(
         )
         .await?;
     }
+    let answer = idem
+        .answer(&mut tx, &staff, StatusCode::CREATED, &row.view(tz))
+        .await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(row.view(tz))))
+    Ok(answer)
 }
 
 /// Holds a slot for a few minutes (the practice's hold time) while a booking is completed.
