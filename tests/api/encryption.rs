@@ -12,12 +12,43 @@ async fn a_database_dump_holds_no_national_number_or_clinical_text() {
     let canary_insz = insz("730412987");
     let canary_bsn = "246813581"; // passes the 11-proof
     let canary_text = format!("CANARY-PATHOLOGY-{}", uuid::Uuid::new_v4().simple());
-    app.patient(
-        &admin,
-        json!({"family_name": "Canary", "given_names": "Be", "birth_date": "1973-04-12", "sex": "male",
-               "national_number": canary_insz, "clinical_summary": canary_text}),
-    )
-    .await;
+    let canary_street = format!("Canarystraat{}", uuid::Uuid::new_v4().simple());
+    let canary_city = format!("Canarystad{}", uuid::Uuid::new_v4().simple());
+    let be = app
+        .patient(
+            &admin,
+            json!({"family_name": "Canary", "given_names": "Be", "birth_date": "1973-04-12", "sex": "male",
+                   "national_number": canary_insz, "clinical_summary": canary_text,
+                   "address": {"street": canary_street, "number": "7", "box": "2", "postcode": "9000",
+                               "city": canary_city, "country": "BE"}}),
+        )
+        .await;
+    let read = app
+        .call(
+            "GET",
+            &format!("/v1/patients/{be}"),
+            Some(&admin.token),
+            None,
+        )
+        .await;
+    assert_eq!(read.body["address"]["street"], canary_street.as_str());
+    assert_eq!(read.body["address"]["postcode"], "9000");
+    // A Dutch postcode in its usual form; a Belgian address with a Dutch postcode is refused.
+    let moved = app
+        .call("PATCH", &format!("/v1/patients/{be}"), Some(&admin.token),
+              Some(&json!({"address": {"street": canary_street, "number": "7", "postcode": "3511ab", "city": canary_city, "country": "NL"}})))
+        .await;
+    assert_eq!(moved.status, 200, "{}", moved.text);
+    assert_eq!(moved.body["address"]["postcode"], "3511 AB");
+    let wrong = app
+        .call("PATCH", &format!("/v1/patients/{be}"), Some(&admin.token),
+              Some(&json!({"address": {"street": canary_street, "number": "7", "postcode": "3511 AB", "city": canary_city, "country": "BE"}})))
+        .await;
+    assert_eq!(
+        wrong.problem(422, "invalid_field")["field"],
+        "address.postcode"
+    );
+    assert!(!wrong.text.contains("3511"), "{}", wrong.text);
     app.patient(
         &nl,
         json!({"family_name": "Canary", "given_names": "Nl", "birth_date": "1973-04-12", "sex": "male",
@@ -66,7 +97,13 @@ async fn a_database_dump_holds_no_national_number_or_clinical_text() {
         dump.contains("Canary"),
         "the dump is real and holds the patient rows"
     );
-    for canary in [canary_insz.as_str(), canary_bsn, canary_text.as_str()] {
+    for canary in [
+        canary_insz.as_str(),
+        canary_bsn,
+        canary_text.as_str(),
+        canary_street.as_str(),
+        canary_city.as_str(),
+    ] {
         assert!(!dump.contains(canary), "plain canary {canary} in the dump");
     }
 }

@@ -95,9 +95,11 @@ pub struct Tariff {
     /// Last day.
     pub valid_until: Option<NaiveDate>,
     /// Fee per unit before VAT.
+    #[serde(serialize_with = "domain::money::serialize_cents")]
     #[schema(value_type = String, example = "32.50")]
     pub fee: Decimal,
     /// The insurer's share per unit.
+    #[serde(serialize_with = "domain::money::serialize_cents")]
     #[schema(value_type = String, example = "24.37")]
     pub insurer_share: Decimal,
     /// VAT category.

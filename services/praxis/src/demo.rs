@@ -205,6 +205,14 @@ pub async fn seed(state: &AppState) -> anyhow::Result<DemoInfo> {
                     method: ConsentMethod::IntakeForm,
                     given_at: None,
                 }),
+                address: Some(domain::people::PostalAddress {
+                    street: "Veldstraat".to_owned(),
+                    number: (10 + i).to_string(),
+                    box_number: None,
+                    postcode: "9000".to_owned(),
+                    city: "Gent".to_owned(),
+                    country: "BE".to_owned(),
+                }),
             },
         )
         .await
@@ -214,6 +222,7 @@ pub async fn seed(state: &AppState) -> anyhow::Result<DemoInfo> {
         .await
         .context("Failed to commit the demo data")?;
     seed_scheduling(state, practice).await?;
+    seed_invoicing(state, practice).await?;
     Ok(DemoInfo {
         created: true,
         ..info
@@ -305,6 +314,38 @@ async fn seed_scheduling(state: &AppState, practice: PracticeId) -> anyhow::Resu
                 .await?;
         }
     }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The practice's invoicing details and a tariff for each appointment type (RIZIV/INAMI
+/// nomenclature codes, fee and insurer share); once.
+async fn seed_invoicing(state: &AppState, practice: PracticeId) -> anyhow::Result<()> {
+    let mut tx = state.db().tenant(practice).await?;
+    let has: bool = sqlx::query_scalar("select exists (select 1 from invoicing.settings)")
+        .fetch_one(&mut *tx)
+        .await?;
+    if has {
+        return Ok(());
+    }
+    sqlx::query(
+        "insert into invoicing.settings (practice_id, legal_name, street, house_number, postcode, city, country,
+             enterprise_number, iban, bic, provider_number)
+         values ($1, 'Praktijk Demo BV', 'Lindestraat', '12', '9000', 'Gent', 'BE', '0403019261',
+                 'BE68539007547034', 'GEBABEBB', '54263481527')",
+    )
+    .bind(practice)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "insert into invoicing.tariff (practice_id, tariff_id, type_id, code, label, valid_from, fee, insurer_share, vat_exemption_reason)
+         select practice_id, gen_random_uuid(), type_id, tariff_code, name, date '2020-01-01',
+                case tariff_code when '560055' then 45.00 else 32.50 end,
+                case tariff_code when '560055' then 33.75 else 24.37 end, 'VATEX-EU-132-1C'
+           from scheduling.appointment_type where tariff_code is not null",
+    )
+    .execute(&mut *tx)
+    .await?;
     tx.commit().await?;
     Ok(())
 }

@@ -177,6 +177,13 @@ impl fmt::Display for Money {
     }
 }
 
+/// Writes an amount with exactly two decimals (`"0.00"`, `"42.50"`), for
+/// `#[serde(serialize_with = "domain::money::serialize_cents")]` on API fields: a decimal read
+/// back from the database may have lost its scale (zero does).
+pub fn serialize_cents<S: serde::Serializer>(d: &Decimal, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&format_args!("{:.2}", d))
+}
+
 /// Declares a decimal read from a JSON string with at most two decimals, from zero (or above
 /// it) up to a bound: the OpenAPI pattern states the shape, the type checks the rest.
 macro_rules! decimal_input {

@@ -24,7 +24,7 @@ pub struct UnknownValue {
 macro_rules! vocabulary {
     ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
         pub enum $name {
             $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
         }
@@ -66,6 +66,20 @@ macro_rules! vocabulary {
                 s.parse()
             }
         }
+
+        // Written out rather than derived: the derive does not see a `rename` whose value comes
+        // from a macro argument, and would document the Rust names instead of the spellings.
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                use utoipa::openapi::schema::{ObjectBuilder, SchemaType, Type};
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::Type(Type::String))
+                    .enum_values(Some([$($text),+]))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
 
         impl From<$name> for &'static str {
             fn from(v: $name) -> &'static str {
@@ -149,5 +163,13 @@ mod tests {
         let e = "green".parse::<Colour>().unwrap_err();
         assert_eq!(e.vocabulary, "Colour");
         assert!(serde_json::from_str::<Colour>("\"Red\"").is_err());
+    }
+
+    #[test]
+    fn the_schema_lists_the_spellings() {
+        use utoipa::PartialSchema;
+        let schema = serde_json::to_value(Colour::schema()).unwrap();
+        assert_eq!(schema["enum"], serde_json::json!(["red", "dark_blue"]));
+        assert_eq!(<Colour as utoipa::ToSchema>::name(), "Colour");
     }
 }

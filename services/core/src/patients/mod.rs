@@ -140,6 +140,7 @@ pub async fn update_patient(
         national_number: p.national_number.apply_opt(cur.national_number),
         gp_name: p.gp_name.apply_opt(cur.gp_name),
         clinical_summary: p.clinical_summary.apply_opt(cur.clinical_summary),
+        address: p.address.apply_opt(cur.address),
     }
     .normalise(country)?;
     let pid = PatientId::from_uuid(id);

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::PatientId;
-use domain::people::{ConsentMethod, Sex};
+use domain::people::{ConsentMethod, PostalAddress, Sex};
 use domain::practice::{Country, Language};
 use platform::{ApiError, ApiResult};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -75,6 +75,9 @@ pub struct NewPatient {
     /// SMS consent given at intake.
     #[serde(default)]
     pub sms_consent: Option<ConsentInput>,
+    /// Postal address (for invoices); stored encrypted.
+    #[serde(default)]
+    pub address: Option<PostalAddress>,
 }
 
 /// Recording SMS consent.
@@ -188,6 +191,10 @@ pub struct PatientPatch {
     #[serde(default)]
     #[schema(value_type = Option<String>, max_length = 10000, pattern = r"^[^\x00-\x08\x0B-\x1F\x7F-\x9F]*$")]
     pub clinical_summary: Patch<String>,
+    /// Postal address (replaced whole); `null` removes it.
+    #[serde(default)]
+    #[schema(value_type = Option<PostalAddress>)]
+    pub address: Patch<PostalAddress>,
 }
 
 /// SMS consent as recorded.
@@ -237,6 +244,8 @@ pub struct Patient {
     /// Clinical summary; absent for roles without clinical access.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub clinical_summary: Option<String>,
+    /// Postal address.
+    pub address: Option<PostalAddress>,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// Last changed.

@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use domain::identifiers::{
     MobileNumber, NationalNumber, parse_email, parse_mutuality_code, parse_uzovi,
 };
-use domain::people::{ConsentMethod, Sex};
+use domain::people::{ConsentMethod, PostalAddress, Sex};
 use domain::practice::{Country, Language, Permission};
 use domain::{PatientId, PracticeId};
 use platform::auth::Staff;
@@ -35,6 +35,7 @@ pub(super) struct PatientData {
     pub(super) national_number: Option<String>,
     pub(super) gp_name: Option<String>,
     pub(super) clinical_summary: Option<String>,
+    pub(super) address: Option<PostalAddress>,
 }
 
 pub(super) fn opt_line(
@@ -117,6 +118,11 @@ impl PatientData {
                 self.clinical_summary.as_deref(),
                 MAX_CLINICAL,
             )?,
+            address: self
+                .address
+                .map(PostalAddress::normalise)
+                .transpose()
+                .map_err(|e| ApiError::invalid_field(format!("address.{}", e.field), e.problem))?,
         })
     }
 }
@@ -164,16 +170,26 @@ pub(super) async fn write(
         .clinical_summary
         .as_ref()
         .map(|c| keys.encrypt(field(practice, "clinical_summary_enc", id), c.as_bytes()));
+    let address = d
+        .address
+        .as_ref()
+        .map(|a| {
+            serde_json::to_vec(a)
+                .map(|json| keys.encrypt(field(practice, "address_enc", id), &json))
+                .map_err(ApiError::internal)
+        })
+        .transpose()?;
+    let address_country = d.address.as_ref().map(|a| a.country.as_str());
     let sql = if insert {
         r#"insert into core.patient (practice_id, patient_id, family_name, given_names, birth_date, sex, mobile_e164, email,
                preferred_language, insurance_country, mutuality_code, uzovi, policy_number, national_number_enc,
-               national_number_bidx, gp_name, clinical_summary_enc)
-           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"#
+               national_number_bidx, gp_name, clinical_summary_enc, address_enc, address_country)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"#
     } else {
         r#"update core.patient set family_name = $3, given_names = $4, birth_date = $5, sex = $6, mobile_e164 = $7,
                email = $8, preferred_language = $9, insurance_country = $10, mutuality_code = $11, uzovi = $12,
                policy_number = $13, national_number_enc = $14, national_number_bidx = $15, gp_name = $16,
-               clinical_summary_enc = $17
+               clinical_summary_enc = $17, address_enc = $18, address_country = $19
            where practice_id = $1 and patient_id = $2"#
     };
     sqlx::query(sql)
@@ -194,6 +210,8 @@ pub(super) async fn write(
         .bind(nn_idx)
         .bind(&d.gp_name)
         .bind(clinical)
+        .bind(address)
+        .bind(address_country)
         .execute(&mut **tx)
         .await?;
     Ok(())
@@ -201,7 +219,7 @@ pub(super) async fn write(
 
 pub(super) const COLUMNS: &str = "patient_id, family_name, given_names, birth_date, sex, mobile_e164, email, preferred_language, \
      sms_consent_at, sms_consent_method, sms_consent_withdrawn_at, insurance_country, mutuality_code, uzovi, policy_number, \
-     national_number_enc, gp_name, clinical_summary_enc, created_at, updated_at";
+     national_number_enc, gp_name, clinical_summary_enc, address_enc, created_at, updated_at";
 
 pub(super) fn internal(what: &str) -> ApiError {
     ApiError::internal(anyhow::anyhow!("invalid {what} in database"))
@@ -220,6 +238,12 @@ pub(super) fn decode(
     let cs: Option<Vec<u8>> = row.try_get("clinical_summary_enc")?;
     let clinical_summary = cs
         .map(|c| keys.decrypt_string(field(practice, "clinical_summary_enc", id), &c))
+        .transpose()?;
+    let ad: Option<Vec<u8>> = row.try_get("address_enc")?;
+    let address = ad
+        .map(|c| keys.decrypt(field(practice, "address_enc", id), &c))
+        .transpose()?
+        .map(|json| serde_json::from_slice::<PostalAddress>(&json).map_err(|_| internal("address")))
         .transpose()?;
     let sex = Sex::parse(row.try_get("sex")?).ok_or_else(|| internal("sex"))?;
     let lang =
@@ -252,6 +276,7 @@ pub(super) fn decode(
         national_number,
         gp_name: row.try_get("gp_name")?,
         clinical_summary,
+        address,
     };
     let patient = Patient {
         patient_id: id,
@@ -270,6 +295,7 @@ pub(super) fn decode(
         national_number: data.national_number.clone(),
         gp_name: data.gp_name.clone(),
         clinical_summary: data.clinical_summary.clone(),
+        address: data.address.clone(),
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     };
@@ -339,6 +365,7 @@ pub async fn insert(
         national_number: body.national_number,
         gp_name: body.gp_name,
         clinical_summary: body.clinical_summary,
+        address: body.address,
     }
     .normalise(country)?;
     let id = PatientId::new();

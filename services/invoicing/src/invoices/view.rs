@@ -40,27 +40,35 @@ pub struct Invoice {
     /// BE: the structured communication (`+++123/4567/89002+++`); NL: the invoice number.
     pub payment_reference: Option<String>,
     /// Sum of line nets.
+    #[serde(serialize_with = "domain::money::serialize_cents")]
     #[schema(value_type = String, example = "32.50")]
     pub net_total: Decimal,
     /// Sum of line VAT.
+    #[serde(serialize_with = "domain::money::serialize_cents")]
     #[schema(value_type = String, example = "0.00")]
     pub vat_total: Decimal,
     /// Net plus VAT.
+    #[serde(serialize_with = "domain::money::serialize_cents")]
     #[schema(value_type = String, example = "32.50")]
     pub total: Decimal,
     /// What the insurer pays (claimed separately).
+    #[serde(serialize_with = "domain::money::serialize_cents")]
     #[schema(value_type = String, example = "24.37")]
     pub insurer_total: Decimal,
     /// What the patient pays.
+    #[serde(serialize_with = "domain::money::serialize_cents")]
     #[schema(value_type = String, example = "8.13")]
     pub patient_total: Decimal,
     /// What the patient paid.
+    #[serde(serialize_with = "domain::money::serialize_cents")]
     #[schema(value_type = String, example = "0.00")]
     pub paid: Decimal,
     /// What credit notes took off it.
+    #[serde(serialize_with = "domain::money::serialize_cents")]
     #[schema(value_type = String, example = "0.00")]
     pub credited: Decimal,
     /// What the patient still owes; negative when paid too much.
+    #[serde(serialize_with = "domain::money::serialize_cents")]
     #[schema(value_type = String, example = "8.13")]
     pub balance: Decimal,
     /// Lines.
@@ -97,6 +105,7 @@ pub struct InvoiceLine {
     #[schema(value_type = String, example = "32.50")]
     pub unit_price: Decimal,
     /// `quantity × unit_price`, rounded half-up to cents.
+    #[serde(serialize_with = "domain::money::serialize_cents")]
     #[schema(value_type = String, example = "32.50")]
     pub net_amount: Decimal,
     /// VAT category.
@@ -107,12 +116,15 @@ pub struct InvoiceLine {
     /// Exemption reason code (category `E`).
     pub vat_exemption_reason: Option<String>,
     /// VAT, rounded per line.
+    #[serde(serialize_with = "domain::money::serialize_cents")]
     #[schema(value_type = String, example = "0.00")]
     pub vat_amount: Decimal,
     /// The insurer's share.
+    #[serde(serialize_with = "domain::money::serialize_cents")]
     #[schema(value_type = String, example = "24.37")]
     pub insurer_share: Decimal,
     /// The patient's share.
+    #[serde(serialize_with = "domain::money::serialize_cents")]
     #[schema(value_type = String, example = "8.13")]
     pub patient_share: Decimal,
 }
@@ -125,6 +137,7 @@ pub struct Payment {
     /// How it was paid.
     pub method: PaymentMethod,
     /// Amount.
+    #[serde(serialize_with = "domain::money::serialize_cents")]
     #[schema(value_type = String, example = "8.13")]
     pub amount: Decimal,
     /// When the money was received.
@@ -153,12 +166,15 @@ pub struct InvoiceSummary {
     /// Due date.
     pub due_date: Option<NaiveDate>,
     /// Total.
+    #[serde(serialize_with = "domain::money::serialize_cents")]
     #[schema(value_type = String, example = "32.50")]
     pub total: Decimal,
     /// The patient's share.
+    #[serde(serialize_with = "domain::money::serialize_cents")]
     #[schema(value_type = String, example = "8.13")]
     pub patient_total: Decimal,
     /// What the patient still owes.
+    #[serde(serialize_with = "domain::money::serialize_cents")]
     #[schema(value_type = String, example = "8.13")]
     pub balance: Decimal,
 }
