@@ -292,6 +292,10 @@ alter table core.patient
     add column address_country text constraint patient_address_country check (address_country ~ '^[A-Z]{2}$'),
     add constraint patient_address_pair check ((address_enc is null) = (address_country is null));
 
+-- Concurrent edits (platform::versions): a patient's version, raised by every change, is its
+-- ETag; a change with a stale If-Match is refused.
+alter table core.patient add column version integer not null default 1;
+
 -- Idempotency keys (platform::idempotency) ---------------------------------------------------
 -- A POST with an Idempotency-Key stores its answer here in its own transaction; a retry with
 -- the same key and body gets that answer back without the work being done again. The

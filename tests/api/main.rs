@@ -16,4 +16,5 @@ mod permissions;
 mod scheduling;
 mod support;
 mod tenancy;
+mod versions;
 mod vocabulary;

@@ -4,6 +4,7 @@
 
 use axum::Json;
 use axum::extract::State;
+use axum::response::IntoResponse;
 use domain::identifiers::{parse_bic, parse_iban, parse_registration_number, parse_vat_number};
 use domain::practice::{Country, Permission};
 use domain::text::Line;
@@ -11,6 +12,7 @@ use platform::audit::{self, Action};
 use platform::auth::Staff;
 use platform::db::TenantTx;
 use platform::json::ApiJson;
+use platform::versions::{IfMatch, etag};
 use platform::{ApiError, ApiResult, ApiRouter, AppState};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -58,6 +60,8 @@ pub struct InvoicingSettings {
     pub number_digits: i32,
     /// Days from issue to the due date.
     pub payment_terms_days: i32,
+    /// Raised by every change (0: never set); the `ETag`.
+    pub version: i32,
 }
 
 /// New invoicing details (replaces them all).
@@ -110,7 +114,7 @@ pub struct InvoicingSettingsInput {
 const SELECT: &str = "select s.legal_name, s.street, s.house_number, s.box, s.postcode, s.city, s.country, s.enterprise_number,
         s.vat_number, s.iban, s.bic, s.provider_number, coalesce(s.invoice_prefix, '') as invoice_prefix,
         coalesce(s.credit_note_prefix, 'C') as credit_note_prefix, coalesce(s.number_digits, 6) as number_digits,
-        coalesce(s.payment_terms_days, 30) as payment_terms_days
+        coalesce(s.payment_terms_days, 30) as payment_terms_days, coalesce(s.version, 0) as version
    from core.practice p left join invoicing.settings s on s.practice_id = p.practice_id";
 
 /// The practice's settings (defaults where none were set).
@@ -139,16 +143,16 @@ impl InvoicingSettings {
 
 /// Reads the practice's invoicing details.
 #[utoipa::path(get, path = "/v1/invoicing/settings", tag = "invoicing", security(("session" = [])),
-    responses((status = 200, body = InvoicingSettings)))]
+    responses((status = 200, body = InvoicingSettings, headers(("ETag" = String, description = "The settings' version")))))]
 pub async fn get_invoicing_settings(
     State(state): State<AppState>,
     staff: Staff,
-) -> ApiResult<Json<InvoicingSettings>> {
+) -> ApiResult<impl IntoResponse> {
     staff.require(&state, Permission::InvoiceRead).await?;
     let mut tx = state.db().tenant(staff.practice()).await?;
     let s = load(&mut tx).await?;
     tx.commit().await?;
-    Ok(Json(s))
+    Ok((etag(s.version), Json(s)))
 }
 
 fn postcode(country: Country, input: &str) -> Result<String, ApiError> {
@@ -183,12 +187,14 @@ fn postcode(country: Country, input: &str) -> Result<String, ApiError> {
 
 /// Replaces the practice's invoicing details. Invoices already issued keep what they printed.
 #[utoipa::path(put, path = "/v1/invoicing/settings", tag = "invoicing", security(("session" = [])), request_body = InvoicingSettingsInput,
-    responses((status = 200, body = InvoicingSettings), (status = 422, body = platform::error::Problem)))]
+    params(("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[0-9]{1,9}"(\s*,\s*(W/)?"[0-9]{1,9}")*)$"#, description = "The version (`ETag`) the change was made from; a stale one answers 412 and nothing is written")),
+    responses((status = 200, body = InvoicingSettings, headers(("ETag" = String, description = "The settings' new version"))), (status = 422, body = platform::error::Problem)))]
 pub async fn put_invoicing_settings(
     State(state): State<AppState>,
     staff: Staff,
+    if_match: IfMatch,
     ApiJson(b): ApiJson<InvoicingSettingsInput>,
-) -> ApiResult<Json<InvoicingSettings>> {
+) -> ApiResult<impl IntoResponse> {
     staff.require(&state, Permission::InvoiceWrite).await?;
     let enterprise = parse_registration_number(b.country, b.enterprise_number.as_str())
         .map_err(|e| ApiError::invalid_field("enterprise_number", e.to_string()))?;
@@ -236,6 +242,16 @@ pub async fn put_invoicing_settings(
     platform::json::range("number_digits", b.number_digits.into(), 3, 9)?;
     platform::json::range("payment_terms_days", b.payment_terms_days.into(), 0, 120)?;
     let mut tx = state.db().tenant(staff.practice()).await?;
+    // The row exists (version 0 until first set) and is locked before the version is
+    // compared, so two edits from one version cannot both pass.
+    sqlx::query("insert into invoicing.settings (practice_id, version) values ($1, 0) on conflict do nothing")
+        .bind(staff.practice())
+        .execute(&mut *tx)
+        .await?;
+    let current: i32 = sqlx::query_scalar("select version from invoicing.settings for update")
+        .fetch_one(&mut *tx)
+        .await?;
+    if_match.check(current)?;
     sqlx::query(
         r#"insert into invoicing.settings (practice_id, legal_name, street, house_number, box, postcode, city, country,
                enterprise_number, vat_number, iban, bic, provider_number, invoice_prefix, credit_note_prefix,
@@ -277,5 +293,5 @@ pub async fn put_invoicing_settings(
     audit::record(&mut tx, staff.practice(), &ev).await?;
     let s = load(&mut tx).await?;
     tx.commit().await?;
-    Ok(Json(s))
+    Ok((etag(s.version), Json(s)))
 }

@@ -235,6 +235,17 @@ impl ApiError {
         Self::new(StatusCode::CONFLICT, code, "Conflict", detail)
     }
 
+    /// 412: `If-Match` named a version that is no longer current.
+    pub fn precondition_failed() -> Self {
+        Self::new(
+            StatusCode::PRECONDITION_FAILED,
+            "stale_version",
+            "Precondition failed",
+            "it changed since it was read; read it again and retry",
+        )
+        .with_field("If-Match")
+    }
+
     /// 413: body too large.
     pub fn payload_too_large() -> Self {
         Self::new(

@@ -144,6 +144,7 @@ impl Idempotency {
                 .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             body,
             replayed: true,
+            version: None,
         }))
     }
 
@@ -172,6 +173,7 @@ impl Idempotency {
             status,
             body,
             replayed: false,
+            version: None,
         })
     }
 }
@@ -206,6 +208,15 @@ pub struct Answer {
     status: StatusCode,
     body: Vec<u8>,
     replayed: bool,
+    version: Option<i32>,
+}
+
+impl Answer {
+    /// Adds the answered resource's `ETag` (its version).
+    pub fn with_etag(mut self, version: i32) -> Self {
+        self.version = Some(version);
+        self
+    }
 }
 
 impl IntoResponse for Answer {
@@ -222,6 +233,10 @@ impl IntoResponse for Answer {
         if self.replayed {
             r.headers_mut()
                 .insert(REPLAYED_HEADER, HeaderValue::from_static("true"));
+        }
+        if let Some(v) = self.version {
+            let [(name, value)] = crate::versions::etag(v);
+            r.headers_mut().insert(name, value);
         }
         r
     }

@@ -20,6 +20,7 @@ pub mod openapi;
 pub mod patients;
 pub mod state;
 pub mod telemetry;
+pub mod versions;
 
 pub use config::Settings;
 pub use error::{ApiError, ApiResult};

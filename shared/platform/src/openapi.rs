@@ -40,6 +40,11 @@ const RESPONSES: &[(&str, &str, &str)] = &[
         "Nothing with this id exists in the practice (another practice's id answers the same).",
     ),
     (
+        "412",
+        "PreconditionFailed",
+        "`If-Match` names a version that is no longer current: someone changed it since it was read. Nothing was written; read it again.",
+    ),
+    (
         "413",
         "PayloadTooLarge",
         "The body is larger than MAX_BODY_BYTES.",
@@ -237,6 +242,13 @@ fn conventions(path: &str, op: &mut Map<String, Value>, components: &Value) {
                 .collect()
         })
         .unwrap_or_default();
+    let conditional = op
+        .get("parameters")
+        .and_then(Value::as_array)
+        .is_some_and(|ps| {
+            ps.iter()
+                .any(|p| p.get("name").and_then(Value::as_str) == Some("If-Match"))
+        });
     let sign_in = ["/v1/auth/login", "/v1/auth/setup", "/v1/auth/totp/"]
         .iter()
         .any(|p| path.starts_with(p));
@@ -261,6 +273,9 @@ fn conventions(path: &str, op: &mut Map<String, Value>, components: &Value) {
     }
     if sign_in {
         codes.extend(["401", "429"]);
+    }
+    if conditional {
+        codes.push("412");
     }
 
     let responses = op

@@ -19,6 +19,7 @@ pub use store::insert;
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use chrono::NaiveDate;
 use domain::PatientId;
 use domain::identifiers::NationalNumber;
@@ -27,6 +28,7 @@ use platform::audit::{self, Action};
 use platform::auth::{Reader, Staff};
 use platform::db::TenantTx;
 use platform::json::{ApiJson, ApiPath, ApiQuery};
+use platform::versions::{IfMatch, etag};
 use platform::{ApiError, ApiResult, AppState};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -76,12 +78,12 @@ pub async fn create_patient(
 /// Reads a patient.
 #[utoipa::path(get, path = "/v1/patients/{patient_id}", tag = "patients", security(("session" = [])),
     params(("patient_id" = Uuid, Path)),
-    responses((status = 200, body = Patient), (status = 404, body = platform::error::Problem)))]
+    responses((status = 200, body = Patient, headers(("ETag" = String, description = "The patient's version"))), (status = 404, body = platform::error::Problem)))]
 pub async fn get_patient(
     State(state): State<AppState>,
     staff: Reader,
     ApiPath(id): ApiPath<Uuid>,
-) -> ApiResult<Json<Patient>> {
+) -> ApiResult<impl IntoResponse> {
     staff.require(&state, Permission::PatientRead).await?;
     let practice = staff.practice();
     let mut tx = state.db().tenant(practice).await?;
@@ -98,19 +100,23 @@ pub async fn get_patient(
     )
     .await?;
     tx.commit().await?;
-    Ok(Json(redact(patient, |p| staff.can(p))))
+    Ok((
+        etag(patient.version),
+        Json(redact(patient, |p| staff.can(p))),
+    ))
 }
 
 /// Changes a patient: absent fields stay, `null` clears.
 #[utoipa::path(patch, path = "/v1/patients/{patient_id}", tag = "patients", security(("session" = [])),
-    params(("patient_id" = Uuid, Path)), request_body = PatientPatch,
-    responses((status = 200, body = Patient), (status = 404, body = platform::error::Problem), (status = 422, body = platform::error::Problem)))]
+    params(("patient_id" = Uuid, Path), ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[0-9]{1,9}"(\s*,\s*(W/)?"[0-9]{1,9}")*)$"#, description = "The version (`ETag`) the change was made from; a stale one answers 412 and nothing is written")), request_body = PatientPatch,
+    responses((status = 200, body = Patient, headers(("ETag" = String, description = "The patient's new version"))), (status = 404, body = platform::error::Problem), (status = 422, body = platform::error::Problem)))]
 pub async fn update_patient(
     State(state): State<AppState>,
     staff: Staff,
     ApiPath(id): ApiPath<Uuid>,
+    if_match: IfMatch,
     ApiJson(p): ApiJson<PatientPatch>,
-) -> ApiResult<Json<Patient>> {
+) -> ApiResult<impl IntoResponse> {
     staff.require(&state, Permission::PatientWrite).await?;
     if p.clinical_summary.touches() {
         require_clinical(&state, &staff).await?;
@@ -118,7 +124,8 @@ pub async fn update_patient(
     let practice = staff.practice();
     let mut tx = state.db().tenant(practice).await?;
     let (country, _) = practice_defaults(&mut tx).await?;
-    let (_, cur) = load(&mut tx, &state, practice, id, true).await?;
+    let (locked, cur) = load(&mut tx, &state, practice, id, true).await?;
+    if_match.check(locked.version)?;
     let data = PatientData {
         family_name: p
             .family_name
@@ -154,7 +161,10 @@ pub async fn update_patient(
     .await?;
     let (patient, _) = load(&mut tx, &state, practice, id, false).await?;
     tx.commit().await?;
-    Ok(Json(redact(patient, |p| staff.can(p))))
+    Ok((
+        etag(patient.version),
+        Json(redact(patient, |p| staff.can(p))),
+    ))
 }
 
 /// Paging parameters.

@@ -246,6 +246,8 @@ pub struct Patient {
     pub clinical_summary: Option<String>,
     /// Postal address.
     pub address: Option<PostalAddress>,
+    /// Raised by every change; the `ETag` (send it as `If-Match` with a change).
+    pub version: i32,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// Last changed.

@@ -189,7 +189,7 @@ pub(super) async fn write(
         r#"update core.patient set family_name = $3, given_names = $4, birth_date = $5, sex = $6, mobile_e164 = $7,
                email = $8, preferred_language = $9, insurance_country = $10, mutuality_code = $11, uzovi = $12,
                policy_number = $13, national_number_enc = $14, national_number_bidx = $15, gp_name = $16,
-               clinical_summary_enc = $17, address_enc = $18, address_country = $19
+               clinical_summary_enc = $17, address_enc = $18, address_country = $19, version = version + 1
            where practice_id = $1 and patient_id = $2"#
     };
     sqlx::query(sql)
@@ -219,7 +219,7 @@ pub(super) async fn write(
 
 pub(super) const COLUMNS: &str = "patient_id, family_name, given_names, birth_date, sex, mobile_e164, email, preferred_language, \
      sms_consent_at, sms_consent_method, sms_consent_withdrawn_at, insurance_country, mutuality_code, uzovi, policy_number, \
-     national_number_enc, gp_name, clinical_summary_enc, address_enc, created_at, updated_at";
+     national_number_enc, gp_name, clinical_summary_enc, address_enc, version, created_at, updated_at";
 
 pub(super) fn internal(what: &str) -> ApiError {
     ApiError::internal(anyhow::anyhow!("invalid {what} in database"))
@@ -296,6 +296,7 @@ pub(super) fn decode(
         gp_name: data.gp_name.clone(),
         clinical_summary: data.clinical_summary.clone(),
         address: data.address.clone(),
+        version: row.try_get("version")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     };

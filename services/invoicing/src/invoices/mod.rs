@@ -27,6 +27,7 @@ use platform::auth::Staff;
 use platform::db::TenantTx;
 use platform::idempotency::{Answer, Idempotency, Idempotent};
 use platform::json::{ApiJson, ApiPath, ApiQuery};
+use platform::versions::IfMatch;
 use platform::{ApiError, ApiResult, ApiRouter, AppState};
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -242,7 +243,7 @@ async fn answer(
     let view = view::detail(&mut tx, row).await?;
     let answer = idem.answer(&mut tx, staff, status, &view).await?;
     tx.commit().await?;
-    Ok(answer)
+    Ok(answer.with_etag(view.version))
 }
 
 /// Drafts an invoice. A draft has no number; its lines can change until it is issued.
@@ -307,7 +308,7 @@ pub async fn list_invoices(
 /// Reads an invoice or credit note with its lines, payments and credit notes.
 #[utoipa::path(get, path = "/v1/invoices/{invoice_id}", tag = "invoicing", security(("session" = [])),
     params(("invoice_id" = InvoiceId, Path, description = "The invoice")),
-    responses((status = 200, body = Invoice)))]
+    responses((status = 200, body = Invoice, headers(("ETag" = String, description = "The invoice's version")))))]
 pub async fn get_invoice(
     State(state): State<AppState>,
     staff: Staff,
@@ -329,16 +330,18 @@ pub async fn get_invoice(
 
 /// Throws a draft away. Issued invoices are never deleted: they are credited.
 #[utoipa::path(delete, path = "/v1/invoices/{invoice_id}", tag = "invoicing", security(("session" = [])),
-    params(("invoice_id" = InvoiceId, Path, description = "The draft")),
+    params(("invoice_id" = InvoiceId, Path, description = "The draft"), ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[0-9]{1,9}"(\s*,\s*(W/)?"[0-9]{1,9}")*)$"#, description = "The version (`ETag`) the change was made from; a stale one answers 412 and nothing is written")),
     responses((status = 204, description = "Discarded"), (status = 409, description = "Not a draft", body = platform::error::Problem)))]
 pub async fn discard_invoice(
     State(state): State<AppState>,
     staff: Staff,
     ApiPath(id): ApiPath<InvoiceId>,
+    if_match: IfMatch,
 ) -> ApiResult<StatusCode> {
     staff.require(&state, Permission::InvoiceWrite).await?;
     let mut tx = state.db().tenant(staff.practice()).await?;
     let row = store::load(&mut tx, id, true).await?;
+    if_match.check(row.version)?;
     change::discard(&mut tx, &row).await?;
     record(&mut tx, &staff, "sensitive_delete", Action::Delete, &row).await?;
     tx.commit().await?;
@@ -347,13 +350,14 @@ pub async fn discard_invoice(
 
 /// Adds lines to a draft.
 #[utoipa::path(post, path = "/v1/invoices/{invoice_id}/lines", tag = "invoicing", security(("session" = [])),
-    params(("invoice_id" = InvoiceId, Path, description = "The draft")), request_body = NewInvoiceLines,
+    params(("invoice_id" = InvoiceId, Path, description = "The draft"), ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[0-9]{1,9}"(\s*,\s*(W/)?"[0-9]{1,9}")*)$"#, description = "The version (`ETag`) the change was made from; a stale one answers 412 and nothing is written")), request_body = NewInvoiceLines,
     responses((status = 200, body = Invoice), (status = 409, description = "Not a draft", body = platform::error::Problem),
               (status = 422, body = platform::error::Problem)))]
 pub async fn add_invoice_lines(
     State(state): State<AppState>,
     staff: Staff,
     ApiPath(id): ApiPath<InvoiceId>,
+    if_match: IfMatch,
     ApiJson(b): ApiJson<NewInvoiceLines>,
 ) -> ApiResult<Answer> {
     staff.require(&state, Permission::InvoiceWrite).await?;
@@ -363,6 +367,7 @@ pub async fn add_invoice_lines(
     let specs = specs(b.lines)?;
     let mut tx = state.db().tenant(staff.practice()).await?;
     let current = store::load(&mut tx, id, true).await?;
+    if_match.check(current.version)?;
     let lines = change::resolve(&mut tx, specs, None).await?;
     let row = change::add_lines(&mut tx, staff.practice(), &current, &lines).await?;
     answer(
@@ -378,17 +383,19 @@ pub async fn add_invoice_lines(
 
 /// Removes a line from a draft.
 #[utoipa::path(delete, path = "/v1/invoices/{invoice_id}/lines/{line_no}", tag = "invoicing", security(("session" = [])),
-    params(("invoice_id" = InvoiceId, Path, description = "The draft"), ("line_no" = i32, Path, minimum = 1, maximum = 200, description = "The line")),
+    params(("invoice_id" = InvoiceId, Path, description = "The draft"), ("line_no" = i32, Path, minimum = 1, maximum = 200, description = "The line"), ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[0-9]{1,9}"(\s*,\s*(W/)?"[0-9]{1,9}")*)$"#, description = "The version (`ETag`) the change was made from; a stale one answers 412 and nothing is written")),
     responses((status = 200, body = Invoice), (status = 409, description = "Not a draft", body = platform::error::Problem),
               (status = 422, body = platform::error::Problem)))]
 pub async fn remove_invoice_line(
     State(state): State<AppState>,
     staff: Staff,
     ApiPath((id, line_no)): ApiPath<(InvoiceId, Int<1, 200>)>,
+    if_match: IfMatch,
 ) -> ApiResult<Answer> {
     staff.require(&state, Permission::InvoiceWrite).await?;
     let mut tx = state.db().tenant(staff.practice()).await?;
     let current = store::load(&mut tx, id, true).await?;
+    if_match.check(current.version)?;
     let row = change::remove_line(&mut tx, &current, line_no.get_i32()).await?;
     answer(
         tx,
@@ -404,13 +411,14 @@ pub async fn remove_invoice_line(
 /// Issues a draft: it gets the next number of the practice's invoice series for this year, an
 /// issue and a due date and its payment reference, and never changes again.
 #[utoipa::path(post, path = "/v1/invoices/{invoice_id}/issue", tag = "invoicing", security(("session" = [])),
-    params(("invoice_id" = InvoiceId, Path, description = "The draft"), ("Idempotency-Key" = Option<String>, Header, max_length = 255, pattern = "^[!-~]{1,255}$", description = "A retry with the same key and request gets the first answer (`Idempotent-Replayed: true`) without the work being done again; kept 24 hours")),
+    params(("invoice_id" = InvoiceId, Path, description = "The draft"), ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[0-9]{1,9}"(\s*,\s*(W/)?"[0-9]{1,9}")*)$"#, description = "The version (`ETag`) the change was made from; a stale one answers 412 and nothing is written"), ("Idempotency-Key" = Option<String>, Header, max_length = 255, pattern = "^[!-~]{1,255}$", description = "A retry with the same key and request gets the first answer (`Idempotent-Replayed: true`) without the work being done again; kept 24 hours")),
     responses((status = 200, body = Invoice), (status = 409, description = "Not a draft, or the practice's invoicing details are incomplete", body = platform::error::Problem),
               (status = 422, description = "The draft has no lines", body = platform::error::Problem)))]
 pub async fn issue_invoice(
     State(state): State<AppState>,
     staff: Staff,
     ApiPath(id): ApiPath<InvoiceId>,
+    if_match: IfMatch,
     idem: Idempotency,
 ) -> ApiResult<Answer> {
     staff.require(&state, Permission::InvoiceWrite).await?;
@@ -420,6 +428,7 @@ pub async fn issue_invoice(
         return Ok(replay);
     }
     let current = store::load(&mut tx, id, true).await?;
+    if_match.check(current.version)?;
     let row = change::issue(&mut tx, staff.practice(), &current, Some(staff.staff_id())).await?;
     answer(
         tx,
