@@ -8,6 +8,7 @@
 mod error;
 mod events;
 pub mod invoices;
+pub mod receivables;
 pub mod settings;
 pub mod stripe;
 pub mod tariffs;
@@ -22,6 +23,7 @@ pub fn router() -> ApiRouter {
         .merge(settings::router())
         .merge(tariffs::router())
         .merge(invoices::router())
+        .merge(receivables::router())
 }
 
 /// The queues this service consumes.

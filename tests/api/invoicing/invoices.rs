@@ -280,3 +280,79 @@ async fn credit_notes_negate_their_lines_exactly_in_their_own_series() {
         2
     );
 }
+
+#[tokio::test]
+async fn another_practices_invoices_tariffs_and_patients_are_not_found() {
+    let app = spawn_app().await;
+    let a = Billing::setup(&app).await;
+    let b = Billing::setup_in(&app, "NL").await;
+    let draft = b.draft(&app, json!([b.tariff_line("1")])).await;
+    let issued = b.issued(&app).await;
+    let before: Vec<String> =
+        sqlx::query_scalar("select i::text from invoicing.invoice i order by invoice_id")
+            .fetch_all(&app.owner)
+            .await
+            .unwrap();
+    let t = a.token();
+    for id in [
+        draft["invoice_id"].as_str().unwrap(),
+        issued["invoice_id"].as_str().unwrap(),
+    ] {
+        let calls = [
+            ("GET", format!("/v1/invoices/{id}"), None),
+            ("DELETE", format!("/v1/invoices/{id}"), None),
+            (
+                "POST",
+                format!("/v1/invoices/{id}/lines"),
+                Some(json!({"lines": [a.tariff_line("1")]})),
+            ),
+            ("DELETE", format!("/v1/invoices/{id}/lines/1"), None),
+            ("POST", format!("/v1/invoices/{id}/issue"), None),
+            (
+                "POST",
+                format!("/v1/invoices/{id}/credit-notes"),
+                Some(json!({})),
+            ),
+            ("POST", format!("/v1/invoices/{id}/write-off"), None),
+            (
+                "POST",
+                format!("/v1/invoices/{id}/payments"),
+                Some(json!({"method": "cash", "amount": "1.00"})),
+            ),
+        ];
+        for (method, path, body) in calls {
+            let r = app.call(method, &path, t, body.as_ref()).await;
+            r.problem(404, "invoice_not_found");
+        }
+    }
+    let foreign_patient = app
+        .call(
+            "POST",
+            "/v1/invoices",
+            t,
+            Some(&json!({"patient_id": b.clinic.patient, "lines": []})),
+        )
+        .await;
+    foreign_patient.problem(404, "patient_not_found");
+    let foreign_tariff = a.try_draft(&app, json!([b.tariff_line("1")])).await;
+    assert_eq!(
+        foreign_tariff.problem(404, "tariff_not_found")["field"],
+        "lines[0].tariff_id"
+    );
+    app.call(
+        "POST",
+        &format!("/v1/tariffs/{}/end", b.tariff_id),
+        t,
+        Some(&json!({"valid_until": "2030-01-01"})),
+    )
+    .await
+    .problem(404, "tariff_not_found");
+    let listed = app.call("GET", "/v1/invoices", t, None).await;
+    assert_eq!(listed.body.as_array().unwrap().len(), 0, "{}", listed.text);
+    let after: Vec<String> =
+        sqlx::query_scalar("select i::text from invoicing.invoice i order by invoice_id")
+            .fetch_all(&app.owner)
+            .await
+            .unwrap();
+    assert_eq!(before, after);
+}

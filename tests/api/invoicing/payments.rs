@@ -151,3 +151,85 @@ async fn bad_payments_and_lines_are_refused_naming_the_field_and_nothing_is_writ
         1
     );
 }
+
+#[tokio::test]
+async fn aged_receivables_sum_what_patients_owe_by_days_past_due() {
+    let app = spawn_app().await;
+    let b = Billing::setup(&app).await;
+    let t = b.token();
+    let mut ids = Vec::new();
+    // Payment terms 0, 30 and 120 days: 100 days on, they are 100 and 70 days overdue and not due.
+    for terms in [0, 30, 120] {
+        let mut s = billing::settings_body("BE");
+        s["payment_terms_days"] = json!(terms);
+        assert_eq!(
+            app.call("PUT", "/v1/invoicing/settings", t, Some(&s))
+                .await
+                .status,
+            200
+        );
+        ids.push(
+            b.issued(&app).await["invoice_id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    // One of them partly paid, and a paid one that owes nothing.
+    let r = app
+        .call(
+            "POST",
+            &format!("/v1/invoices/{}/payments", ids[1]),
+            t,
+            Some(&json!({"method": "cash", "amount": "3.13"})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let paid = b.issued(&app).await;
+    let r = app
+        .call(
+            "POST",
+            &format!(
+                "/v1/invoices/{}/payments",
+                paid["invoice_id"].as_str().unwrap()
+            ),
+            t,
+            Some(&json!({"method": "cash", "amount": "8.13"})),
+        )
+        .await;
+    assert_eq!(r.body["status"], "paid", "{}", r.text);
+    let day = chrono::Utc::now().date_naive() + chrono::Duration::days(100);
+    let report = app
+        .call(
+            "GET",
+            &format!("/v1/invoicing/aged-receivables?as_of={day}"),
+            t,
+            None,
+        )
+        .await;
+    assert_eq!(report.status, 200, "{}", report.text);
+    let buckets: Vec<(String, i64, String)> = report.body["buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["bucket"].as_str().unwrap().to_owned(),
+                b["invoices"].as_i64().unwrap(),
+                b["balance"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let want = [
+        ("not_due", 1, "8.13"),
+        ("1-30", 0, "0.00"),
+        ("31-60", 0, "0.00"),
+        ("61-90", 1, "5.00"),
+        ("over_90", 1, "8.13"),
+    ];
+    for (got, want) in buckets.iter().zip(want) {
+        assert_eq!((got.0.as_str(), got.1, got.2.as_str()), want);
+    }
+    assert_eq!(report.body["balance"], "21.26");
+    assert_eq!(report.body["invoices"], 3);
+}
