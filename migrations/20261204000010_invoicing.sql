@@ -116,6 +116,17 @@ create table invoicing.number_counter (
 select invoicing.tenant_policy('invoicing.number_counter');
 grant select, insert, update on invoicing.number_counter to praxis_app;
 
+-- The Belgian structured communication of an invoice (domain::payment_reference, the same
+-- rule): ten digits — the year's last two and the sequence — and their remainder mod 97 (97
+-- for 0). Issuing computes it in the statement that takes the number, so the counter row is
+-- locked for that one statement and the commit. Null past 99,999,999 invoices a year.
+create function invoicing.structured_communication(year integer, seq integer) returns text
+language sql immutable strict as $$
+    select lpad(b::text, 10, '0') || lpad((case when b % 97 = 0 then 97 else b % 97 end)::text, 2, '0')
+      from (select (year % 100)::bigint * 100000000 + seq as b) x
+     where seq between 1 and 99999999
+$$;
+
 -- Invoices and credit notes ------------------------------------------------------------------
 -- Amounts are positive on both kinds (as UBL has them); a credit note subtracts by its kind.
 create table invoicing.invoice (

@@ -122,6 +122,28 @@ pub(crate) async fn load(tx: &mut TenantTx) -> Result<InvoicingSettings, sqlx::E
     sqlx::query_as(SELECT).fetch_one(&mut **tx).await
 }
 
+/// The settings and where the practice is, in one read.
+pub(crate) async fn load_with_place(
+    tx: &mut TenantTx,
+) -> Result<(InvoicingSettings, crate::invoices::change::PracticePlace), InvoiceError> {
+    #[derive(sqlx::FromRow)]
+    struct WithPlace {
+        #[sqlx(flatten)]
+        settings: InvoicingSettings,
+        time_zone: String,
+        practice_country: String,
+    }
+    let r: WithPlace = sqlx::query_as(sqlx::AssertSqlSafe(SELECT.replacen(
+        "select ",
+        "select p.time_zone, p.country as practice_country, ",
+        1,
+    )))
+    .fetch_one(&mut **tx)
+    .await?;
+    let place = crate::invoices::change::PracticePlace::parse(&r.time_zone, &r.practice_country)?;
+    Ok((r.settings, place))
+}
+
 impl InvoicingSettings {
     /// What issuing needs: the legal identity and where to pay.
     pub(crate) fn check_complete(&self) -> Result<(), InvoiceError> {

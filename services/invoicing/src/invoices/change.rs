@@ -10,14 +10,14 @@ use domain::invoice::{
     VatCategory,
 };
 use domain::money::Currency;
-use domain::payment_reference::StructuredCommunication;
 use domain::practice::Country;
 use domain::{AppointmentId, PatientId, PracticeId, StaffId, TariffId};
 use platform::db::TenantTx;
 use rust_decimal::Decimal;
 
-use super::numbering;
-use super::store::{self, Issue, LineRow, NewInvoice, NewLine, NewPayment, PaymentRow, Row};
+use super::store::{
+    self, Issue, LineRow, NewInvoice, NewLine, NewPayment, PaymentRow, Reference, Row,
+};
 use crate::error::InvoiceError;
 use crate::{events, settings, tariffs};
 
@@ -36,18 +36,23 @@ pub(crate) async fn practice_place(tx: &mut TenantTx) -> Result<PracticePlace, I
         sqlx::query_as("select time_zone, country from core.practice")
             .fetch_one(&mut **tx)
             .await?;
-    let bad = |what: &str| {
-        InvoiceError::Db(sqlx::Error::Decode(
-            format!("invalid {what} in core.practice").into(),
-        ))
-    };
-    Ok(PracticePlace {
-        tz: tz.parse().map_err(|_| bad("time zone"))?,
-        country: Country::parse(&country).ok_or_else(|| bad("country"))?,
-    })
+    PracticePlace::parse(&tz, &country)
 }
 
 impl PracticePlace {
+    /// From the stored zone and country.
+    pub(crate) fn parse(tz: &str, country: &str) -> Result<PracticePlace, InvoiceError> {
+        let bad = |what: &str| {
+            InvoiceError::Db(sqlx::Error::Decode(
+                format!("invalid {what} in core.practice").into(),
+            ))
+        };
+        Ok(PracticePlace {
+            tz: tz.parse().map_err(|_| bad("time zone"))?,
+            country: Country::parse(country).ok_or_else(|| bad("country"))?,
+        })
+    }
+
     /// Today where the practice is.
     pub(crate) fn today(&self) -> NaiveDate {
         Utc::now().with_timezone(&self.tz).date_naive()
@@ -244,6 +249,9 @@ pub(crate) async fn discard(tx: &mut TenantTx, current: &Row) -> Result<(), Invo
 
 /// Issues a draft: the next number of its series and year, the issue and due dates, the
 /// payment reference. From here on the database refuses any change but its payment state.
+///
+/// The number is taken by the last statement, so the series' counter stays locked only for
+/// that statement and the caller's commit: write the audit row before calling this.
 pub(crate) async fn issue(
     tx: &mut TenantTx,
     practice: PracticeId,
@@ -259,44 +267,40 @@ pub(crate) async fn issue(
     if current.line_count == 0 {
         return Err(InvoiceError::Empty);
     }
-    let s = settings::load(tx).await?;
+    let (s, place) = settings::load_with_place(tx).await?;
     s.check_complete()?;
-    let place = practice_place(tx).await?;
     let today = place.today();
-    let year = today.year();
-    let seq = numbering::next(tx, practice, current.kind, year).await?;
-    let (prefix, due) = match current.kind {
-        InvoiceKind::Invoice => (
+    let (prefix, due, reference) = match (current.kind, place.country) {
+        (InvoiceKind::Invoice, country) => (
             s.invoice_prefix.as_str(),
             today
                 .checked_add_days(Days::new(u64::try_from(s.payment_terms_days).unwrap_or(30)))
                 .unwrap_or(today),
+            if country == Country::BE {
+                Reference::Structured
+            } else {
+                Reference::Number
+            },
         ),
-        InvoiceKind::CreditNote => (s.credit_note_prefix.as_str(), today),
+        (InvoiceKind::CreditNote, _) => (s.credit_note_prefix.as_str(), today, Reference::None),
     };
-    let number = numbering::format(prefix, year, seq, s.number_digits);
-    let reference = match (current.kind, place.country) {
-        (InvoiceKind::Invoice, Country::BE) => {
-            StructuredCommunication::for_invoice(year, seq).map(StructuredCommunication::digits)
-        }
-        (InvoiceKind::Invoice, Country::NL) => Some(number.clone()),
-        (InvoiceKind::CreditNote, _) => None,
-    };
+    events::issued(tx, practice, current).await?;
     let row = store::set_issued(
         tx,
+        practice,
         current.invoice_id,
         &Issue {
-            year,
-            seq,
-            number: &number,
+            kind: current.kind,
+            year: today.year(),
+            prefix,
+            digits: s.number_digits,
+            reference,
             issue_date: today,
             due_date: due,
-            payment_reference: reference.as_deref(),
             by,
         },
     )
     .await?;
-    events::issued(tx, practice, &row).await?;
     Ok(row)
 }
 

@@ -429,16 +429,15 @@ pub async fn issue_invoice(
     }
     let current = store::load(&mut tx, id, true).await?;
     if_match.check(current.version)?;
+    // Everything but the number first: the number's statement locks the series until commit.
+    let lines = store::lines(&mut tx, id).await?;
+    record(&mut tx, &staff, "invoice_issued", Action::Update, &current).await?;
     let row = change::issue(&mut tx, staff.practice(), &current, Some(staff.staff_id())).await?;
-    answer(
-        tx,
-        &staff,
-        &idem,
-        StatusCode::OK,
-        ("invoice_issued", Action::Update),
-        row,
-    )
-    .await
+    // Just issued: no payments or credit notes yet.
+    let view = view::assemble(row, lines, Vec::new(), &[]);
+    let answer = idem.answer(&mut tx, &staff, StatusCode::OK, &view).await?;
+    tx.commit().await?;
+    Ok(answer.with_etag(view.version))
 }
 
 /// Corrects an issued invoice with a credit note (numbered in the credit note series): all

@@ -230,38 +230,71 @@ fn prefixed(prefix: &str) -> String {
         .join(", ")
 }
 
-/// What issuing writes.
+/// How an issued document's payment reference is made.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Reference {
+    /// BE: the structured communication of its year and sequence.
+    Structured,
+    /// NL: its number.
+    Number,
+    /// A credit note: none.
+    None,
+}
+
+/// What issuing writes besides the number.
 pub(crate) struct Issue<'a> {
+    pub(crate) kind: InvoiceKind,
     pub(crate) year: i32,
-    pub(crate) seq: i32,
-    pub(crate) number: &'a str,
+    pub(crate) prefix: &'a str,
+    pub(crate) digits: i32,
+    pub(crate) reference: Reference,
     pub(crate) issue_date: NaiveDate,
     pub(crate) due_date: NaiveDate,
-    pub(crate) payment_reference: Option<&'a str>,
     pub(crate) by: Option<StaffId>,
 }
 
-/// A draft becomes issued with its number.
+/// A draft becomes issued: one statement takes the next number of its series and year from
+/// the counter (locking the counter row until the transaction ends, see
+/// [`super::numbering`]) and writes it, formatted as [`super::numbering::format`] does, with
+/// the payment reference. Call it last in the issuing transaction, right before the commit.
 pub(crate) async fn set_issued(
     tx: &mut TenantTx,
+    practice: PracticeId,
     id: InvoiceId,
     issue: &Issue<'_>,
 ) -> Result<Row, sqlx::Error> {
+    let reference = match issue.reference {
+        Reference::Structured => "structured",
+        Reference::Number => "number",
+        Reference::None => "none",
+    };
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "update invoicing.invoice
-            set status = $2, number_year = $3, number_seq = $4, number = $5, issue_date = $6, due_date = $7,
-                payment_reference = $8, issued_by = $9, issued_at = now(), version = version + 1
+        "with n as (
+             insert into invoicing.number_counter as c (practice_id, series, year, last_number)
+             values ($2, $3, $4, 1)
+             on conflict (practice_id, series, year) do update set last_number = c.last_number + 1
+             returning last_number as next_seq),
+         f as (
+             select next_seq, $5 || $4::text || '-' || lpad(next_seq::text, greatest($6, length(next_seq::text)), '0') as formatted
+               from n)
+         update invoicing.invoice
+            set status = 'issued', number_year = $4, number_seq = f.next_seq, number = f.formatted,
+                payment_reference = case $7 when 'structured' then invoicing.structured_communication($4, f.next_seq)
+                                            when 'number' then f.formatted end,
+                issue_date = $8, due_date = $9, issued_by = $10, issued_at = now(), version = version + 1
+           from f
           where invoice_id = $1
          returning {COLUMNS}"
     )))
     .bind(id)
-    .bind(InvoiceStatus::Issued)
+    .bind(practice)
+    .bind(super::numbering::series(issue.kind))
     .bind(issue.year)
-    .bind(issue.seq)
-    .bind(issue.number)
+    .bind(issue.prefix)
+    .bind(issue.digits)
+    .bind(reference)
     .bind(issue.issue_date)
     .bind(issue.due_date)
-    .bind(issue.payment_reference)
     .bind(issue.by)
     .fetch_one(&mut **tx)
     .await

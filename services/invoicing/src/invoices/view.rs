@@ -261,8 +261,18 @@ pub(crate) async fn detail(tx: &mut TenantTx, row: Row) -> Result<Invoice, sqlx:
         } else {
             (Vec::new(), Vec::new())
         };
+    Ok(assemble(row, lines, payments, &notes))
+}
+
+/// The full view of `row` from its parts, read by the caller.
+pub(crate) fn assemble(
+    row: Row,
+    lines: Vec<LineRow>,
+    payments: Vec<PaymentRow>,
+    notes: &[Row],
+) -> Invoice {
     let balance = row.balance();
-    Ok(Invoice {
+    Invoice {
         invoice_id: row.invoice_id,
         kind: row.kind,
         status: row.status,
@@ -287,5 +297,5 @@ pub(crate) async fn detail(tx: &mut TenantTx, row: Row) -> Result<Invoice, sqlx:
         payments: payments.into_iter().map(Payment::from).collect(),
         credit_notes: notes.iter().map(Row::summary).collect(),
         version: row.version,
-    })
+    }
 }

@@ -1,0 +1,99 @@
+//! Invoicing benchmark on this machine.
+//!
+//! Invoices issued per second over HTTP at 1, 8 and 32 concurrent clients, all in one practice
+//! and one series (the worst case: every issue takes the same row-locked counter), against
+//! `pgbench`'s TPC-B-like throughput with the same client count on the same server, in the same
+//! run; target ratio ≥ 0.5 at 32 clients. Each issue locks its draft, checks it, takes the next
+//! number, writes the invoice and its audit row and answers the full invoice.
+//!
+//! Run: `cargo run --release -p praxis-tests --bin bench-invoicing` (about a minute).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use praxis_tests::bench::{load, pgbench, pgbench_drop, pgbench_init};
+use praxis_tests::billing::Billing;
+use praxis_tests::*;
+
+const SECONDS: u64 = 5;
+const DRAFTS: i64 = 60_000;
+
+#[tokio::main]
+async fn main() {
+    let app = Arc::new(spawn_app().await);
+    let b = Billing::setup(&app).await;
+    // Drafts made directly (one tariff line each), as the draft job would make them.
+    let ids: Vec<uuid::Uuid> = sqlx::query_scalar(
+        "with d as (
+             insert into invoicing.invoice (practice_id, invoice_id, kind, patient_id, language, line_count,
+                                            net_total, total, insurer_total, patient_total)
+             select $1, gen_random_uuid(), 'invoice', $2, 'nl', 1, 32.50, 32.50, 24.37, 8.13
+               from generate_series(1, $3)
+             returning practice_id, invoice_id)
+         insert into invoicing.invoice_line (practice_id, invoice_id, line_no, code, label, service_date, quantity,
+                                             unit_price, net_amount, vat_category, vat_rate, vat_exemption_reason,
+                                             vat_amount, insurer_share, patient_share)
+         select practice_id, invoice_id, 1, '560011', 'Zitting', current_date, 1, 32.50, 32.50, 'E', 0,
+                'VATEX-EU-132-1C', 0, 24.37, 8.13 from d
+         returning invoice_id",
+    )
+    .bind(b.clinic.admin.practice_id)
+    .bind(b.clinic.patient)
+    .bind(DRAFTS)
+    .fetch_all(&app.owner)
+    .await
+    .expect("drafts");
+    sqlx::query("analyze").execute(&app.owner).await.unwrap();
+    let ids = Arc::new(ids);
+    let next = Arc::new(AtomicUsize::new(0));
+    let owner_db: String = sqlx::query_scalar("select current_database()")
+        .fetch_one(&app.owner)
+        .await
+        .unwrap();
+    let bench_db = pgbench_init(&owner_db);
+    println!("| issue | clients | invoices/s | p50 ms | p99 ms | pgbench TPC-B-like tps | ratio |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for clients in [1usize, 8, 32] {
+        let base = pgbench(&bench_db, clients, SECONDS, false);
+        let (a, tok, ids, next) = (
+            app.clone(),
+            b.clinic.admin.token.clone(),
+            ids.clone(),
+            next.clone(),
+        );
+        let f = load(clients, SECONDS, move |_| {
+            let (a, tok) = (a.clone(), tok.clone());
+            let id = ids[next.fetch_add(1, Ordering::Relaxed)];
+            async move {
+                let r = a
+                    .call(
+                        "POST",
+                        &format!("/v1/invoices/{id}/issue"),
+                        Some(&tok),
+                        None,
+                    )
+                    .await;
+                r.status == 200
+            }
+        })
+        .await;
+        println!(
+            "| issue (HTTP) | {clients} | {:.1} | {:.1} | {:.1} | {base:.1} | {:.2} |",
+            f.ops_per_sec,
+            f.p50_ms,
+            f.p99_ms,
+            f.ops_per_sec / base
+        );
+    }
+    pgbench_drop(&bench_db);
+    // Every issued number is there once: 1..n without a gap.
+    let (n, max): (i64, Option<i32>) = sqlx::query_as(
+        "select count(*), max(number_seq) from invoicing.invoice where number is not null",
+    )
+    .fetch_one(&app.owner)
+    .await
+    .unwrap();
+    assert_eq!(Some(n), max.map(i64::from), "numbers are consecutive");
+    println!();
+    println!("{n} invoices issued, numbers 1..{n} without a gap");
+}
