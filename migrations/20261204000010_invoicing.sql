@@ -272,6 +272,23 @@ $$;
 create trigger invoice_line_issued_is_final before insert or update or delete on invoicing.invoice_line
     for each row execute function invoicing.guard_issued_lines();
 
+-- Documents ----------------------------------------------------------------------------------
+-- The PDF (and UBL) of an issued invoice or credit note, written once (at issue, by a job, or
+-- on first download) and served unchanged afterwards. Personal data (the patient's name and
+-- address): AES-256-GCM under the practice data key. Kept as long as the invoice.
+create table invoicing.document (
+    practice_id         uuid not null,
+    invoice_id          uuid not null,
+    format              text not null constraint document_format check (format in ('pdf', 'ubl')),
+    content_enc         bytea not null,
+    created_at          timestamptz not null default now(),
+    constraint document_pkey primary key (practice_id, invoice_id, format),
+    constraint document_invoice_fkey foreign key (practice_id, invoice_id)
+        references invoicing.invoice (practice_id, invoice_id)
+);
+select invoicing.tenant_policy('invoicing.document');
+grant select, insert on invoicing.document to praxis_app;
+
 -- Payments -----------------------------------------------------------------------------------
 -- Money received for an invoice: recorded by billing staff (cash, card terminal, bank
 -- transfer) or from Stripe. Append-only: a mistake is corrected by a refund.

@@ -2,19 +2,25 @@
 
 use chrono::Utc;
 use domain::PracticeId;
-use domain::jobs::Claimable;
+use domain::jobs::{Claimable, RenderDocuments};
 use platform::db::TenantTx;
 use platform::jobs::enqueue;
 use rust_decimal::Decimal;
 
 use crate::invoices::store::Row;
 
-/// An invoice or credit note was issued: claims learns of its insurer share, if it has one.
+/// An invoice or credit note is being issued: its documents are written once it is, and
+/// claims learns of its insurer share, if it has one.
 pub(crate) async fn issued(
     tx: &mut TenantTx,
     practice: PracticeId,
     row: &Row,
 ) -> Result<(), sqlx::Error> {
+    let render = RenderDocuments {
+        practice_id: practice,
+        invoice_id: row.invoice_id,
+    };
+    enqueue(tx, &render, Utc::now()).await?;
     if row.insurer_total > Decimal::ZERO {
         let job = Claimable {
             practice_id: practice,

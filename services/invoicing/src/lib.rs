@@ -5,9 +5,11 @@
 //! totals are sums of lines. An invoice's states are `domain::invoice`'s; once issued, the
 //! database itself refuses any change but its payment state.
 
+pub mod documents;
 mod error;
 mod events;
 pub mod invoices;
+mod place;
 pub mod receivables;
 pub mod settings;
 pub mod stripe;
@@ -24,20 +26,27 @@ pub fn router() -> ApiRouter {
         .merge(tariffs::router())
         .merge(invoices::router())
         .merge(receivables::router())
+        .merge(documents::router())
 }
 
 /// The queues this service consumes.
 pub fn workers(state: &AppState) -> Vec<platform::jobs::Consumer> {
-    use domain::jobs::DraftInvoice;
+    use domain::jobs::{DraftInvoice, RenderDocuments};
     use platform::jobs::Consumer;
-    let s = state.clone();
-    vec![Consumer::of::<DraftInvoice, _, _>(8, 2, move |job| {
-        let state = s.clone();
-        async move {
-            let drafted = invoices::draft::draft_invoice(&state, job).await?;
-            Ok(format!("{drafted:?}"))
-        }
-    })]
+    let (s1, s2) = (state.clone(), state.clone());
+    vec![
+        Consumer::of::<DraftInvoice, _, _>(8, 2, move |job| {
+            let state = s1.clone();
+            async move {
+                let drafted = invoices::draft::draft_invoice(&state, job).await?;
+                Ok(format!("{drafted:?}"))
+            }
+        }),
+        Consumer::of::<RenderDocuments, _, _>(8, 2, move |job| {
+            let state = s2.clone();
+            async move { Ok(documents::render_documents(&state, job).await?.to_owned()) }
+        }),
+    ]
 }
 
 /// What this service adds to the OpenAPI description besides its routes.

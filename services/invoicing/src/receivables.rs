@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::routes;
 
-use crate::invoices::change::practice_place;
+use crate::place::practice_place;
 
 pub(crate) fn router() -> ApiRouter {
     ApiRouter::new().routes(routes!(aged_receivables))

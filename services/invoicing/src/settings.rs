@@ -125,7 +125,7 @@ pub(crate) async fn load(tx: &mut TenantTx) -> Result<InvoicingSettings, sqlx::E
 /// The settings and where the practice is, in one read.
 pub(crate) async fn load_with_place(
     tx: &mut TenantTx,
-) -> Result<(InvoicingSettings, crate::invoices::change::PracticePlace), InvoiceError> {
+) -> Result<(InvoicingSettings, crate::place::PracticePlace), InvoiceError> {
     #[derive(sqlx::FromRow)]
     struct WithPlace {
         #[sqlx(flatten)]
@@ -140,7 +140,7 @@ pub(crate) async fn load_with_place(
     )))
     .fetch_one(&mut **tx)
     .await?;
-    let place = crate::invoices::change::PracticePlace::parse(&r.time_zone, &r.practice_country)?;
+    let place = crate::place::PracticePlace::parse(&r.time_zone, &r.practice_country)?;
     Ok((r.settings, place))
 }
 

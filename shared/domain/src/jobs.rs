@@ -36,6 +36,25 @@ pub struct DraftInvoice {
     pub version: i32,
 }
 
+/// Invoicing: write and store the documents (PDF, UBL) of an issued invoice or credit note.
+pub const RENDER_DOCUMENTS: &str = "invoicing.render-documents";
+
+/// An issued invoice or credit note whose documents are to be written once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RenderDocuments {
+    /// The practice.
+    pub practice_id: PracticeId,
+    /// The invoice or credit note.
+    pub invoice_id: InvoiceId,
+}
+
+impl Job for RenderDocuments {
+    const QUEUE: &'static str = RENDER_DOCUMENTS;
+    fn key(&self) -> String {
+        format!("render-documents:{}", self.invoice_id)
+    }
+}
+
 /// Claims: the insurer's share of an issued invoice or credit note is ready to be claimed
 /// (consumed by the claims service).
 pub const CLAIMABLE: &str = "claims.claimable";

@@ -104,3 +104,56 @@ async fn audit_contact(
     };
     crate::audit::record(tx, practice, &ev).await
 }
+
+/// Who an invoice is addressed to: the patient's name and postal address (decrypted).
+#[derive(Debug, Clone)]
+pub struct Addressee {
+    /// Given names and family name.
+    pub name: String,
+    /// The postal address, when the practice recorded one.
+    pub address: Option<domain::people::PostalAddress>,
+    /// The patient's language.
+    pub language: domain::practice::Language,
+}
+
+/// The field reference of a patient's encrypted address (the same one core writes with).
+pub fn address_field(practice: domain::PracticeId, patient: PatientId) -> crate::crypto::FieldRef {
+    crate::crypto::FieldRef {
+        practice,
+        table: "core.patient",
+        column: "address_enc",
+        row: patient.as_uuid(),
+    }
+}
+
+/// The name, address and language of a patient of the transaction's practice, for documents
+/// addressed to them; `None` for an unknown patient. The caller audits the read.
+pub async fn addressee(
+    tx: &mut TenantTx,
+    keys: &crate::crypto::PracticeKeys,
+    practice: domain::PracticeId,
+    patient: PatientId,
+) -> Result<Option<Addressee>, ApiError> {
+    let row: Option<(String, String, Option<Vec<u8>>, String)> = sqlx::query_as(
+        "select given_names, family_name, address_enc, preferred_language from core.patient where patient_id = $1",
+    )
+    .bind(patient.as_uuid())
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some((given, family, address, language)) = row else {
+        return Ok(None);
+    };
+    let address = address
+        .map(|c| keys.decrypt(address_field(practice, patient), &c))
+        .transpose()?
+        .map(|json| serde_json::from_slice(&json))
+        .transpose()
+        .map_err(ApiError::internal)?;
+    let language = domain::practice::Language::parse(&language)
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("invalid language in core.patient")))?;
+    Ok(Some(Addressee {
+        name: format!("{given} {family}"),
+        address,
+        language,
+    }))
+}

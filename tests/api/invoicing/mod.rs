@@ -1,6 +1,7 @@
 //! Invoicing over HTTP: tariffs, drafts, issue and numbering, credit notes, payments, the job
 //! that drafts from completed appointments, and what the database refuses.
 
+mod documents;
 mod draft_job;
 mod invoices;
 mod numbering;

@@ -3,8 +3,7 @@
 //! rules, writes the rows, then its events, all in the caller's transaction; the caller checks
 //! permissions, writes its audit row and commits.
 
-use chrono::{Datelike, Days, NaiveDate, Utc};
-use chrono_tz::Tz;
+use chrono::{Datelike, Days, NaiveDate};
 use domain::invoice::{
     InvoiceKind, InvoiceStatus, LineAmounts, MEDICAL_EXEMPTION, PaymentMethod, Settlement,
     VatCategory,
@@ -19,45 +18,11 @@ use super::store::{
     self, Issue, LineRow, NewInvoice, NewLine, NewPayment, PaymentRow, Reference, Row,
 };
 use crate::error::InvoiceError;
+pub(crate) use crate::place::practice_place;
 use crate::{events, settings, tariffs};
 
 /// Lines on one invoice at most.
 pub(crate) const MAX_LINES: i32 = 200;
-
-/// Where the practice is: its time zone (for dates) and country (for references).
-pub(crate) struct PracticePlace {
-    pub(crate) tz: Tz,
-    pub(crate) country: Country,
-}
-
-/// Reads the practice's zone and country.
-pub(crate) async fn practice_place(tx: &mut TenantTx) -> Result<PracticePlace, InvoiceError> {
-    let (tz, country): (String, String) =
-        sqlx::query_as("select time_zone, country from core.practice")
-            .fetch_one(&mut **tx)
-            .await?;
-    PracticePlace::parse(&tz, &country)
-}
-
-impl PracticePlace {
-    /// From the stored zone and country.
-    pub(crate) fn parse(tz: &str, country: &str) -> Result<PracticePlace, InvoiceError> {
-        let bad = |what: &str| {
-            InvoiceError::Db(sqlx::Error::Decode(
-                format!("invalid {what} in core.practice").into(),
-            ))
-        };
-        Ok(PracticePlace {
-            tz: tz.parse().map_err(|_| bad("time zone"))?,
-            country: Country::parse(country).ok_or_else(|| bad("country"))?,
-        })
-    }
-
-    /// Today where the practice is.
-    pub(crate) fn today(&self) -> NaiveDate {
-        Utc::now().with_timezone(&self.tz).date_naive()
-    }
-}
 
 /// What a line is made from.
 #[derive(Debug, Clone)]

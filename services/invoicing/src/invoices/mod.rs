@@ -10,6 +10,7 @@ pub mod numbering;
 pub(crate) mod store;
 mod view;
 
+pub(crate) use view::printed_reference;
 pub use view::{Invoice, InvoiceLine, InvoiceSummary, Payment};
 
 use axum::Json;
@@ -217,7 +218,7 @@ fn spec(field: &str, l: InvoiceLineInput, quantity: Decimal) -> ApiResult<LineSp
     })
 }
 
-async fn record(
+pub(crate) async fn record(
     tx: &mut TenantTx,
     staff: &Staff,
     event: &'static str,

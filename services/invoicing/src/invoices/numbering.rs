@@ -48,11 +48,13 @@ pub fn format(prefix: &str, year: i32, seq: i32, digits: i32) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn numbers_carry_prefix_year_and_padded_sequence() {
-        assert_eq!(super::format("", 2026, 123, 6), "2026-000123");
-        assert_eq!(super::format("C", 2027, 7, 4), "C2027-0007");
+        assert_eq!(format("", 2026, 123, 6), "2026-000123");
+        assert_eq!(format("C", 2027, 7, 4), "C2027-0007");
         // A sequence wider than its padding is printed whole, never cut.
-        assert_eq!(super::format("F", 2026, 12_345, 3), "F2026-12345");
+        assert_eq!(format("F", 2026, 12_345, 3), "F2026-12345");
     }
 }

@@ -179,7 +179,9 @@ pub struct InvoiceSummary {
     pub balance: Decimal,
 }
 
-fn reference(r: Option<String>) -> Option<String> {
+/// The payment reference as shown and printed: a Belgian structured communication dressed
+/// (`+++123/4567/89002+++`), anything else as stored.
+pub(crate) fn printed_reference(r: Option<String>) -> Option<String> {
     r.map(|r| match StructuredCommunication::parse(&r) {
         Ok(c) if r.len() == 12 => c.to_string(),
         _ => r,
@@ -284,7 +286,7 @@ pub(crate) fn assemble(
         language: row.language,
         issue_date: row.issue_date,
         due_date: row.due_date,
-        payment_reference: reference(row.payment_reference),
+        payment_reference: printed_reference(row.payment_reference),
         net_total: row.net_total,
         vat_total: row.vat_total,
         total: row.total,

@@ -1,0 +1,264 @@
+//! The documents of an issued invoice or credit note: what they show ([`DocumentData`],
+//! gathered from the invoice, the practice's invoicing details and the patient), the PDF
+//! ([`pdf`]), and their storage: written once — by the job issuing enqueues, or on the first
+//! download if that comes first — encrypted with the practice key, and served unchanged
+//! afterwards, whatever changes later in the practice's details or the patient's address.
+
+mod data;
+pub(crate) mod labels;
+pub mod pdf;
+
+pub use data::{Buyer, DocumentData, DocumentLine, DocumentTotals, Seller};
+
+use domain::invoice::InvoiceStatus;
+use domain::jobs::RenderDocuments;
+use domain::practice::Language;
+use domain::{InvoiceId, PracticeId};
+use platform::crypto::{FieldRef, PracticeKeys};
+use platform::db::TenantTx;
+use platform::{ApiError, AppState};
+
+use axum::extract::State;
+use domain::practice::Permission;
+use platform::audit::Action;
+use platform::auth::Staff;
+use platform::json::ApiPath;
+use platform::{ApiResult, ApiRouter};
+use utoipa_axum::routes;
+
+use crate::invoices::store::{self, Row};
+use crate::settings;
+
+pub(crate) fn router() -> ApiRouter {
+    ApiRouter::new().routes(routes!(get_invoice_pdf))
+}
+
+/// A stored document format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// The PDF.
+    Pdf,
+}
+
+impl Format {
+    fn as_str(self) -> &'static str {
+        match self {
+            Format::Pdf => "pdf",
+        }
+    }
+}
+
+fn field(practice: PracticeId, invoice: InvoiceId, format: Format) -> FieldRef {
+    FieldRef {
+        practice,
+        table: "invoicing.document",
+        column: format.as_str(),
+        row: invoice.as_uuid(),
+    }
+}
+
+fn lines_of(address: &domain::people::PostalAddress) -> Vec<String> {
+    let street = match &address.box_number {
+        Some(b) => format!("{} {} {b}", address.street, address.number),
+        None => format!("{} {}", address.street, address.number),
+    };
+    vec![
+        street,
+        format!("{} {}", address.postcode, address.city),
+        address.country.clone(),
+    ]
+}
+
+/// Gathers what the document of the issued `row` shows.
+pub(crate) async fn gather(
+    tx: &mut TenantTx,
+    keys: &PracticeKeys,
+    practice: PracticeId,
+    row: &Row,
+) -> Result<DocumentData, ApiError> {
+    let (s, place) = settings::load_with_place(tx).await?;
+    let missing = || ApiError::internal(anyhow::anyhow!("an issued invoice without its details"));
+    let buyer = platform::patients::addressee(tx, keys, practice, row.patient_id)
+        .await?
+        .ok_or_else(missing)?;
+    let lines = store::lines(tx, row.invoice_id).await?;
+    let corrects = match row.corrects_invoice_id {
+        Some(id) => store::load(tx, id, false).await?.number,
+        None => None,
+    };
+    let language = Language::parse(&row.language).unwrap_or(buyer.language);
+    let seller_address = vec![
+        match &s.box_number {
+            Some(b) => format!(
+                "{} {} {b}",
+                s.street.clone().unwrap_or_default(),
+                s.house_number.clone().unwrap_or_default()
+            ),
+            None => format!(
+                "{} {}",
+                s.street.clone().unwrap_or_default(),
+                s.house_number.clone().unwrap_or_default()
+            ),
+        },
+        format!(
+            "{} {}",
+            s.postcode.clone().unwrap_or_default(),
+            s.city.clone().unwrap_or_default()
+        ),
+    ];
+    Ok(DocumentData {
+        kind: row.kind,
+        language,
+        country: place.country,
+        number: row.number.clone().ok_or_else(missing)?,
+        issue_date: row.issue_date.ok_or_else(missing)?,
+        due_date: row.due_date.ok_or_else(missing)?,
+        corrects,
+        seller: Seller {
+            name: s.legal_name.clone().ok_or_else(missing)?,
+            address: seller_address,
+            enterprise_number: s.enterprise_number.clone().ok_or_else(missing)?,
+            vat_number: s.vat_number.clone(),
+            provider_number: s.provider_number.clone(),
+            iban: s.iban.clone().ok_or_else(missing)?,
+            bic: s.bic.clone(),
+        },
+        buyer: Buyer {
+            name: buyer.name,
+            address: buyer.address.as_ref().map(lines_of).unwrap_or_default(),
+        },
+        lines: lines
+            .into_iter()
+            .map(|l| DocumentLine {
+                service_date: l.service_date,
+                code: l.code,
+                label: l.label,
+                quantity: l.quantity,
+                unit_price: l.unit_price,
+                net: l.net_amount,
+            })
+            .collect(),
+        totals: DocumentTotals {
+            net: row.net_total,
+            vat: row.vat_total,
+            total: row.total,
+            insurer: row.insurer_total,
+            patient: row.patient_total,
+        },
+        payment_reference: crate::invoices::printed_reference(row.payment_reference.clone()),
+    })
+}
+
+/// The PDF of an issued invoice or credit note, in the patient's language: written once and
+/// served unchanged afterwards.
+#[utoipa::path(get, path = "/v1/invoices/{invoice_id}/pdf", tag = "invoicing", security(("session" = [])),
+    params(("invoice_id" = InvoiceId, Path, description = "The invoice or credit note")),
+    responses((status = 200, description = "The PDF", content_type = "application/pdf", body = Vec<u8>),
+              (status = 409, description = "A draft has no document yet", body = platform::error::Problem)))]
+pub async fn get_invoice_pdf(
+    State(state): State<AppState>,
+    staff: Staff,
+    ApiPath(id): ApiPath<InvoiceId>,
+) -> ApiResult<impl axum::response::IntoResponse> {
+    staff.require(&state, Permission::InvoiceRead).await?;
+    let mut tx = state.db().tenant(staff.practice()).await?;
+    let row = store::load(&mut tx, id, false).await?;
+    if row.status == InvoiceStatus::Draft {
+        return Err(
+            ApiError::conflict("invoice_not_issued", "a draft has no document yet")
+                .with_field("status"),
+        );
+    }
+    crate::invoices::record(&mut tx, &staff, "sensitive_read", Action::Read, &row).await?;
+    let bytes = pdf(&mut tx, &state, staff.practice(), &row).await?;
+    tx.commit().await?;
+    let name = format!(
+        "attachment; filename=\"{}.pdf\"",
+        row.number.as_deref().unwrap_or("invoice")
+    );
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/pdf".to_owned(),
+            ),
+            (axum::http::header::CONTENT_DISPOSITION, name),
+        ],
+        bytes,
+    ))
+}
+
+/// The stored document, decrypted.
+async fn stored(
+    tx: &mut TenantTx,
+    keys: &PracticeKeys,
+    practice: PracticeId,
+    invoice: InvoiceId,
+    format: Format,
+) -> Result<Option<Vec<u8>>, ApiError> {
+    let enc: Option<Vec<u8>> = sqlx::query_scalar(
+        "select content_enc from invoicing.document where invoice_id = $1 and format = $2",
+    )
+    .bind(invoice)
+    .bind(format.as_str())
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(enc
+        .map(|c| keys.decrypt(field(practice, invoice, format), &c))
+        .transpose()?)
+}
+
+/// The PDF of an issued invoice or credit note: the stored one, or written now and stored
+/// (when two writers race, the first stored wins and both answer it).
+pub(crate) async fn pdf(
+    tx: &mut TenantTx,
+    state: &AppState,
+    practice: PracticeId,
+    row: &Row,
+) -> Result<Vec<u8>, ApiError> {
+    let keys = state.practice_keys(tx, practice).await?;
+    if let Some(bytes) = stored(tx, &keys, practice, row.invoice_id, Format::Pdf).await? {
+        return Ok(bytes);
+    }
+    let data = gather(tx, &keys, practice, row).await?;
+    let bytes = pdf::render(&data).map_err(ApiError::internal)?;
+    let enc = keys.encrypt(field(practice, row.invoice_id, Format::Pdf), &bytes);
+    sqlx::query(
+        "insert into invoicing.document (practice_id, invoice_id, format, content_enc) values ($1, $2, $3, $4)
+         on conflict do nothing",
+    )
+    .bind(practice)
+    .bind(row.invoice_id)
+    .bind(Format::Pdf.as_str())
+    .bind(enc)
+    .execute(&mut **tx)
+    .await?;
+    Ok(stored(tx, &keys, practice, row.invoice_id, Format::Pdf)
+        .await?
+        .unwrap_or(bytes))
+}
+
+/// The job issuing enqueues: writes the documents of one issued invoice or credit note.
+pub async fn render_documents(
+    state: &AppState,
+    payload: serde_json::Value,
+) -> anyhow::Result<&'static str> {
+    use anyhow::Context;
+    let job: RenderDocuments =
+        serde_json::from_value(payload).context("a render-documents payload")?;
+    let ctx = || format!("documents of invoice {}", job.invoice_id);
+    let mut tx = state.db().tenant(job.practice_id).await.with_context(ctx)?;
+    let row = store::load(&mut tx, job.invoice_id, false)
+        .await
+        .map_err(anyhow::Error::from)
+        .with_context(ctx)?;
+    if row.status == InvoiceStatus::Draft {
+        return Ok("draft");
+    }
+    pdf(&mut tx, state, job.practice_id, &row)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e:?}"))
+        .with_context(ctx)?;
+    tx.commit().await.with_context(ctx)?;
+    Ok("written")
+}
