@@ -6,6 +6,9 @@
 //! run; target ratio ≥ 0.5 at 32 clients. Each issue locks its draft, checks it, takes the next
 //! number, writes the invoice and its audit row and answers the full invoice.
 //!
+//! Then the documents: PDF rendering time per invoice (target p95 < 20 ms) and UBL writing
+//! time, over 500 documents each (three lines, care and products).
+//!
 //! Run: `cargo run --release -p praxis-tests --bin bench-invoicing` (about a minute).
 
 use std::sync::Arc;
@@ -96,4 +99,33 @@ async fn main() {
     assert_eq!(Some(n), max.map(i64::from), "numbers are consecutive");
     println!();
     println!("{n} invoices issued, numbers 1..{n} without a gap");
+
+    // Documents.
+    use domain::invoice::InvoiceKind;
+    use domain::practice::Country;
+    let doc = praxis_tests::billing::sample_document(Country::BE, InvoiceKind::Invoice);
+    let time = |f: &dyn Fn() -> usize| {
+        let mut all = Vec::with_capacity(500);
+        let mut bytes = 0;
+        for _ in 0..500 {
+            let t = std::time::Instant::now();
+            bytes = f();
+            all.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        all.sort_by(f64::total_cmp);
+        (all[250], all[475], bytes)
+    };
+    let (p50, p95, size) = time(&|| invoicing::documents::pdf::render(&doc).unwrap().len());
+    let (u50, u95, usize_) = time(&|| invoicing::documents::ubl::write(&doc).unwrap().len());
+    println!();
+    println!("| document | p50 ms | p95 ms | size | target p95 |");
+    println!("|---|---:|---:|---:|---:|");
+    println!(
+        "| PDF (krilla, fonts embedded) | {p50:.2} | {p95:.2} | {} kB | < 20 ms |",
+        size / 1024
+    );
+    println!(
+        "| Peppol UBL | {u50:.3} | {u95:.3} | {} kB | |",
+        usize_ / 1024
+    );
 }

@@ -1,6 +1,15 @@
 //! A practice ready to invoice, built through the API on top of a [`Clinic`]: its invoicing
 //! details and one tariff for the clinic's appointment type (fee 32.50, insurer 24.37).
 
+use std::str::FromStr;
+
+use chrono::NaiveDate;
+use domain::invoice::{InvoiceKind, LineAmounts, MEDICAL_EXEMPTION, Totals, VatCategory};
+use domain::money::Currency;
+use domain::people::PostalAddress;
+use domain::practice::{Country, Language};
+use invoicing::documents::{Buyer, DocumentData, DocumentLine, DocumentTotals, Seller};
+use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 use crate::clinic::Clinic;
@@ -112,5 +121,125 @@ impl Billing {
         let r = self.issue(app, d["invoice_id"].as_str().unwrap()).await;
         assert_eq!(r.status, 200, "{}", r.text);
         r.body
+    }
+}
+
+fn d(s: &str) -> Decimal {
+    Decimal::from_str(s).unwrap()
+}
+
+fn addr(street: &str, postcode: &str, city: &str, country: &str) -> PostalAddress {
+    PostalAddress {
+        street: street.into(),
+        number: "12".into(),
+        box_number: None,
+        postcode: postcode.into(),
+        city: city.into(),
+        country: country.into(),
+    }
+}
+
+/// A document of three lines (care with an insurer share, two products at 21 % VAT) from a
+/// Belgian or Dutch practice to a company with a Peppol participant id: what the UBL writer's
+/// validation test and the document benchmark write.
+pub fn sample_document(country: Country, kind: InvoiceKind) -> DocumentData {
+    let day = NaiveDate::from_ymd_opt(2026, 3, 2).unwrap();
+    // Care (exempt, with an insurer share) and a product sold at the desk (21 % VAT).
+    let specs = [
+        (
+            "560011",
+            "Zitting kinesitherapie",
+            "2",
+            "32.50",
+            "0",
+            "24.37",
+            VatCategory::Exempt,
+        ),
+        (
+            "MAT01",
+            "Elastische tape & zo",
+            "3",
+            "4.15",
+            "21",
+            "0",
+            VatCategory::Standard,
+        ),
+        (
+            "MAT02",
+            "Coldpack",
+            "1",
+            "9.99",
+            "21",
+            "0",
+            VatCategory::Standard,
+        ),
+    ];
+    let mut lines = Vec::new();
+    let mut amounts = Vec::new();
+    for (code, label, q, price, rate, insurer, cat) in specs {
+        let a = LineAmounts::compute(d(q), d(price), d(rate), d(insurer), Currency::Eur);
+        amounts.push(a);
+        lines.push(DocumentLine {
+            service_date: day,
+            code: code.into(),
+            label: label.into(),
+            quantity: d(q),
+            unit_price: d(price),
+            net: a.net.amount(),
+            vat_category: cat,
+            vat_rate: d(rate),
+            vat: a.vat.amount(),
+            exemption_reason: (cat == VatCategory::Exempt).then(|| MEDICAL_EXEMPTION.to_owned()),
+        });
+    }
+    let t = Totals::of(Currency::Eur, &amounts);
+    let (seller, enterprise, vat, reference) = match country {
+        Country::BE => (
+            addr("Lindestraat", "9000", "Gent", "BE"),
+            "0403019261",
+            None,
+            "+++260/0000/00170+++",
+        ),
+        Country::NL => (
+            addr("Lindelaan", "3511 AB", "Utrecht", "NL"),
+            "12345678",
+            Some("NL123456789B01".to_owned()),
+            "2026-000001",
+        ),
+    };
+    DocumentData {
+        kind,
+        language: Language::Nl,
+        country,
+        number: match kind {
+            InvoiceKind::Invoice => "2026-000001".into(),
+            InvoiceKind::CreditNote => "C2026-000001".into(),
+        },
+        issue_date: day,
+        due_date: day + chrono::Duration::days(30),
+        corrects: (kind == InvoiceKind::CreditNote).then(|| "2026-000001".to_owned()),
+        seller: Seller {
+            name: "Kinepraktijk De Linde BV".into(),
+            address: seller,
+            enterprise_number: enterprise.into(),
+            vat_number: vat,
+            provider_number: Some("54263481527".into()),
+            iban: "BE68539007547034".into(),
+            bic: Some("GEBABEBB".into()),
+        },
+        buyer: Buyer {
+            name: "Arbeidsgeneeskundige Dienst NV".into(),
+            address: Some(addr("Kerkstraat", "2000", "Antwerpen", "BE")),
+            peppol_id: Some("0208:0202239951".into()),
+        },
+        lines,
+        totals: DocumentTotals {
+            net: t.net.amount(),
+            vat: t.vat.amount(),
+            total: t.total().amount(),
+            insurer: t.insurer.amount(),
+            patient: t.patient.amount(),
+        },
+        payment_reference: Some(reference.into()),
     }
 }

@@ -6,4 +6,5 @@ mod draft_job;
 mod invoices;
 mod numbering;
 mod payments;
+mod peppol;
 mod tariffs;

@@ -1,7 +1,8 @@
 //! What a document shows, gathered once and handed to the writers (PDF, UBL).
 
 use chrono::NaiveDate;
-use domain::invoice::InvoiceKind;
+use domain::invoice::{InvoiceKind, VatCategory};
+use domain::people::PostalAddress;
 use domain::practice::{Country, Language};
 use rust_decimal::Decimal;
 
@@ -10,8 +11,8 @@ use rust_decimal::Decimal;
 pub struct Seller {
     /// Legal name.
     pub name: String,
-    /// Address lines.
-    pub address: Vec<String>,
+    /// Address.
+    pub address: PostalAddress,
     /// KBO/BCE or KvK number.
     pub enterprise_number: String,
     /// VAT number, if registered.
@@ -24,13 +25,29 @@ pub struct Seller {
     pub bic: Option<String>,
 }
 
-/// Who it is addressed to.
+/// Who it is addressed to: the patient, or a payer (a parent, a company).
 #[derive(Debug, Clone)]
 pub struct Buyer {
     /// Name.
     pub name: String,
-    /// Address lines (none when the address is unknown).
-    pub address: Vec<String>,
+    /// Address, when known.
+    pub address: Option<PostalAddress>,
+    /// A business or organisation: its Peppol participant id (`scheme:id`, e.g.
+    /// `0208:0403019261`), where e-invoices are delivered.
+    pub peppol_id: Option<String>,
+}
+
+/// Address lines as printed.
+pub fn address_lines(a: &PostalAddress) -> Vec<String> {
+    let street = match &a.box_number {
+        Some(b) => format!("{} {} {b}", a.street, a.number),
+        None => format!("{} {}", a.street, a.number),
+    };
+    vec![
+        street,
+        format!("{} {}", a.postcode, a.city),
+        a.country.clone(),
+    ]
 }
 
 /// One line as printed.
@@ -48,6 +65,14 @@ pub struct DocumentLine {
     pub unit_price: Decimal,
     /// Net amount.
     pub net: Decimal,
+    /// VAT category.
+    pub vat_category: VatCategory,
+    /// VAT rate, percent.
+    pub vat_rate: Decimal,
+    /// VAT amount.
+    pub vat: Decimal,
+    /// Exemption reason code (category E).
+    pub exemption_reason: Option<String>,
 }
 
 /// The totals as printed.

@@ -7,8 +7,9 @@
 mod data;
 pub(crate) mod labels;
 pub mod pdf;
+pub mod ubl;
 
-pub use data::{Buyer, DocumentData, DocumentLine, DocumentTotals, Seller};
+pub use data::{Buyer, DocumentData, DocumentLine, DocumentTotals, Seller, address_lines};
 
 use domain::invoice::InvoiceStatus;
 use domain::jobs::RenderDocuments;
@@ -57,18 +58,6 @@ fn field(practice: PracticeId, invoice: InvoiceId, format: Format) -> FieldRef {
     }
 }
 
-fn lines_of(address: &domain::people::PostalAddress) -> Vec<String> {
-    let street = match &address.box_number {
-        Some(b) => format!("{} {} {b}", address.street, address.number),
-        None => format!("{} {}", address.street, address.number),
-    };
-    vec![
-        street,
-        format!("{} {}", address.postcode, address.city),
-        address.country.clone(),
-    ]
-}
-
 /// Gathers what the document of the issued `row` shows.
 pub(crate) async fn gather(
     tx: &mut TenantTx,
@@ -87,25 +76,14 @@ pub(crate) async fn gather(
         None => None,
     };
     let language = Language::parse(&row.language).unwrap_or(buyer.language);
-    let seller_address = vec![
-        match &s.box_number {
-            Some(b) => format!(
-                "{} {} {b}",
-                s.street.clone().unwrap_or_default(),
-                s.house_number.clone().unwrap_or_default()
-            ),
-            None => format!(
-                "{} {}",
-                s.street.clone().unwrap_or_default(),
-                s.house_number.clone().unwrap_or_default()
-            ),
-        },
-        format!(
-            "{} {}",
-            s.postcode.clone().unwrap_or_default(),
-            s.city.clone().unwrap_or_default()
-        ),
-    ];
+    let seller_address = domain::people::PostalAddress {
+        street: s.street.clone().ok_or_else(missing)?,
+        number: s.house_number.clone().unwrap_or_default(),
+        box_number: s.box_number.clone(),
+        postcode: s.postcode.clone().ok_or_else(missing)?,
+        city: s.city.clone().ok_or_else(missing)?,
+        country: s.country.clone().ok_or_else(missing)?,
+    };
     Ok(DocumentData {
         kind: row.kind,
         language,
@@ -125,7 +103,8 @@ pub(crate) async fn gather(
         },
         buyer: Buyer {
             name: buyer.name,
-            address: buyer.address.as_ref().map(lines_of).unwrap_or_default(),
+            address: buyer.address,
+            peppol_id: None,
         },
         lines: lines
             .into_iter()
@@ -136,6 +115,10 @@ pub(crate) async fn gather(
                 quantity: l.quantity,
                 unit_price: l.unit_price,
                 net: l.net_amount,
+                vat_category: l.vat_category,
+                vat_rate: l.vat_rate,
+                vat: l.vat_amount,
+                exemption_reason: l.vat_exemption_reason,
             })
             .collect(),
         totals: DocumentTotals {

@@ -16,7 +16,7 @@ use krilla::metadata::Metadata;
 use krilla::page::PageSettings;
 use krilla::text::{Font, TextDirection};
 
-use super::data::DocumentData;
+use super::data::{DocumentData, address_lines};
 use super::labels::{self, Labels};
 
 static REGULAR: LazyLock<Font> =
@@ -222,7 +222,7 @@ pub fn render(d: &DocumentData) -> Result<Vec<u8>, PdfError> {
     let mut y = 60.0;
     w.text(LEFT, y, 14.0, true, &d.seller.name);
     y += 16.0;
-    for line in &d.seller.address {
+    for line in address_lines(&d.seller.address).iter().take(2) {
         w.text(LEFT, y, 9.0, false, line);
         y += 12.0;
     }
@@ -266,8 +266,8 @@ pub fn render(d: &DocumentData) -> Result<Vec<u8>, PdfError> {
     y += 13.0;
     w.text(LEFT, y, 10.5, true, &d.buyer.name);
     y += 13.0;
-    for line in &d.buyer.address {
-        w.text(LEFT, y, 10.0, false, line);
+    for line in d.buyer.address.iter().flat_map(address_lines) {
+        w.text(LEFT, y, 10.0, false, &line);
         y += 13.0;
     }
 
