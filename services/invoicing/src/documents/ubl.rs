@@ -47,6 +47,15 @@ fn seller_scheme(country: domain::practice::Country) -> &'static str {
     }
 }
 
+/// One row of the VAT breakdown: category, rate, exemption reason, taxable amount, VAT.
+struct VatGroup<'a> {
+    category: VatCategory,
+    rate: Decimal,
+    reason: Option<&'a str>,
+    taxable: Decimal,
+    tax: Decimal,
+}
+
 fn address(out: &mut String, a: &domain::people::PostalAddress) {
     let street = match &a.box_number {
         Some(b) => format!("{} {} {b}", a.street, a.number),
@@ -218,36 +227,33 @@ pub fn write(d: &DocumentData) -> Result<String, UblError> {
         let _ = write!(out, "</cac:PayeeFinancialAccount></cac:PaymentMeans>");
     }
     // VAT breakdown per category and rate.
-    let mut groups: BTreeMap<
-        (&str, String),
-        (VatCategory, Decimal, Option<&str>, Decimal, Decimal),
-    > = BTreeMap::new();
+    let mut groups: BTreeMap<(&str, String), VatGroup<'_>> = BTreeMap::new();
     for l in &d.lines {
-        let e = groups
+        let g = groups
             .entry((l.vat_category.as_str(), l.vat_rate.normalize().to_string()))
-            .or_insert((
-                l.vat_category,
-                l.vat_rate,
-                l.exemption_reason.as_deref(),
-                Decimal::ZERO,
-                Decimal::ZERO,
-            ));
-        e.3 += l.net;
-        e.4 += l.vat;
+            .or_insert(VatGroup {
+                category: l.vat_category,
+                rate: l.vat_rate,
+                reason: l.exemption_reason.as_deref(),
+                taxable: Decimal::ZERO,
+                tax: Decimal::ZERO,
+            });
+        g.taxable += l.net;
+        g.tax += l.vat;
     }
     let _ = write!(
         out,
         "<cac:TaxTotal><cbc:TaxAmount currencyID=\"EUR\">{}</cbc:TaxAmount>",
         amount(d.totals.vat)
     );
-    for (category_code, rate, reason, taxable, tax) in groups.values() {
+    for g in groups.values() {
         let _ = write!(
             out,
             "<cac:TaxSubtotal><cbc:TaxableAmount currencyID=\"EUR\">{}</cbc:TaxableAmount><cbc:TaxAmount currencyID=\"EUR\">{}</cbc:TaxAmount>",
-            amount(*taxable),
-            amount(*tax)
+            amount(g.taxable),
+            amount(g.tax)
         );
-        category(&mut out, "TaxCategory", *category_code, *rate, *reason);
+        category(&mut out, "TaxCategory", g.category, g.rate, g.reason);
         let _ = write!(out, "</cac:TaxSubtotal>");
     }
     let _ = write!(out, "</cac:TaxTotal>");
@@ -290,6 +296,6 @@ pub fn write(d: &DocumentData) -> Result<String, UblError> {
             l.unit_price.normalize()
         );
     }
-    let _ = write!(out, "</{root}>\n");
+    let _ = writeln!(out, "</{root}>");
     Ok(out)
 }
