@@ -115,8 +115,18 @@ impl Writer {
         self.push(Op::Rule { y });
     }
 
-    fn new_page(&mut self) {
+    /// Numbers this page at its foot and starts the next one under `heading`.
+    fn break_page(&mut self, page_label: &str, page_no: &mut u32, heading: &str) {
+        self.right(
+            RIGHT,
+            HEIGHT - 40.0,
+            8.0,
+            false,
+            &format!("{page_label} {page_no}"),
+        );
+        *page_no += 1;
         self.pages.push(Vec::new());
+        self.text(LEFT, 60.0, 10.0, true, heading);
     }
 
     fn paint(self, doc: &mut Document, settings: &PageSettings) {
@@ -215,7 +225,8 @@ pub fn render(d: &DocumentData) -> Result<Vec<u8>, PdfError> {
     );
     let settings =
         PageSettings::from_wh(WIDTH, HEIGHT).ok_or_else(|| PdfError("page size".into()))?;
-    let mut page_no = 1;
+    let mut page_no: u32 = 1;
+    let heading = format!("{title} {}", d.number);
     let mut w = Writer::new();
 
     // The practice.
@@ -278,16 +289,7 @@ pub fn render(d: &DocumentData) -> Result<Vec<u8>, PdfError> {
         let label = wrap(&line.label, 36);
         let needed = 13.0 * label.len() as f32 + 4.0;
         if y + needed > HEIGHT - BOTTOM {
-            w.right(
-                RIGHT,
-                HEIGHT - 40.0,
-                8.0,
-                false,
-                &format!("{} {page_no}", l.page),
-            );
-            page_no += 1;
-            w.new_page();
-            w.text(LEFT, 60.0, 10.0, true, &format!("{title} {}", d.number));
+            w.break_page(l.page, &mut page_no, &heading);
             y = table_header(&mut w, l, 84.0);
         }
         w.text(
@@ -316,16 +318,7 @@ pub fn render(d: &DocumentData) -> Result<Vec<u8>, PdfError> {
 
     // Totals, payment: kept together on one page.
     if y + 200.0 > HEIGHT - BOTTOM {
-        w.right(
-            RIGHT,
-            HEIGHT - 40.0,
-            8.0,
-            false,
-            &format!("{} {page_no}", l.page),
-        );
-        page_no += 1;
-        w.new_page();
-        w.text(LEFT, 60.0, 10.0, true, &format!("{title} {}", d.number));
+        w.break_page(l.page, &mut page_no, &heading);
         y = 90.0;
     }
     y += 10.0;

@@ -247,6 +247,19 @@ async fn answer(
     Ok(answer.with_etag(view.version))
 }
 
+/// [`answer`] for a change without an idempotency key: 200 with the invoice.
+async fn updated(tx: TenantTx, staff: &Staff, event: &'static str, row: Row) -> ApiResult<Answer> {
+    answer(
+        tx,
+        staff,
+        &Idempotency::none(),
+        StatusCode::OK,
+        (event, Action::Update),
+        row,
+    )
+    .await
+}
+
 /// Drafts an invoice. A draft has no number; its lines can change until it is issued.
 #[utoipa::path(post, path = "/v1/invoices", tag = "invoicing", security(("session" = [])), request_body = NewInvoice,
     params(("Idempotency-Key" = Option<String>, Header, max_length = 255, pattern = "^[!-~]{1,255}$", description = "A retry with the same key and request gets the first answer (`Idempotent-Replayed: true`) without the work being done again; kept 24 hours")),
@@ -371,15 +384,7 @@ pub async fn add_invoice_lines(
     if_match.check(current.version)?;
     let lines = change::resolve(&mut tx, specs, None).await?;
     let row = change::add_lines(&mut tx, staff.practice(), &current, &lines).await?;
-    answer(
-        tx,
-        &staff,
-        &Idempotency::none(),
-        StatusCode::OK,
-        ("sensitive_update", Action::Update),
-        row,
-    )
-    .await
+    updated(tx, &staff, "sensitive_update", row).await
 }
 
 /// Removes a line from a draft.
@@ -398,15 +403,7 @@ pub async fn remove_invoice_line(
     let current = store::load(&mut tx, id, true).await?;
     if_match.check(current.version)?;
     let row = change::remove_line(&mut tx, &current, line_no.get_i32()).await?;
-    answer(
-        tx,
-        &staff,
-        &Idempotency::none(),
-        StatusCode::OK,
-        ("sensitive_update", Action::Update),
-        row,
-    )
-    .await
+    updated(tx, &staff, "sensitive_update", row).await
 }
 
 /// Issues a draft: it gets the next number of the practice's invoice series for this year, an
@@ -506,15 +503,7 @@ pub async fn write_off_invoice(
     let mut tx = state.db().tenant(staff.practice()).await?;
     let current = store::load(&mut tx, id, true).await?;
     let row = change::write_off(&mut tx, &current).await?;
-    answer(
-        tx,
-        &staff,
-        &Idempotency::none(),
-        StatusCode::OK,
-        ("invoice_written_off", Action::Update),
-        row,
-    )
-    .await
+    updated(tx, &staff, "invoice_written_off", row).await
 }
 
 /// Records a payment received at the desk or by bank transfer. Partial payments and
