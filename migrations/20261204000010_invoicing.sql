@@ -101,6 +101,30 @@ select invoicing.tenant_policy('invoicing.tariff');
 grant select, insert on invoicing.tariff to praxis_app;
 grant update (valid_until) on invoicing.tariff to praxis_app;
 
+-- Payers -------------------------------------------------------------------------------------
+-- Who pays a patient's invoices instead of the patient: a person (a parent) or an organisation
+-- (an employer for occupational care), with its own address and, for organisations, the
+-- enterprise number and Peppol participant id e-invoices go to. A person payer is personal
+-- data: the address is encrypted like a patient's (one document, practice data key); names are
+-- stored like patients' names. Kept while an invoice addressed to it is kept.
+create table invoicing.payer (
+    practice_id         uuid not null references core.practice (practice_id),
+    payer_id            uuid not null,
+    kind                text not null constraint payer_kind check (kind in ('person', 'organisation')),
+    name                text not null constraint payer_name_not_blank check (btrim(name) <> ''),
+    address_enc         bytea not null,
+    address_country     text not null,
+    enterprise_number   text,
+    vat_number          text,
+    -- `scheme:id`, e.g. 0208:0403019261 (KBO/BCE) or 0106:12345678 (KvK).
+    peppol_id           text constraint payer_peppol_id check (peppol_id ~ '^[0-9]{4}:[A-Za-z0-9.-]{1,50}$'),
+    created_at          timestamptz not null default now(),
+    constraint payer_pkey primary key (practice_id, payer_id),
+    constraint payer_organisation_fields check (kind = 'organisation' or (enterprise_number is null and vat_number is null and peppol_id is null))
+);
+select invoicing.tenant_policy('invoicing.payer');
+grant select, insert on invoicing.payer to praxis_app;
+
 -- Numbering ----------------------------------------------------------------------------------
 -- One row per practice, series and year; the issuing transaction increments it (insert … on
 -- conflict do update … returning), which locks the row until that transaction ends: numbers
@@ -140,6 +164,8 @@ create table invoicing.invoice (
     appointment_id      uuid,
     -- A credit note's invoice.
     corrects_invoice_id uuid,
+    -- Who pays instead of the patient (the document is addressed to it).
+    payer_id            uuid,
     currency            text not null default 'EUR' constraint invoice_currency check (currency = 'EUR'),
     language            text not null constraint invoice_language check (language in ('nl', 'fr', 'en', 'de')),
     number_year         integer,
@@ -172,6 +198,8 @@ create table invoicing.invoice (
         references core.patient (practice_id, patient_id),
     constraint invoice_corrects_fkey foreign key (practice_id, corrects_invoice_id)
         references invoicing.invoice (practice_id, invoice_id),
+    constraint invoice_payer_fkey foreign key (practice_id, payer_id)
+        references invoicing.payer (practice_id, payer_id),
     constraint invoice_number_key unique (practice_id, kind, number_year, number_seq),
     constraint invoice_numbered check ((status = 'draft') = (number is null)
         and (number is null) = (number_seq is null) and (number is null) = (issue_date is null)),

@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use domain::appointment::{AppointmentStatus, ChangedVia};
+use domain::invoice::{InvoiceKind, InvoiceStatus, PayerKind, PaymentMethod, VatCategory};
 use domain::message::MessageState;
 use domain::waitlist::{EntryStatus, OfferStatus};
 use praxis_tests::*;
@@ -38,6 +39,13 @@ async fn every_vocabulary_matches_its_check_constraint() {
         ("message_state", spellings(MessageState::ALL)),
         ("waitlist_entry_status", spellings(EntryStatus::ALL)),
         ("waitlist_offer_status", spellings(OfferStatus::ALL)),
+        ("invoice_status", spellings(InvoiceStatus::ALL)),
+        ("invoice_kind", spellings(InvoiceKind::ALL)),
+        ("payment_method", spellings(PaymentMethod::ALL)),
+        ("tariff_vat_category", spellings(VatCategory::ALL)),
+        ("invoice_line_vat_category", spellings(VatCategory::ALL)),
+        ("payer_kind", spellings(PayerKind::ALL)),
+        ("number_counter_series", spellings(InvoiceKind::ALL)),
     ];
     for (constraint, rust) in pairs {
         assert_eq!(

@@ -13,6 +13,9 @@ pub(crate) enum InvoiceError {
     /// No such patient in this practice.
     #[error("patient not found")]
     PatientNotFound,
+    /// No such payer in this practice.
+    #[error("payer not found")]
+    PayerNotFound,
     /// No such tariff in this practice (field names the list entry).
     #[error("tariff not found")]
     TariffNotFound(String),
@@ -68,6 +71,7 @@ impl From<InvoiceError> for ApiError {
         match e {
             InvoiceError::NotFound => ApiError::not_found("invoice_not_found", "invoice_id"),
             InvoiceError::PatientNotFound => ApiError::not_found("patient_not_found", "patient_id"),
+            InvoiceError::PayerNotFound => ApiError::not_found("payer_not_found", "payer_id"),
             InvoiceError::TariffNotFound(field) => {
                 ApiError::not_found("tariff_not_found", "tariff_id").with_field(field)
             }

@@ -9,6 +9,7 @@ pub mod documents;
 mod error;
 mod events;
 pub mod invoices;
+pub mod payers;
 mod place;
 pub mod receivables;
 pub mod settings;
@@ -26,7 +27,8 @@ pub fn router() -> ApiRouter {
         .merge(tariffs::router())
         .merge(invoices::router())
         .merge(receivables::router())
-        .merge(documents::router())
+        .merge(documents::routes::router())
+        .merge(payers::router())
 }
 
 /// The queues this service consumes.

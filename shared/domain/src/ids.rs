@@ -127,3 +127,7 @@ new_id!(
     /// A payment received for an invoice.
     PaymentId
 );
+new_id!(
+    /// Who pays a patient's invoices instead of the patient (a parent, an employer).
+    PayerId
+);

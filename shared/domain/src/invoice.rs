@@ -77,6 +77,16 @@ vocabulary! {
 }
 
 vocabulary! {
+    /// Who a payer is.
+    pub enum PayerKind {
+        /// A person (a parent, a guardian).
+        Person = "person",
+        /// A business or organisation (an employer for occupational care).
+        Organisation = "organisation",
+    }
+}
+
+vocabulary! {
     /// The VAT category of a line (UNCL5305 codes, as EN 16931 uses them).
     pub enum VatCategory {
         /// Exempt: medical care (EU VAT directive art. 132 1 c); needs an exemption reason.

@@ -25,6 +25,6 @@ pub mod vocabulary;
 pub mod waitlist;
 
 pub use ids::{
-    AppointmentId, AppointmentTypeId, AuditId, InvoiceId, MessageId, PatientId, PaymentId,
+    AppointmentId, AppointmentTypeId, AuditId, InvoiceId, MessageId, PatientId, PayerId, PaymentId,
     PracticeId, PractitionerId, ReplyId, RoomId, SessionId, StaffId, SupportGrantId, TariffId,
 };

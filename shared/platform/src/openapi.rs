@@ -114,6 +114,7 @@ pub fn apply(mut doc: Value) -> Value {
                 }
                 if let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) {
                     params.iter_mut().for_each(text_rule);
+                    params.iter_mut().for_each(header_not_null);
                 }
             }
         }
@@ -218,6 +219,24 @@ fn has_member(v: &Value, is_id: &impl Fn(&str) -> bool) -> bool {
         }
         Value::Array(a) => a.iter().any(|x| has_member(x, is_id)),
         _ => false,
+    }
+}
+
+/// An optional header is absent or a string, never `null` (an `Option<String>` parameter is
+/// documented as nullable by the generator).
+fn header_not_null(param: &mut Value) {
+    if param.get("in").and_then(Value::as_str) != Some("header") {
+        return;
+    }
+    if let Some(types) = param
+        .pointer_mut("/schema/type")
+        .and_then(Value::as_array_mut)
+    {
+        types.retain(|t| t != "null");
+        if types.len() == 1 {
+            let only = types[0].clone();
+            param["schema"]["type"] = only;
+        }
     }
 }
 

@@ -215,3 +215,104 @@ async fn a_pdf_is_written_once_served_unchanged_and_stored_encrypted() {
         .unwrap_err();
     assert!(err.to_string().contains("permission denied"), "{err}");
 }
+
+#[tokio::test]
+async fn an_invoice_to_an_organisation_has_a_peppol_e_invoice_that_passes_the_validator() {
+    let app = spawn_app().await;
+    let b = Billing::setup(&app).await;
+    let t = b.token();
+    let payer = app
+        .call("POST", "/v1/payers", t, Some(&json!({"kind": "organisation", "name": "Arbeidsgeneeskundige Dienst NV",
+              "address": {"street": "Kerkstraat", "number": "2", "postcode": "2000", "city": "Antwerpen", "country": "BE"},
+              "enterprise_number": "0202239951", "peppol_id": "0208:0202239951"})))
+        .await;
+    assert_eq!(payer.status, 201, "{}", payer.text);
+    let payer_id = payer.body["payer_id"].as_str().unwrap();
+    // Bad payers: a person with a Peppol id, an enterprise number that fails its check digits.
+    let person = app
+        .call("POST", "/v1/payers", t, Some(&json!({"kind": "person", "name": "An Peeters", "peppol_id": "0208:0202239951",
+              "address": {"street": "Kerkstraat", "number": "2", "postcode": "2000", "city": "Antwerpen", "country": "BE"}})))
+        .await;
+    assert_eq!(person.problem(422, "invalid_field")["field"], "kind");
+    let digits = app
+        .call("POST", "/v1/payers", t, Some(&json!({"kind": "organisation", "name": "X NV", "enterprise_number": "0202239952",
+              "address": {"street": "Kerkstraat", "number": "2", "postcode": "2000", "city": "Antwerpen", "country": "BE"}})))
+        .await;
+    assert_eq!(
+        digits.problem(422, "invalid_field")["field"],
+        "enterprise_number"
+    );
+    let unknown = app
+        .call("POST", "/v1/invoices", t, Some(&json!({"patient_id": b.clinic.patient, "payer_id": uuid::Uuid::now_v7(), "lines": []})))
+        .await;
+    assert_eq!(unknown.problem(404, "payer_not_found")["field"], "payer_id");
+
+    let draft = app
+        .call("POST", "/v1/invoices", t, Some(&json!({"patient_id": b.clinic.patient, "payer_id": payer_id,
+              "lines": [b.tariff_line("2"), {"code": "MAT01", "label": "Tape", "unit_price": "4.15", "quantity": "3",
+                        "vat_category": "S", "vat_rate": "21", "service_date": "2026-03-02"}]})))
+        .await;
+    assert_eq!(draft.status, 201, "{}", draft.text);
+    let id = draft.body["invoice_id"].as_str().unwrap();
+    let issued = b.issue(&app, id).await;
+    assert_eq!(issued.status, 200, "{}", issued.text);
+    app.drain(&[RENDER_DOCUMENTS]).await;
+    assert_eq!(
+        app.count("select count(*) from invoicing.document where format = 'ubl'")
+            .await,
+        1
+    );
+    let credit = app
+        .call(
+            "POST",
+            &format!("/v1/invoices/{id}/credit-notes"),
+            t,
+            Some(&json!({})),
+        )
+        .await;
+    assert_eq!(credit.status, 201, "{}", credit.text);
+    let cn = credit.body["invoice_id"].as_str().unwrap();
+
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/artefacts/ubl");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut files = Vec::new();
+    for (doc, name) in [(id, "payer-invoice"), (cn, "payer-credit-note")] {
+        let r = app
+            .client
+            .get(format!("{}/v1/invoices/{doc}/ubl", app.base))
+            .bearer_auth(&b.clinic.admin.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-type"], "application/xml");
+        let xml = r.text().await.unwrap();
+        assert!(
+            xml.contains("0202239951") && xml.contains("Arbeidsgeneeskundige Dienst NV"),
+            "{xml}"
+        );
+        let path = dir.join(format!("{name}.xml"));
+        std::fs::write(&path, xml).unwrap();
+        files.push(path);
+    }
+    for (file, fatal, report) in praxis_tests::peppol::validate(&files) {
+        assert_eq!(fatal, 0, "{}:\n{report}", file.display());
+    }
+    // The PDF is addressed to the payer.
+    let text = text_of(&pdf(&app, &b, id).await, "payer-invoice");
+    assert!(
+        text.contains("Arbeidsgeneeskundige Dienst NV") && text.contains("2000 Antwerpen"),
+        "{text}"
+    );
+    // A patient's own invoice has no Peppol document.
+    let own = b.issued(&app).await;
+    let r = app
+        .call(
+            "GET",
+            &format!("/v1/invoices/{}/ubl", own["invoice_id"].as_str().unwrap()),
+            t,
+            None,
+        )
+        .await;
+    assert_eq!(r.problem(409, "no_peppol_participant")["field"], "payer_id");
+}

@@ -349,6 +349,34 @@ async fn another_practices_invoices_tariffs_and_patients_are_not_found() {
     .problem(404, "tariff_not_found");
     let listed = app.call("GET", "/v1/invoices", t, None).await;
     assert_eq!(listed.body.as_array().unwrap().len(), 0, "{}", listed.text);
+    // B's payer is invisible to A and cannot be named on A's invoices.
+    let payer = app
+        .call("POST", "/v1/payers", b.token(), Some(&json!({"kind": "person", "name": "Ouder Bakker",
+              "address": {"street": "Lindelaan", "number": "4", "postcode": "3511AB", "city": "Utrecht", "country": "NL"}})))
+        .await;
+    assert_eq!(payer.status, 201, "{}", payer.text);
+    let payer_id = payer.body["payer_id"].as_str().unwrap();
+    app.call("GET", &format!("/v1/payers/{payer_id}"), t, None)
+        .await
+        .problem(404, "payer_not_found");
+    let named = app
+        .call(
+            "POST",
+            "/v1/invoices",
+            t,
+            Some(&json!({"patient_id": a.clinic.patient, "payer_id": payer_id, "lines": []})),
+        )
+        .await;
+    named.problem(404, "payer_not_found");
+    assert_eq!(
+        app.call("GET", "/v1/payers", t, None)
+            .await
+            .body
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
     let after: Vec<String> =
         sqlx::query_scalar("select i::text from invoicing.invoice i order by invoice_id")
             .fetch_all(&app.owner)

@@ -7,6 +7,7 @@
 mod data;
 pub(crate) mod labels;
 pub mod pdf;
+pub mod routes;
 pub mod ubl;
 
 pub use data::{Buyer, DocumentData, DocumentLine, DocumentTotals, Seller, address_lines};
@@ -19,32 +20,23 @@ use platform::crypto::{FieldRef, PracticeKeys};
 use platform::db::TenantTx;
 use platform::{ApiError, AppState};
 
-use axum::extract::State;
-use domain::practice::Permission;
-use platform::audit::Action;
-use platform::auth::Staff;
-use platform::json::ApiPath;
-use platform::{ApiResult, ApiRouter};
-use utoipa_axum::routes;
-
 use crate::invoices::store::{self, Row};
 use crate::settings;
 
-pub(crate) fn router() -> ApiRouter {
-    ApiRouter::new().routes(routes!(get_invoice_pdf))
-}
-
 /// A stored document format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
+pub(crate) enum Format {
     /// The PDF.
     Pdf,
+    /// Peppol BIS Billing 3.0 UBL.
+    Ubl,
 }
 
 impl Format {
     fn as_str(self) -> &'static str {
         match self {
             Format::Pdf => "pdf",
+            Format::Ubl => "ubl",
         }
     }
 }
@@ -70,6 +62,10 @@ pub(crate) async fn gather(
     let buyer = platform::patients::addressee(tx, keys, practice, row.patient_id)
         .await?
         .ok_or_else(missing)?;
+    let payer = match row.payer_id {
+        Some(id) => crate::payers::load(tx, keys, practice, id).await?,
+        None => None,
+    };
     let lines = store::lines(tx, row.invoice_id).await?;
     let corrects = match row.corrects_invoice_id {
         Some(id) => store::load(tx, id, false).await?.number,
@@ -101,10 +97,17 @@ pub(crate) async fn gather(
             iban: s.iban.clone().ok_or_else(missing)?,
             bic: s.bic.clone(),
         },
-        buyer: Buyer {
-            name: buyer.name,
-            address: buyer.address,
-            peppol_id: None,
+        buyer: match payer {
+            Some(p) => Buyer {
+                name: p.name,
+                address: Some(p.address),
+                peppol_id: p.peppol_id,
+            },
+            None => Buyer {
+                name: buyer.name,
+                address: buyer.address,
+                peppol_id: None,
+            },
         },
         lines: lines
             .into_iter()
@@ -132,45 +135,6 @@ pub(crate) async fn gather(
     })
 }
 
-/// The PDF of an issued invoice or credit note, in the patient's language: written once and
-/// served unchanged afterwards.
-#[utoipa::path(get, path = "/v1/invoices/{invoice_id}/pdf", tag = "invoicing", security(("session" = [])),
-    params(("invoice_id" = InvoiceId, Path, description = "The invoice or credit note")),
-    responses((status = 200, description = "The PDF", content_type = "application/pdf", body = Vec<u8>),
-              (status = 409, description = "A draft has no document yet", body = platform::error::Problem)))]
-pub async fn get_invoice_pdf(
-    State(state): State<AppState>,
-    staff: Staff,
-    ApiPath(id): ApiPath<InvoiceId>,
-) -> ApiResult<impl axum::response::IntoResponse> {
-    staff.require(&state, Permission::InvoiceRead).await?;
-    let mut tx = state.db().tenant(staff.practice()).await?;
-    let row = store::load(&mut tx, id, false).await?;
-    if row.status == InvoiceStatus::Draft {
-        return Err(
-            ApiError::conflict("invoice_not_issued", "a draft has no document yet")
-                .with_field("status"),
-        );
-    }
-    crate::invoices::record(&mut tx, &staff, "sensitive_read", Action::Read, &row).await?;
-    let bytes = pdf(&mut tx, &state, staff.practice(), &row).await?;
-    tx.commit().await?;
-    let name = format!(
-        "attachment; filename=\"{}.pdf\"",
-        row.number.as_deref().unwrap_or("invoice")
-    );
-    Ok((
-        [
-            (
-                axum::http::header::CONTENT_TYPE,
-                "application/pdf".to_owned(),
-            ),
-            (axum::http::header::CONTENT_DISPOSITION, name),
-        ],
-        bytes,
-    ))
-}
-
 /// The stored document, decrypted.
 async fn stored(
     tx: &mut TenantTx,
@@ -191,34 +155,45 @@ async fn stored(
         .transpose()?)
 }
 
-/// The PDF of an issued invoice or credit note: the stored one, or written now and stored
-/// (when two writers race, the first stored wins and both answer it).
-pub(crate) async fn pdf(
+/// A document of an issued invoice or credit note: the stored one, or written now and stored
+/// (when two writers race, the first stored wins and both answer it). `None`: a UBL document
+/// for a buyer without a Peppol participant id (a patient), which has none.
+pub(crate) async fn document(
     tx: &mut TenantTx,
     state: &AppState,
     practice: PracticeId,
     row: &Row,
-) -> Result<Vec<u8>, ApiError> {
+    format: Format,
+) -> Result<Option<Vec<u8>>, ApiError> {
     let keys = state.practice_keys(tx, practice).await?;
-    if let Some(bytes) = stored(tx, &keys, practice, row.invoice_id, Format::Pdf).await? {
-        return Ok(bytes);
+    if let Some(bytes) = stored(tx, &keys, practice, row.invoice_id, format).await? {
+        return Ok(Some(bytes));
     }
     let data = gather(tx, &keys, practice, row).await?;
-    let bytes = pdf::render(&data).map_err(ApiError::internal)?;
-    let enc = keys.encrypt(field(practice, row.invoice_id, Format::Pdf), &bytes);
+    let bytes = match format {
+        Format::Pdf => pdf::render(&data).map_err(ApiError::internal)?,
+        Format::Ubl => match ubl::write(&data) {
+            Ok(xml) => xml.into_bytes(),
+            Err(ubl::UblError::NoParticipant) => return Ok(None),
+            Err(e) => return Err(ApiError::internal(e)),
+        },
+    };
+    let enc = keys.encrypt(field(practice, row.invoice_id, format), &bytes);
     sqlx::query(
         "insert into invoicing.document (practice_id, invoice_id, format, content_enc) values ($1, $2, $3, $4)
          on conflict do nothing",
     )
     .bind(practice)
     .bind(row.invoice_id)
-    .bind(Format::Pdf.as_str())
+    .bind(format.as_str())
     .bind(enc)
     .execute(&mut **tx)
     .await?;
-    Ok(stored(tx, &keys, practice, row.invoice_id, Format::Pdf)
-        .await?
-        .unwrap_or(bytes))
+    Ok(Some(
+        stored(tx, &keys, practice, row.invoice_id, format)
+            .await?
+            .unwrap_or(bytes),
+    ))
 }
 
 /// The job issuing enqueues: writes the documents of one issued invoice or credit note.
@@ -238,10 +213,12 @@ pub async fn render_documents(
     if row.status == InvoiceStatus::Draft {
         return Ok("draft");
     }
-    pdf(&mut tx, state, job.practice_id, &row)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e:?}"))
-        .with_context(ctx)?;
+    for format in [Format::Pdf, Format::Ubl] {
+        document(&mut tx, state, job.practice_id, &row, format)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e:?}"))
+            .with_context(ctx)?;
+    }
     tx.commit().await.with_context(ctx)?;
     Ok("written")
 }

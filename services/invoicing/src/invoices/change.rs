@@ -10,7 +10,7 @@ use domain::invoice::{
 };
 use domain::money::Currency;
 use domain::practice::Country;
-use domain::{AppointmentId, PatientId, PracticeId, StaffId, TariffId};
+use domain::{AppointmentId, PatientId, PayerId, PracticeId, StaffId, TariffId};
 use platform::db::TenantTx;
 use rust_decimal::Decimal;
 
@@ -133,11 +133,21 @@ pub(crate) fn tariff_line(
 pub(crate) async fn draft(
     tx: &mut TenantTx,
     practice: PracticeId,
-    patient: PatientId,
+    (patient, payer): (PatientId, Option<PayerId>),
     appointment: Option<AppointmentId>,
     lines: &[NewLine],
 ) -> Result<Option<Row>, InvoiceError> {
     check_count(0, lines.len())?;
+    if let Some(payer) = payer {
+        let known: bool =
+            sqlx::query_scalar("select exists (select 1 from invoicing.payer where payer_id = $1)")
+                .bind(payer)
+                .fetch_one(&mut **tx)
+                .await?;
+        if !known {
+            return Err(InvoiceError::PayerNotFound);
+        }
+    }
     let language: String =
         sqlx::query_scalar("select preferred_language from core.patient where patient_id = $1")
             .bind(patient)
@@ -149,6 +159,7 @@ pub(crate) async fn draft(
         patient,
         appointment,
         corrects: None,
+        payer,
         language,
     };
     let Some(row) = store::insert(tx, practice, &new).await? else {
@@ -329,6 +340,7 @@ pub(crate) async fn credit(
         patient: current.patient_id,
         appointment: None,
         corrects: Some(current.invoice_id),
+        payer: current.payer_id,
         language: current.language.clone(),
     };
     let note = store::insert(tx, practice, &new)

@@ -82,7 +82,7 @@ pub async fn draft_invoice(
     let drafted = change::draft(
         &mut tx,
         job.practice_id,
-        patient,
+        (patient, None),
         Some(job.appointment_id),
         &lines,
     )

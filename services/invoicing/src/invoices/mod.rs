@@ -22,7 +22,7 @@ use domain::invoice::{InvoiceKind, InvoiceStatus, PaymentMethod, VatCategory};
 use domain::money::{Amount, Quantity};
 use domain::practice::Permission;
 use domain::text::Line;
-use domain::{InvoiceId, PatientId, TariffId};
+use domain::{InvoiceId, PatientId, PayerId, TariffId};
 use platform::audit::{self, Action};
 use platform::auth::Staff;
 use platform::db::TenantTx;
@@ -87,6 +87,9 @@ pub struct InvoiceLineInput {
 pub struct NewInvoice {
     /// Who is invoiced.
     pub patient_id: PatientId,
+    /// Who pays instead of the patient (the documents are addressed to it).
+    #[serde(default)]
+    pub payer_id: Option<PayerId>,
     /// Its first lines (more can be added while it is a draft).
     #[serde(default)]
     #[schema(max_items = 200)]
@@ -277,11 +280,15 @@ pub async fn create_invoice(
         return Ok(replay);
     }
     let lines = change::resolve(&mut tx, specs, None).await?;
-    let row = change::draft(&mut tx, staff.practice(), b.patient_id, None, &lines)
-        .await?
-        .ok_or_else(|| {
-            ApiError::internal(anyhow::anyhow!("a draft without appointment conflicted"))
-        })?;
+    let row = change::draft(
+        &mut tx,
+        staff.practice(),
+        (b.patient_id, b.payer_id),
+        None,
+        &lines,
+    )
+    .await?
+    .ok_or_else(|| ApiError::internal(anyhow::anyhow!("a draft without appointment conflicted")))?;
     answer(
         tx,
         &staff,

@@ -6,7 +6,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use domain::invoice::{
     InvoiceKind, InvoiceStatus, LineAmounts, PaymentMethod, Settlement, VatCategory,
 };
-use domain::{AppointmentId, InvoiceId, PatientId, PaymentId, PracticeId, StaffId, TariffId};
+use domain::{
+    AppointmentId, InvoiceId, PatientId, PayerId, PaymentId, PracticeId, StaffId, TariffId,
+};
 use platform::db::TenantTx;
 use rust_decimal::Decimal;
 
@@ -21,6 +23,7 @@ pub(crate) struct Row {
     pub(crate) patient_id: PatientId,
     pub(crate) appointment_id: Option<AppointmentId>,
     pub(crate) corrects_invoice_id: Option<InvoiceId>,
+    pub(crate) payer_id: Option<PayerId>,
     pub(crate) currency: String,
     pub(crate) language: String,
     pub(crate) number: Option<String>,
@@ -40,7 +43,7 @@ pub(crate) struct Row {
 }
 
 /// The columns of [`Row`].
-pub(crate) const COLUMNS: &str = "invoice_id, kind, status, patient_id, appointment_id, corrects_invoice_id, currency, language, \
+pub(crate) const COLUMNS: &str = "invoice_id, kind, status, patient_id, appointment_id, corrects_invoice_id, payer_id, currency, language, \
      number, issue_date, due_date, payment_reference, line_count, net_total, vat_total, total, \
      insurer_total, patient_total, paid, credited, credited_patient, version";
 
@@ -91,6 +94,7 @@ pub(crate) struct NewInvoice {
     pub(crate) patient: PatientId,
     pub(crate) appointment: Option<AppointmentId>,
     pub(crate) corrects: Option<InvoiceId>,
+    pub(crate) payer: Option<PayerId>,
     pub(crate) language: String,
 }
 
@@ -101,8 +105,8 @@ pub(crate) async fn insert(
     new: &NewInvoice,
 ) -> Result<Option<Row>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "insert into invoicing.invoice (practice_id, invoice_id, kind, patient_id, appointment_id, corrects_invoice_id, language)
-         values ($1, $2, $3, $4, $5, $6, $7)
+        "insert into invoicing.invoice (practice_id, invoice_id, kind, patient_id, appointment_id, corrects_invoice_id, language, payer_id)
+         values ($1, $2, $3, $4, $5, $6, $7, $8)
          on conflict (practice_id, appointment_id) where appointment_id is not null do nothing
          returning {COLUMNS}"
     )))
@@ -113,6 +117,7 @@ pub(crate) async fn insert(
     .bind(new.appointment)
     .bind(new.corrects)
     .bind(&new.language)
+    .bind(new.payer)
     .fetch_optional(&mut **tx)
     .await
 }

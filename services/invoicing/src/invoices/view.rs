@@ -4,7 +4,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::invoice::{InvoiceKind, InvoiceStatus, PaymentMethod, VatCategory};
 use domain::payment_reference::StructuredCommunication;
-use domain::{AppointmentId, InvoiceId, PatientId, PaymentId, TariffId};
+use domain::{AppointmentId, InvoiceId, PatientId, PayerId, PaymentId, TariffId};
 use platform::db::TenantTx;
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -29,6 +29,8 @@ pub struct Invoice {
     pub appointment_id: Option<AppointmentId>,
     /// A credit note's invoice.
     pub corrects_invoice_id: Option<InvoiceId>,
+    /// Who pays instead of the patient.
+    pub payer_id: Option<PayerId>,
     /// ISO 4217.
     pub currency: String,
     /// The language of its documents.
@@ -282,6 +284,7 @@ pub(crate) fn assemble(
         patient_id: row.patient_id,
         appointment_id: row.appointment_id,
         corrects_invoice_id: row.corrects_invoice_id,
+        payer_id: row.payer_id,
         currency: row.currency,
         language: row.language,
         issue_date: row.issue_date,
