@@ -31,7 +31,8 @@ impl IfMatch {
 
     fn parse(value: &str) -> Option<Option<Vec<i32>>> {
         let value = value.trim();
-        if value == "*" {
+        // `*`, or an empty field (an empty list of tags: no condition).
+        if value == "*" || value.is_empty() {
             return Some(None);
         }
         value
@@ -85,7 +86,8 @@ mod tests {
         assert_eq!(IfMatch::parse("\"7\""), Some(Some(vec![7])));
         assert_eq!(IfMatch::parse("W/\"7\", \"8\""), Some(Some(vec![7, 8])));
         assert_eq!(IfMatch::parse("*"), Some(None));
-        for bad in ["7", "\"x\"", "\"\"", "\"1234567890\"", "\"7\",", ""] {
+        assert_eq!(IfMatch::parse(" "), Some(None));
+        for bad in ["7", "\"x\"", "\"\"", "\"1234567890\"", "\"7\","] {
             assert_eq!(IfMatch::parse(bad), None, "{bad}");
         }
         assert!(IfMatch(Some(vec![3])).check(3).is_ok());
