@@ -19,6 +19,15 @@ pub fn series(kind: InvoiceKind) -> &'static str {
     }
 }
 
+/// The statement that takes the next number: `$1` practice, `$2` series, `$3` year; answers
+/// `next_seq`. Issuing runs it as the first part of its last statement
+/// ([`super::store::set_issued`]); [`next`] runs it alone.
+pub(crate) const TAKE_NEXT: &str =
+    "insert into invoicing.number_counter as c (practice_id, series, year, last_number)
+     values ($1, $2, $3, 1)
+     on conflict (practice_id, series, year) do update set last_number = c.last_number + 1
+     returning last_number as next_seq";
+
 /// Takes the next number of `kind` in `year`, in the caller's transaction (the counter row
 /// stays locked until it commits or rolls back).
 pub async fn next(
@@ -27,17 +36,12 @@ pub async fn next(
     kind: InvoiceKind,
     year: i32,
 ) -> Result<i32, sqlx::Error> {
-    sqlx::query_scalar(
-        "insert into invoicing.number_counter as c (practice_id, series, year, last_number)
-         values ($1, $2, $3, 1)
-         on conflict (practice_id, series, year) do update set last_number = c.last_number + 1
-         returning last_number",
-    )
-    .bind(practice)
-    .bind(series(kind))
-    .bind(year)
-    .fetch_one(&mut **tx)
-    .await
+    sqlx::query_scalar(TAKE_NEXT)
+        .bind(practice)
+        .bind(series(kind))
+        .bind(year)
+        .fetch_one(&mut **tx)
+        .await
 }
 
 /// The printed number.

@@ -274,27 +274,24 @@ pub(crate) async fn set_issued(
         Reference::None => "none",
     };
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "with n as (
-             insert into invoicing.number_counter as c (practice_id, series, year, last_number)
-             values ($2, $3, $4, 1)
-             on conflict (practice_id, series, year) do update set last_number = c.last_number + 1
-             returning last_number as next_seq),
+        "with n as ({take_next}),
          f as (
-             select next_seq, $5 || $4::text || '-' || lpad(next_seq::text, greatest($6, length(next_seq::text)), '0') as formatted
+             select next_seq, $5 || $3::text || '-' || lpad(next_seq::text, greatest($6, length(next_seq::text)), '0') as formatted
                from n)
          update invoicing.invoice
-            set status = 'issued', number_year = $4, number_seq = f.next_seq, number = f.formatted,
-                payment_reference = case $7 when 'structured' then invoicing.structured_communication($4, f.next_seq)
+            set status = 'issued', number_year = $3, number_seq = f.next_seq, number = f.formatted,
+                payment_reference = case $7 when 'structured' then invoicing.structured_communication($3, f.next_seq)
                                             when 'number' then f.formatted end,
                 issue_date = $8, due_date = $9, issued_by = $10, issued_at = now(), version = version + 1
            from f
-          where invoice_id = $1
-         returning {COLUMNS}"
+          where invoice_id = $4
+         returning {COLUMNS}",
+        take_next = super::numbering::TAKE_NEXT
     )))
-    .bind(id)
     .bind(practice)
     .bind(super::numbering::series(issue.kind))
     .bind(issue.year)
+    .bind(id)
     .bind(issue.prefix)
     .bind(issue.digits)
     .bind(reference)
