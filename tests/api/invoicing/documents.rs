@@ -8,24 +8,33 @@ use serde_json::json;
 
 /// The text of a PDF, extracted by poppler's `pdftotext` (which also proves it opens). The PDF
 /// is kept under target/artefacts.
-fn text_of(pdf: &[u8], name: &str) -> String {
+/// Outside CI, a machine without poppler-utils skips the text checks (`None`), like the browser
+/// checks; under `CI=true` a missing `pdftotext` fails.
+fn text_of(pdf: &[u8], name: &str) -> Option<String> {
     assert!(pdf.starts_with(b"%PDF-"), "a PDF");
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/artefacts/pdf");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(format!("{name}.pdf"));
     std::fs::write(&path, pdf).unwrap();
-    let out = std::process::Command::new("pdftotext")
+    let Ok(out) = std::process::Command::new("pdftotext")
         .args(["-enc", "UTF-8"])
         .arg(&path)
         .arg("-")
         .output()
-        .expect("pdftotext (Debian's poppler-utils, installed by .ci/run)");
+    else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI needs pdftotext: apt-get install poppler-utils"
+        );
+        eprintln!("pdftotext is not installed: the PDF text checks are skipped");
+        return None;
+    };
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    String::from_utf8(out.stdout).unwrap()
+    Some(String::from_utf8(out.stdout).unwrap())
 }
 
 async fn pdf(app: &TestApp, b: &Billing, id: &str) -> Vec<u8> {
@@ -96,7 +105,9 @@ async fn every_pdf_carries_the_required_mentions_in_the_patients_language() {
         let id = inv["invoice_id"].as_str().unwrap();
         let number = inv["number"].as_str().unwrap();
         app.drain(&[RENDER_DOCUMENTS]).await;
-        let text = text_of(&pdf(&app, &b, id).await, &format!("invoice-{lang}"));
+        let Some(text) = text_of(&pdf(&app, &b, id).await, &format!("invoice-{lang}")) else {
+            return;
+        };
         let reference = inv["payment_reference"].as_str().unwrap();
         for needle in [
             title,
@@ -146,10 +157,12 @@ async fn every_pdf_carries_the_required_mentions_in_the_patients_language() {
             )
             .await;
         assert_eq!(cn.status, 201, "{}", cn.text);
-        let cn_text = text_of(
+        let Some(cn_text) = text_of(
             &pdf(&app, &b, cn.body["invoice_id"].as_str().unwrap()).await,
             &format!("credit-note-{lang}"),
-        );
+        ) else {
+            return;
+        };
         assert!(cn_text.contains(credit_title), "{lang}:\n{cn_text}");
         assert!(
             cn_text.contains(&format!("{corrects}: {number}")),
@@ -195,7 +208,9 @@ async fn a_pdf_is_written_once_served_unchanged_and_stored_encrypted() {
     .await;
     let again = pdf(&app, &b, id).await;
     assert_eq!(first, again, "served unchanged");
-    assert!(text_of(&again, "unchanged").contains("Kinepraktijk De Linde BV"));
+    if let Some(text) = text_of(&again, "unchanged") {
+        assert!(text.contains("Kinepraktijk De Linde BV"));
+    }
     // Stored encrypted: neither the patient's name nor the PDF header is readable in the row.
     let plain: i64 = app
         .count("select count(*) from invoicing.document where position('Peeters'::bytea in content_enc) > 0 or position('%PDF'::bytea in content_enc) > 0")
@@ -299,11 +314,12 @@ async fn an_invoice_to_an_organisation_has_a_peppol_e_invoice_that_passes_the_va
         assert_eq!(fatal, 0, "{}:\n{report}", file.display());
     }
     // The PDF is addressed to the payer.
-    let text = text_of(&pdf(&app, &b, id).await, "payer-invoice");
-    assert!(
-        text.contains("Arbeidsgeneeskundige Dienst NV") && text.contains("2000 Antwerpen"),
-        "{text}"
-    );
+    if let Some(text) = text_of(&pdf(&app, &b, id).await, "payer-invoice") {
+        assert!(
+            text.contains("Arbeidsgeneeskundige Dienst NV") && text.contains("2000 Antwerpen"),
+            "{text}"
+        );
+    }
     // A patient's own invoice has no Peppol document.
     let own = b.issued(&app).await;
     let r = app
