@@ -243,3 +243,73 @@ pub fn sample_document(country: Country, kind: InvoiceKind) -> DocumentData {
         payment_reference: Some(reference.into()),
     }
 }
+
+impl Billing {
+    /// Connects the practice to a Stripe account (the simulator must know it).
+    pub async fn enable_stripe(&self, app: &TestApp, account: &str) {
+        let mut body = settings_body("BE");
+        body["stripe_account"] = json!(account);
+        let r = app
+            .call("PUT", "/v1/invoicing/settings", self.token(), Some(&body))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+    }
+
+    /// A payment link for invoice `id` (its URL).
+    pub async fn payment_link(&self, app: &TestApp, id: &str) -> String {
+        let r = app
+            .call(
+                "POST",
+                &format!("/v1/invoices/{id}/payment-links"),
+                self.token(),
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        r.body["url"].as_str().unwrap().to_owned()
+    }
+
+    /// An issued invoice of one tariff line for `patient`.
+    pub async fn issued_for(&self, app: &TestApp, patient: &str) -> Value {
+        let r = app
+            .call(
+                "POST",
+                "/v1/invoices",
+                self.token(),
+                Some(&json!({"patient_id": patient, "lines": [self.tariff_line("1")]})),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let r = self
+            .issue(app, r.body["invoice_id"].as_str().unwrap())
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        r.body
+    }
+}
+
+/// Presses "pay" on a payment link page: the reply (303 to Stripe's page, or a page).
+pub async fn press_pay(app: &TestApp, url: &str) -> Reply {
+    let r = app
+        .client
+        .post(format!("{url}/pay"))
+        .send()
+        .await
+        .expect("pay");
+    let status = r.status();
+    let headers = r.headers().clone();
+    let text = r.text().await.unwrap_or_default();
+    Reply {
+        status,
+        headers,
+        body: serde_json::from_str(&text).unwrap_or(Value::Null),
+        text,
+    }
+}
+
+/// The session id in a 303 to Stripe's page.
+pub fn session_of(r: &Reply) -> String {
+    assert_eq!(r.status, 303, "{}", r.text);
+    let location = r.headers["location"].to_str().unwrap();
+    location.rsplit('/').next().expect("session id").to_owned()
+}

@@ -9,6 +9,7 @@ pub mod clinic;
 pub mod peppol;
 pub mod seed;
 pub mod sim;
+pub mod stripe_sim;
 
 use std::collections::HashMap;
 

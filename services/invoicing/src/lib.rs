@@ -29,13 +29,14 @@ pub fn router() -> ApiRouter {
         .merge(receivables::router())
         .merge(documents::routes::router())
         .merge(payers::router())
+        .merge(stripe::router())
 }
 
 /// The queues this service consumes.
 pub fn workers(state: &AppState) -> Vec<platform::jobs::Consumer> {
-    use domain::jobs::{DraftInvoice, RenderDocuments};
+    use domain::jobs::{DraftInvoice, RenderDocuments, SendRefund, StripeEvent};
     use platform::jobs::Consumer;
-    let (s1, s2) = (state.clone(), state.clone());
+    let (s1, s2, s3, s4) = (state.clone(), state.clone(), state.clone(), state.clone());
     vec![
         Consumer::of::<DraftInvoice, _, _>(8, 2, move |job| {
             let state = s1.clone();
@@ -47,6 +48,24 @@ pub fn workers(state: &AppState) -> Vec<platform::jobs::Consumer> {
         Consumer::of::<RenderDocuments, _, _>(8, 2, move |job| {
             let state = s2.clone();
             async move { Ok(documents::render_documents(&state, job).await?.to_owned()) }
+        }),
+        Consumer::typed::<StripeEvent, _, _>(16, 4, move |job| {
+            let state = s3.clone();
+            async move {
+                Ok(format!(
+                    "{:?}",
+                    stripe::apply::apply_event(&state, job).await?
+                ))
+            }
+        }),
+        Consumer::typed::<SendRefund, _, _>(8, 2, move |job| {
+            let state = s4.clone();
+            async move {
+                Ok(format!(
+                    "{:?}",
+                    stripe::refunds::send_refund(&state, job).await?
+                ))
+            }
         }),
     ]
 }

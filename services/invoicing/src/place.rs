@@ -39,6 +39,11 @@ impl PracticePlace {
 
     /// Today where the practice is.
     pub(crate) fn today(&self) -> NaiveDate {
-        Utc::now().with_timezone(&self.tz).date_naive()
+        self.date_of(Utc::now())
+    }
+
+    /// The practice's date at an instant.
+    pub(crate) fn date_of(&self, at: chrono::DateTime<Utc>) -> NaiveDate {
+        at.with_timezone(&self.tz).date_naive()
     }
 }

@@ -60,6 +60,11 @@ pub struct InvoicingSettings {
     pub number_digits: i32,
     /// Days from issue to the due date.
     pub payment_terms_days: i32,
+    /// The practice's Stripe account (connected to the operator's platform), where online
+    /// payments go; without it, payment links offer bank transfer only.
+    pub stripe_account: Option<String>,
+    /// Days after the due date on which an unpaid invoice gets an SMS with a payment link.
+    pub reminder_days: Vec<i32>,
     /// Raised by every change (0: never set); the `ETag`.
     pub version: i32,
 }
@@ -109,12 +114,26 @@ pub struct InvoicingSettingsInput {
     /// Days from issue to due date, 0 to 120.
     #[schema(minimum = 0, maximum = 120)]
     pub payment_terms_days: i32,
+    /// The practice's connected Stripe account (`acct_…`).
+    #[serde(default)]
+    #[schema(pattern = "^acct_[A-Za-z0-9]{6,40}$")]
+    pub stripe_account: Option<String>,
+    /// Days after the due date for payment reminders by SMS: up to 6 distinct days from 1 to
+    /// 120, in increasing order; empty for none. Default 7 and 21.
+    #[serde(default = "default_reminder_days")]
+    #[schema(max_items = 6)]
+    pub reminder_days: Vec<i32>,
+}
+
+fn default_reminder_days() -> Vec<i32> {
+    vec![7, 21]
 }
 
 const SELECT: &str = "select s.legal_name, s.street, s.house_number, s.box, s.postcode, s.city, s.country, s.enterprise_number,
         s.vat_number, s.iban, s.bic, s.provider_number, coalesce(s.invoice_prefix, '') as invoice_prefix,
         coalesce(s.credit_note_prefix, 'C') as credit_note_prefix, coalesce(s.number_digits, 6) as number_digits,
-        coalesce(s.payment_terms_days, 30) as payment_terms_days, coalesce(s.version, 0) as version
+        coalesce(s.payment_terms_days, 30) as payment_terms_days, s.stripe_account,
+        coalesce(s.reminder_days, '{7,21}') as reminder_days, coalesce(s.version, 0) as version
    from core.practice p left join invoicing.settings s on s.practice_id = p.practice_id";
 
 /// The practice's settings (defaults where none were set).
@@ -263,6 +282,26 @@ pub async fn put_invoicing_settings(
     }
     platform::json::range("number_digits", b.number_digits.into(), 3, 9)?;
     platform::json::range("payment_terms_days", b.payment_terms_days.into(), 0, 120)?;
+    if let Some(a) = &b.stripe_account {
+        let ok = a.strip_prefix("acct_").is_some_and(|id| {
+            (6..=40).contains(&id.len()) && id.bytes().all(|c| c.is_ascii_alphanumeric())
+        });
+        if !ok {
+            return Err(ApiError::invalid_field(
+                "stripe_account",
+                "a Stripe account id: acct_ and 6 to 40 letters or digits",
+            ));
+        }
+    }
+    let days_ok = b.reminder_days.len() <= 6
+        && b.reminder_days.iter().all(|d| (1..=120).contains(d))
+        && b.reminder_days.windows(2).all(|w| w[0] < w[1]);
+    if !days_ok {
+        return Err(ApiError::invalid_field(
+            "reminder_days",
+            "up to 6 days from 1 to 120, each later than the one before",
+        ));
+    }
     let mut tx = state.db().tenant(staff.practice()).await?;
     // The row exists (version 0 until first set) and is locked before the version is
     // compared, so two edits from one version cannot both pass.
@@ -277,15 +316,16 @@ pub async fn put_invoicing_settings(
     sqlx::query(
         r#"insert into invoicing.settings (practice_id, legal_name, street, house_number, box, postcode, city, country,
                enterprise_number, vat_number, iban, bic, provider_number, invoice_prefix, credit_note_prefix,
-               number_digits, payment_terms_days)
-           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+               number_digits, payment_terms_days, stripe_account, reminder_days)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
            on conflict (practice_id) do update set legal_name = excluded.legal_name, street = excluded.street,
                house_number = excluded.house_number, box = excluded.box, postcode = excluded.postcode,
                city = excluded.city, country = excluded.country, enterprise_number = excluded.enterprise_number,
                vat_number = excluded.vat_number, iban = excluded.iban, bic = excluded.bic,
                provider_number = excluded.provider_number, invoice_prefix = excluded.invoice_prefix,
                credit_note_prefix = excluded.credit_note_prefix, number_digits = excluded.number_digits,
-               payment_terms_days = excluded.payment_terms_days, version = settings.version + 1, updated_at = now()"#,
+               payment_terms_days = excluded.payment_terms_days, stripe_account = excluded.stripe_account,
+               reminder_days = excluded.reminder_days, version = settings.version + 1, updated_at = now()"#,
     )
     .bind(staff.practice())
     .bind(b.legal_name.as_str())
@@ -304,8 +344,29 @@ pub async fn put_invoicing_settings(
     .bind(&b.credit_note_prefix)
     .bind(b.number_digits)
     .bind(b.payment_terms_days)
+    .bind(b.stripe_account.as_deref())
+    .bind(&b.reminder_days)
     .execute(&mut *tx)
     .await?;
+    // Stripe's events name the account: it routes them to this practice.
+    sqlx::query("delete from invoicing.route where reference like 'account:%'")
+        .execute(&mut *tx)
+        .await?;
+    if let Some(a) = &b.stripe_account {
+        sqlx::query("insert into invoicing.route (reference, practice_id) values ($1, $2)")
+            .bind(format!("account:{a}"))
+            .bind(staff.practice())
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| match platform::db::violated_constraint(&e) {
+                Some("route_pkey") => ApiError::conflict(
+                    "stripe_account_taken",
+                    "this Stripe account is another practice's",
+                )
+                .with_field("stripe_account"),
+                _ => e.into(),
+            })?;
+    }
     let ev = staff.audit(
         "invoicing_settings_changed",
         Action::Update,

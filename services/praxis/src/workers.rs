@@ -116,6 +116,10 @@ pub async fn run(
         state.db().clone(),
         state.settings().jobs.audit_seal_interval,
     ));
+    let reconciler = tokio::spawn(invoicing::stripe::reconcile::run(
+        state.clone(),
+        state.settings().payments.reconcile_interval,
+    ));
     // Each service lists the queues it consumes; this process only runs them.
     let consumers = scheduling::workers(&state)
         .into_iter()
@@ -148,5 +152,6 @@ pub async fn run(
         })
         .await;
     sealer.abort();
+    reconciler.abort();
     result.map_err(|e| anyhow::anyhow!("job workers failed: {e}"))
 }

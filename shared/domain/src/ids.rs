@@ -131,3 +131,15 @@ new_id!(
     /// Who pays a patient's invoices instead of the patient (a parent, an employer).
     PayerId
 );
+new_id!(
+    /// A payment link (`/p/<token>`) of an invoice.
+    PaymentLinkId
+);
+new_id!(
+    /// One Checkout Session attempt: Stripe's `client_reference_id`.
+    CheckoutId
+);
+new_id!(
+    /// A refund of an online payment.
+    RefundId
+);

@@ -75,6 +75,44 @@ impl Job for Claimable {
     }
 }
 
+/// Invoicing: apply a Stripe event that the webhook (or reconciliation) stored.
+pub const STRIPE_EVENT: &str = "invoicing.stripe-event";
+
+/// A stored Stripe event to apply (its whitelisted fields are in `invoicing.stripe_event`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StripeEvent {
+    /// The practice whose account the event is from.
+    pub practice_id: PracticeId,
+    /// Stripe's event id (`evt_…`).
+    pub event_id: String,
+}
+
+impl Job for StripeEvent {
+    const QUEUE: &'static str = STRIPE_EVENT;
+    fn key(&self) -> String {
+        format!("stripe-event:{}", self.event_id)
+    }
+}
+
+/// Invoicing: ask Stripe for a refund that is written down as `requested`.
+pub const SEND_REFUND: &str = "invoicing.send-refund";
+
+/// A refund to send to Stripe (idempotency key `refund:<id>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendRefund {
+    /// The practice.
+    pub practice_id: PracticeId,
+    /// The refund.
+    pub refund_id: crate::RefundId,
+}
+
+impl Job for SendRefund {
+    const QUEUE: &'static str = SEND_REFUND;
+    fn key(&self) -> String {
+        format!("send-refund:{}", self.refund_id)
+    }
+}
+
 /// Scheduling: a booked slot was freed (cancelled or moved); offer it to the waitlist.
 pub const SLOT_FREED: &str = "scheduling.slot-freed";
 /// Notifications: an appointment was booked, moved, cancelled or closed (from scheduling, in the

@@ -12,6 +12,7 @@ pub mod invoice;
 pub mod jobs;
 pub mod message;
 pub mod money;
+pub mod online;
 pub mod payment_reference;
 pub mod people;
 pub mod practice;
@@ -25,6 +26,7 @@ pub mod vocabulary;
 pub mod waitlist;
 
 pub use ids::{
-    AppointmentId, AppointmentTypeId, AuditId, InvoiceId, MessageId, PatientId, PayerId, PaymentId,
-    PracticeId, PractitionerId, ReplyId, RoomId, SessionId, StaffId, SupportGrantId, TariffId,
+    AppointmentId, AppointmentTypeId, AuditId, CheckoutId, InvoiceId, MessageId, PatientId,
+    PayerId, PaymentId, PaymentLinkId, PracticeId, PractitionerId, RefundId, ReplyId, RoomId,
+    SessionId, StaffId, SupportGrantId, TariffId,
 };

@@ -177,6 +177,20 @@ impl fmt::Display for Money {
     }
 }
 
+/// Whole cents of an amount in euros, rounded half away from zero (Stripe and claim files
+/// count in cents); amounts beyond `i64` cents saturate.
+pub fn to_cents(amount: Decimal) -> i64 {
+    use rust_decimal::prelude::ToPrimitive;
+    (amount * Decimal::ONE_HUNDRED)
+        .round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero)
+        .to_i64()
+        .unwrap_or(if amount.is_sign_negative() {
+            i64::MIN
+        } else {
+            i64::MAX
+        })
+}
+
 /// Writes an amount with exactly two decimals (`"0.00"`, `"42.50"`), for
 /// `#[serde(serialize_with = "domain::money::serialize_cents")]` on API fields: a decimal read
 /// back from the database may have lost its scale (zero does).

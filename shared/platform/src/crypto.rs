@@ -321,6 +321,15 @@ pub fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
+/// A random URL-safe token of 128 bits (22 characters) for links sent by SMS, where every
+/// character counts; it is a bearer secret, stored only as [`token_hash`].
+pub fn short_token() -> String {
+    use base64::Engine;
+    let mut bytes = [0u8; 16];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
 /// A random URL-safe token with 256 bits of entropy and a readable prefix.
 pub fn random_token(prefix: &str) -> String {
     use base64::Engine;

@@ -54,6 +54,16 @@ impl Db {
         &self.pool
     }
 
+    /// A read-only transaction that may read the routing tables across practices
+    /// (`notifications.route`, `invoicing.route`: their policy lets it see every row when
+    /// `app.routing` is on). Callbacks and public links arrive without a tenant: they find the
+    /// practice here, then work inside its tenant. One round trip, fixed text.
+    pub async fn routing(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.pool
+            .begin_with("begin read only; select set_config('app.routing', 'on', true)")
+            .await
+    }
+
     /// Begins a transaction scoped to one practice.
     pub async fn tenant(&self, practice: PracticeId) -> Result<TenantTx, sqlx::Error> {
         // BEGIN and the tenant in one round trip (simple query protocol). The id is a parsed

@@ -160,10 +160,16 @@ pub const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'se
      img-src 'self' data:; connect-src 'self'; font-src 'self'; base-uri 'none'; \
      form-action 'none'; frame-ancestors 'none'";
 
+/// The policy of the patients' payment pages (`/p/…`): their one stylesheet, forms to this
+/// server (and, after the pay button, the redirect to Stripe's page), nothing else.
+pub const PAGE_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; \
+     form-action 'self' https://checkout.stripe.com; base-uri 'none'; frame-ancestors 'none'";
+
 /// HSTS and friends on every response; API answers are never cached.
 async fn security_headers(request: Request, next: Next) -> Response {
     let path = request.uri().path();
     let is_docs = path == "/docs" || path.starts_with("/docs/");
+    let is_page = path.starts_with("/p/");
     let mut response = next.run(request).await;
     let h = response.headers_mut();
     h.insert(
@@ -191,11 +197,23 @@ async fn security_headers(request: Request, next: Next) -> Response {
         header::CONTENT_SECURITY_POLICY,
         if is_docs {
             HeaderValue::from_static(DOCS_CSP)
+        } else if is_page {
+            HeaderValue::from_static(PAGE_CSP)
         } else {
             HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'")
         },
     );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if !(is_page && h.contains_key(header::CACHE_CONTROL)) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    let is_html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    if is_page && is_html {
+        // A patient's page explains its own errors (an expired link: 410 in their language).
+        return response;
+    }
     if response.status().is_client_error() || response.status().is_server_error() {
         return as_problem(response);
     }

@@ -81,4 +81,23 @@ impl Consumer {
             handle: std::sync::Arc::new(move |payload| Box::pin(handle(payload))),
         }
     }
+
+    /// A consumer of `J`'s queue whose handler takes the decoded payload (a payload that does
+    /// not decode fails the job, naming the queue).
+    pub fn typed<J, F, Fut>(batch: usize, concurrency: usize, handle: F) -> Consumer
+    where
+        J: Job + 'static,
+        F: Fn(J) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = anyhow::Result<String>> + Send + 'static,
+    {
+        let handle = std::sync::Arc::new(handle);
+        Self::of::<J, _, _>(batch, concurrency, move |payload| {
+            let handle = handle.clone();
+            async move {
+                let job: J = serde_json::from_value(payload)
+                    .map_err(|e| anyhow::anyhow!("a {} payload: {e}", J::QUEUE))?;
+                handle(job).await
+            }
+        })
+    }
 }

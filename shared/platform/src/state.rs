@@ -20,7 +20,11 @@ struct Inner {
     keys: Keyring,
     passwords: PasswordHasher,
     login_limiter: LoginLimiter,
+    services: std::sync::Mutex<Services>,
 }
+
+/// One shared object per type, made on first use (a service's provider clients).
+type Services = std::collections::HashMap<std::any::TypeId, Arc<dyn std::any::Any + Send + Sync>>;
 
 impl AppState {
     /// Builds the state over a connected application-role pool.
@@ -37,6 +41,7 @@ impl AppState {
                 keys,
                 passwords,
                 login_limiter,
+                services: Default::default(),
             }),
         }
     }
@@ -64,6 +69,20 @@ impl AppState {
     /// Per-IP limit on login routes.
     pub fn login_limiter(&self) -> &LoginLimiter {
         &self.inner.login_limiter
+    }
+
+    /// The state's one `T` (a service's provider client, say), made by `make` on first use
+    /// and shared by every handler and worker of this state afterwards. Several states in one
+    /// process (tests) each have their own.
+    pub fn service<T: Send + Sync + 'static>(&self, make: impl FnOnce(&AppState) -> T) -> Arc<T> {
+        let id = std::any::TypeId::of::<T>();
+        let mut services = self.inner.services.lock().expect("services");
+        let entry = services
+            .entry(id)
+            .or_insert_with(|| Arc::new(make(self)) as Arc<dyn std::any::Any + Send + Sync>)
+            .clone();
+        drop(services);
+        entry.downcast::<T>().expect("one type per id")
     }
 }
 

@@ -409,6 +409,47 @@ pub(crate) async fn record_payment(
     Ok((row, invoice))
 }
 
+/// Records money Stripe took for an invoice. Unlike a desk payment it is never refused: the
+/// money is there, whatever the invoice's state. What it pays beyond what was owed (a second
+/// payment, a payment of a credited invoice) is returned as the excess, to refund.
+pub(crate) async fn record_online_payment(
+    tx: &mut TenantTx,
+    practice: PracticeId,
+    current: &Row,
+    payment: &NewPayment<'_>,
+) -> Result<(PaymentRow, Row, Decimal), InvoiceError> {
+    let owed = current.settlement().balance().max(Decimal::ZERO);
+    let row = store::insert_payment(tx, practice, current.invoice_id, payment).await?;
+    let s = Settlement {
+        paid: current.paid + payment.amount,
+        ..current.settlement()
+    };
+    let invoice =
+        store::set_settlement(tx, current.invoice_id, s.status(current.status), &s).await?;
+    let excess = (payment.amount - owed).max(Decimal::ZERO);
+    Ok((row, invoice, excess))
+}
+
+/// Money went back to the patient (`returned`), or a refund that had succeeded failed after
+/// all (`!returned`): what the invoice counts as paid follows.
+pub(crate) async fn settle_refund(
+    tx: &mut TenantTx,
+    current: &Row,
+    amount: Decimal,
+    returned: bool,
+) -> Result<Row, InvoiceError> {
+    let paid = if returned {
+        current.paid - amount
+    } else {
+        current.paid + amount
+    };
+    let s = Settlement {
+        paid,
+        ..current.settlement()
+    };
+    Ok(store::set_settlement(tx, current.invoice_id, s.status(current.status), &s).await?)
+}
+
 /// Gives up on what is still owed on an issued invoice.
 pub(crate) async fn write_off(tx: &mut TenantTx, current: &Row) -> Result<Row, InvoiceError> {
     if current.kind == InvoiceKind::CreditNote {

@@ -8,10 +8,10 @@ pub(crate) mod change;
 pub mod draft;
 pub mod numbering;
 pub(crate) mod store;
-mod view;
+pub(crate) mod view;
 
 pub(crate) use view::printed_reference;
-pub use view::{Invoice, InvoiceLine, InvoiceSummary, Payment};
+pub use view::{Invoice, InvoiceLine, InvoiceSummary, Payment, Refund, Reminder};
 
 use axum::Json;
 use axum::extract::State;
@@ -555,6 +555,7 @@ pub async fn record_payment(
         received_on,
         reference: b.reference.as_ref().map(Line::as_str),
         by: Some(staff.staff_id()),
+        checkout: None,
     };
     let (_, row) = change::record_payment(&mut tx, staff.practice(), &current, &payment).await?;
     answer(

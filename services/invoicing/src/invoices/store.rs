@@ -425,6 +425,8 @@ pub(crate) struct NewPayment<'a> {
     pub(crate) received_on: NaiveDate,
     pub(crate) reference: Option<&'a str>,
     pub(crate) by: Option<StaffId>,
+    /// The Checkout Session attempt it came through (Stripe payments; one payment each).
+    pub(crate) checkout: Option<domain::CheckoutId>,
 }
 
 /// Records a payment.
@@ -435,8 +437,8 @@ pub(crate) async fn insert_payment(
     p: &NewPayment<'_>,
 ) -> Result<PaymentRow, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "insert into invoicing.payment (practice_id, payment_id, invoice_id, method, amount, received_on, reference, recorded_by)
-         values ($1, $2, $3, $4, $5, $6, $7, $8)
+        "insert into invoicing.payment (practice_id, payment_id, invoice_id, method, amount, received_on, reference, recorded_by, checkout_id)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          returning {PAYMENT_COLUMNS}"
     )))
     .bind(practice)
@@ -447,6 +449,7 @@ pub(crate) async fn insert_payment(
     .bind(p.received_on)
     .bind(p.reference)
     .bind(p.by)
+    .bind(p.checkout)
     .fetch_one(&mut **tx)
     .await
 }

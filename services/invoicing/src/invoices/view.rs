@@ -3,8 +3,9 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::invoice::{InvoiceKind, InvoiceStatus, PaymentMethod, VatCategory};
+use domain::online::RefundState;
 use domain::payment_reference::StructuredCommunication;
-use domain::{AppointmentId, InvoiceId, PatientId, PayerId, PaymentId, TariffId};
+use domain::{AppointmentId, InvoiceId, PatientId, PayerId, PaymentId, RefundId, TariffId};
 use platform::db::TenantTx;
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -79,6 +80,10 @@ pub struct Invoice {
     pub payments: Vec<Payment>,
     /// Credit notes correcting it.
     pub credit_notes: Vec<InvoiceSummary>,
+    /// Refunds of its online payments.
+    pub refunds: Vec<Refund>,
+    /// Payment reminders sent (the dunning history), oldest first.
+    pub reminders: Vec<Reminder>,
     /// Raised by every change.
     pub version: i32,
 }
@@ -256,16 +261,18 @@ impl From<PaymentRow> for Payment {
 /// The full view of `row`: its lines, payments and credit notes.
 pub(crate) async fn detail(tx: &mut TenantTx, row: Row) -> Result<Invoice, sqlx::Error> {
     let lines = store::lines(tx, row.invoice_id).await?;
-    let (payments, notes) =
-        if row.kind == InvoiceKind::Invoice && row.status != InvoiceStatus::Draft {
-            (
-                store::payments(tx, row.invoice_id).await?,
-                store::credit_notes(tx, row.invoice_id).await?,
-            )
-        } else {
-            (Vec::new(), Vec::new())
-        };
-    Ok(assemble(row, lines, payments, &notes))
+    let issued = row.kind == InvoiceKind::Invoice && row.status != InvoiceStatus::Draft;
+    if !issued {
+        return Ok(assemble(row, lines, Vec::new(), &[]));
+    }
+    let payments = store::payments(tx, row.invoice_id).await?;
+    let notes = store::credit_notes(tx, row.invoice_id).await?;
+    let refunds = of_invoice(tx, row.invoice_id).await?;
+    let reminders = reminders_of(tx, row.invoice_id).await?;
+    let mut view = assemble(row, lines, payments, &notes);
+    view.refunds = refunds;
+    view.reminders = reminders;
+    Ok(view)
 }
 
 /// The full view of `row` from its parts, read by the caller.
@@ -301,6 +308,66 @@ pub(crate) fn assemble(
         lines: lines.into_iter().map(InvoiceLine::from).collect(),
         payments: payments.into_iter().map(Payment::from).collect(),
         credit_notes: notes.iter().map(Row::summary).collect(),
+        refunds: Vec::new(),
+        reminders: Vec::new(),
         version: row.version,
     }
+}
+
+/// A payment reminder sent for an invoice.
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct Reminder {
+    /// Which of the practice's reminder days (1 = the first).
+    pub ordinal: i32,
+    /// The SMS it went out as (notifications), when one was written.
+    pub message_id: Option<domain::MessageId>,
+    /// When.
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+async fn reminders_of(tx: &mut TenantTx, invoice: InvoiceId) -> Result<Vec<Reminder>, sqlx::Error> {
+    sqlx::query_as(
+        "select ordinal, message_id, created_at from invoicing.reminder where invoice_id = $1 order by ordinal",
+    )
+    .bind(invoice)
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// A refund of an online payment.
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct Refund {
+    /// The refund.
+    pub refund_id: RefundId,
+    /// The invoice whose payment it returns.
+    pub invoice_id: InvoiceId,
+    /// The payment it returns (part of).
+    pub payment_id: PaymentId,
+    /// Cents given back.
+    pub amount_cents: i64,
+    /// `requested_by_customer` (staff) or `duplicate` (a payment beyond what was owed).
+    pub reason: String,
+    /// `requested`, `pending`, `requires_action`, `succeeded`, `failed` or `canceled`.
+    #[schema(value_type = String)]
+    pub state: RefundState,
+    /// The credit note it goes with.
+    pub credit_note_id: Option<InvoiceId>,
+    /// When it was asked for.
+    pub created_at: DateTime<Utc>,
+}
+
+pub(crate) const REFUND_COLUMNS: &str =
+    "refund_id, invoice_id, payment_id, amount_cents, reason, state, credit_note_id, created_at";
+
+/// The refunds of an invoice, oldest first.
+pub(crate) async fn of_invoice(
+    tx: &mut platform::db::TenantTx,
+    invoice: InvoiceId,
+) -> Result<Vec<Refund>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {REFUND_COLUMNS} from invoicing.refund where invoice_id = $1 order by created_at, refund_id"
+    )))
+    .bind(invoice)
+    .fetch_all(&mut **tx)
+    .await
 }

@@ -30,14 +30,9 @@ impl Applied {
     }
 }
 
-/// A read-only transaction that may read `notifications.route` across practices (one round
-/// trip, simple query protocol, fixed text).
+/// A read-only transaction that may read `notifications.route` across practices.
 async fn routing_tx(state: &AppState) -> sqlx::Result<sqlx::Transaction<'static, sqlx::Postgres>> {
-    state
-        .db()
-        .pool()
-        .begin_with("begin read only; select set_config('app.routing', 'on', true)")
-        .await
+    state.db().routing().await
 }
 
 async fn practice_of(state: &AppState, reference: &str) -> sqlx::Result<Option<PracticeId>> {

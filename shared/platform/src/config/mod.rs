@@ -9,6 +9,7 @@
 
 mod database;
 mod jobs;
+mod payments;
 mod security;
 mod server;
 mod sms;
@@ -16,6 +17,7 @@ mod source;
 
 pub use database::{APP_ROLE, DEFAULT_DATABASE_URL, DatabaseSettings, app_url_from_owner_url};
 pub use jobs::JobSettings;
+pub use payments::{PaymentProviderSettings, PaymentSettings};
 pub use security::SecuritySettings;
 pub use server::{LogFormat, PublicMetrics, ServerSettings};
 pub use sms::{SmsProviderSettings, SmsSettings};
@@ -36,6 +38,8 @@ pub struct Settings {
     pub jobs: JobSettings,
     /// Patient messages (notifications).
     pub sms: SmsSettings,
+    /// Online payments (invoicing).
+    pub payments: PaymentSettings,
 }
 
 impl std::fmt::Debug for Settings {
@@ -66,6 +70,7 @@ impl Settings {
             security: SecuritySettings::read(&env)?,
             jobs: JobSettings::read(&env)?,
             sms: SmsSettings::read(&env)?,
+            payments: PaymentSettings::read(&env)?,
         })
     }
 }
@@ -131,6 +136,18 @@ mod tests {
                 .unwrap_err()
                 .variable,
             "LINK_BASE_URL"
+        );
+        assert_eq!(
+            settings(&[("STRIPE_SECRET_KEY", "pk_test_123")])
+                .unwrap_err()
+                .variable,
+            "STRIPE_SECRET_KEY"
+        );
+        assert_eq!(
+            settings(&[("STRIPE_SECRET_KEY", "sk_test_123")])
+                .unwrap_err()
+                .variable,
+            "STRIPE_WEBHOOK_SECRET"
         );
         assert_eq!(
             settings(&[("SMS_PROVIDER", "smsapi")])
