@@ -162,3 +162,19 @@ create table invoicing.reminder (
 );
 select invoicing.tenant_policy('invoicing.reminder');
 grant select, insert on invoicing.reminder to praxis_app;
+
+-- Bank statement entries already recorded as payments (CAMT.053 import): importing the same
+-- statement again records nothing twice. The key is a keyed HMAC (master key) of the account
+-- and the entry's identity (the bank's reference, or its date, amount and remittance lines,
+-- which may hold a payer's words): nothing of the entry itself is kept.
+create table invoicing.bank_entry (
+    practice_id         uuid not null references core.practice (practice_id),
+    entry_key           bytea not null,
+    payment_id          uuid not null,
+    imported_at         timestamptz not null default now(),
+    constraint bank_entry_pkey primary key (practice_id, entry_key),
+    constraint bank_entry_payment_fkey foreign key (practice_id, payment_id)
+        references invoicing.payment (practice_id, payment_id)
+);
+select invoicing.tenant_policy('invoicing.bank_entry');
+grant select, insert on invoicing.bank_entry to praxis_app;

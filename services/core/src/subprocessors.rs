@@ -75,14 +75,14 @@ pub async fn list_subprocessors(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Objection {
-    /// Why.
-    pub reason: String,
+    /// Why (one line, not empty).
+    pub reason: domain::text::Line<1000>,
 }
 
 /// Objects to a subprocessor: from now on the gate refuses every call to it for this practice.
 #[utoipa::path(post, path = "/v1/subprocessors/{subprocessor_id}/objection", tag = "privacy", security(("session" = [])),
     params(("subprocessor_id" = String, Path)), request_body = Objection,
-    responses((status = 204), (status = 404, body = platform::error::Problem), (status = 403, body = platform::error::Problem)))]
+    responses((status = 204), (status = 404, body = platform::error::Problem), (status = 403, body = platform::error::Problem), (status = 422, body = platform::error::Problem)))]
 pub async fn object(
     State(state): State<AppState>,
     staff: Staff,
@@ -90,7 +90,7 @@ pub async fn object(
     ApiJson(b): ApiJson<Objection>,
 ) -> ApiResult<StatusCode> {
     staff.require(&state, Permission::PrivacyManage).await?;
-    let reason = platform::json::text("reason", &b.reason, 1000)?;
+    let reason = b.reason.as_str();
     let mut tx = state.db().tenant(staff.practice()).await?;
     sqlx::query(
         r#"insert into core.subprocessor_objection (practice_id, subprocessor_id, objected_by, reason) values ($1, $2, $3, $4)

@@ -5,6 +5,7 @@
 //! totals are sums of lines. An invoice's states are `domain::invoice`'s; once issued, the
 //! database itself refuses any change but its payment state.
 
+pub mod bank;
 pub mod documents;
 mod error;
 mod events;
@@ -12,6 +13,7 @@ pub mod invoices;
 pub mod payers;
 mod place;
 pub mod receivables;
+pub mod reminders;
 pub mod settings;
 pub mod stripe;
 pub mod tariffs;
@@ -30,6 +32,7 @@ pub fn router() -> ApiRouter {
         .merge(documents::routes::router())
         .merge(payers::router())
         .merge(stripe::router())
+        .merge(bank::router())
 }
 
 /// The queues this service consumes.
@@ -72,5 +75,9 @@ pub fn workers(state: &AppState) -> Vec<platform::jobs::Consumer> {
 
 /// What this service adds to the OpenAPI description besides its routes.
 #[derive(utoipa::OpenApi)]
-#[openapi(tags((name = "invoicing", description = "Tariffs, invoices, credit notes and payments")))]
+#[openapi(
+    components(schemas(domain::CheckoutId)),
+    tags((name = "invoicing", description = "Tariffs, invoices, credit notes and payments"),
+         (name = "payment pages", description = "The patient's pages behind a payment link (HTML, no session): the link's page, the pay button that opens a Stripe Checkout Session, and the pages Stripe sends the patient back to"))
+)]
 pub struct Api;

@@ -120,6 +120,10 @@ pub async fn run(
         state.clone(),
         state.settings().payments.reconcile_interval,
     ));
+    let reminders = tokio::spawn(invoicing::reminders::run(
+        state.clone(),
+        state.settings().payments.reminder_interval,
+    ));
     // Each service lists the queues it consumes; this process only runs them.
     let consumers = scheduling::workers(&state)
         .into_iter()
@@ -153,5 +157,6 @@ pub async fn run(
         .await;
     sealer.abort();
     reconciler.abort();
+    reminders.abort();
     result.map_err(|e| anyhow::anyhow!("job workers failed: {e}"))
 }

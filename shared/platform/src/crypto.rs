@@ -75,6 +75,13 @@ impl MasterKey {
         )
     }
 
+    /// A keyed identity of a bank statement entry (the account and the entry's own fields), to
+    /// recognise an entry imported before. Keyed because the fields may hold a payer's words.
+    pub fn bank_entry(&self, parts: &[&str]) -> Vec<u8> {
+        let fields: Vec<&[u8]> = parts.iter().map(|p| p.as_bytes()).collect();
+        self.keyed_hash(b"praxis/bank-entry/v1", &fields)
+    }
+
     /// HMAC-SHA-256 of `fields` (each length-prefixed, so no two lists collide) under a key
     /// derived from the master key for `purpose`.
     fn keyed_hash(&self, purpose: &[u8], fields: &[&[u8]]) -> Vec<u8> {

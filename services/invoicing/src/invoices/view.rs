@@ -319,15 +319,22 @@ pub(crate) fn assemble(
 pub struct Reminder {
     /// Which of the practice's reminder days (1 = the first).
     pub ordinal: i32,
-    /// The SMS it went out as (notifications), when one was written.
+    /// The SMS it went out as (notifications), once notifications wrote it.
     pub message_id: Option<domain::MessageId>,
+    /// Where that SMS stands (`scheduled`, `sent`, `delivered`, `failed`, …; absent until
+    /// written, or when the patient cannot get SMS).
+    pub message_state: Option<String>,
     /// When.
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
 async fn reminders_of(tx: &mut TenantTx, invoice: InvoiceId) -> Result<Vec<Reminder>, sqlx::Error> {
     sqlx::query_as(
-        "select ordinal, message_id, created_at from invoicing.reminder where invoice_id = $1 order by ordinal",
+        "select r.ordinal, m.message_id, m.state as message_state, r.created_at
+           from invoicing.reminder r
+           left join notifications.message m
+             on m.dedupe_key = 'payment-reminder:' || r.invoice_id || ':' || r.ordinal
+          where r.invoice_id = $1 order by r.ordinal",
     )
     .bind(invoice)
     .fetch_all(&mut **tx)

@@ -37,7 +37,6 @@ pub(crate) enum Origin {
     /// Billing staff, to hand over or send themselves.
     Staff(StaffId),
     /// A payment reminder by SMS.
-    #[expect(dead_code, reason = "the payment reminders are the next step")]
     Reminder,
 }
 

@@ -41,6 +41,8 @@ pub struct PaymentSettings {
     pub checkout_lifetime: Duration,
     /// `STRIPE_RECONCILE_MINUTES`: how often recent events are listed to heal missed webhooks.
     pub reconcile_interval: Duration,
+    /// `PAYMENT_REMINDER_MINUTES`: how often overdue invoices are looked at for reminders.
+    pub reminder_interval: Duration,
 }
 
 impl PaymentSettings {
@@ -107,6 +109,9 @@ impl PaymentSettings {
             checkout_lifetime: Duration::from_secs(u64::from(checkout_minutes) * 60),
             reconcile_interval: Duration::from_secs(
                 u64::from(env.positive("STRIPE_RECONCILE_MINUTES", 15)?) * 60,
+            ),
+            reminder_interval: Duration::from_secs(
+                u64::from(env.positive("PAYMENT_REMINDER_MINUTES", 60)?) * 60,
             ),
         })
     }
