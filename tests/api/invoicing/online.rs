@@ -617,3 +617,76 @@ async fn a_practice_that_objects_to_stripe_sends_nothing_and_unknown_links_show_
         .await;
     assert_eq!(r.status, 409, "{}", r.text);
 }
+
+#[tokio::test]
+async fn a_refund_goes_with_the_credit_note_of_its_invoice_and_the_invoice_lists_its_documents() {
+    let (sim, app, b, id) = with_invoice().await;
+    let id = id.as_str();
+    let session = session_of(&press_pay(&app, &b.payment_link(&app, id).await).await);
+    StripeSim::deliver(&app.client, &app.base, &sim.complete(&session)).await;
+    app.drain(&[EVENTS]).await;
+    let cn = app
+        .call(
+            "POST",
+            &format!("/v1/invoices/{id}/credit-notes"),
+            b.token(),
+            Some(&json!({})),
+        )
+        .await;
+    assert_eq!(cn.status, 201, "{}", cn.text);
+    let cn_id = cn.body["invoice_id"].as_str().unwrap();
+    // A credit note of another invoice does not go with this refund.
+    let other = b.issued(&app).await;
+    let other_cn = app
+        .call(
+            "POST",
+            &format!(
+                "/v1/invoices/{}/credit-notes",
+                other["invoice_id"].as_str().unwrap()
+            ),
+            b.token(),
+            Some(&json!({})),
+        )
+        .await;
+    let r = app
+        .call(
+            "POST",
+            &format!("/v1/invoices/{id}/refunds"),
+            b.token(),
+            Some(&json!({"amount": "8.13", "credit_note_id": other_cn.body["invoice_id"]})),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(r.body["field"], "credit_note_id");
+    let r = app
+        .call(
+            "POST",
+            &format!("/v1/invoices/{id}/refunds"),
+            b.token(),
+            Some(&json!({"amount": "8.13", "credit_note_id": cn_id})),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["credit_note_id"], cn_id);
+    app.drain(&[REFUNDS, domain::jobs::RENDER_DOCUMENTS]).await;
+    let v = invoice(&app, &b, id).await;
+    assert_eq!(
+        (v["status"].as_str(), v["paid"].as_str()),
+        (Some("credited"), Some("0.00"))
+    );
+    assert_eq!(v["refunds"][0]["credit_note_id"], cn_id);
+    assert_eq!(v["documents"][0]["format"], "pdf");
+    let pdf = app
+        .client
+        .get(format!(
+            "{}{}",
+            app.base,
+            v["documents"][0]["path"].as_str().unwrap()
+        ))
+        .bearer_auth(b.token().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(pdf.status(), 200);
+    assert_eq!(pdf.headers()["content-type"], "application/pdf");
+}

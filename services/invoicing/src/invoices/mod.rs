@@ -11,7 +11,7 @@ pub(crate) mod store;
 pub(crate) mod view;
 
 pub(crate) use view::printed_reference;
-pub use view::{Invoice, InvoiceLine, InvoiceSummary, Payment, Refund, Reminder};
+pub use view::{Invoice, InvoiceLine, InvoiceSummary, Payment, Refund, Reminder, StoredDocument};
 
 use axum::Json;
 use axum::extract::State;

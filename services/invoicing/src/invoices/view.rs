@@ -84,6 +84,8 @@ pub struct Invoice {
     pub refunds: Vec<Refund>,
     /// Payment reminders sent (the dunning history), oldest first.
     pub reminders: Vec<Reminder>,
+    /// Its documents as stored (written once at issue; each downloadable at its `path`).
+    pub documents: Vec<StoredDocument>,
     /// Raised by every change.
     pub version: i32,
 }
@@ -261,9 +263,14 @@ impl From<PaymentRow> for Payment {
 /// The full view of `row`: its lines, payments and credit notes.
 pub(crate) async fn detail(tx: &mut TenantTx, row: Row) -> Result<Invoice, sqlx::Error> {
     let lines = store::lines(tx, row.invoice_id).await?;
-    let issued = row.kind == InvoiceKind::Invoice && row.status != InvoiceStatus::Draft;
-    if !issued {
+    if row.status == InvoiceStatus::Draft {
         return Ok(assemble(row, lines, Vec::new(), &[]));
+    }
+    let documents = documents_of(tx, row.invoice_id).await?;
+    if row.kind == InvoiceKind::CreditNote {
+        let mut view = assemble(row, lines, Vec::new(), &[]);
+        view.documents = documents;
+        return Ok(view);
     }
     let payments = store::payments(tx, row.invoice_id).await?;
     let notes = store::credit_notes(tx, row.invoice_id).await?;
@@ -272,6 +279,7 @@ pub(crate) async fn detail(tx: &mut TenantTx, row: Row) -> Result<Invoice, sqlx:
     let mut view = assemble(row, lines, payments, &notes);
     view.refunds = refunds;
     view.reminders = reminders;
+    view.documents = documents;
     Ok(view)
 }
 
@@ -310,6 +318,7 @@ pub(crate) fn assemble(
         credit_notes: notes.iter().map(Row::summary).collect(),
         refunds: Vec::new(),
         reminders: Vec::new(),
+        documents: Vec::new(),
         version: row.version,
     }
 }
@@ -374,6 +383,30 @@ pub(crate) async fn of_invoice(
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {REFUND_COLUMNS} from invoicing.refund where invoice_id = $1 order by created_at, refund_id"
     )))
+    .bind(invoice)
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// A document of an invoice as stored.
+#[derive(Debug, Clone, Serialize, ToSchema, sqlx::FromRow)]
+pub struct StoredDocument {
+    /// `pdf` or `ubl`.
+    pub format: String,
+    /// When it was written.
+    pub created_at: DateTime<Utc>,
+    /// Where to download it.
+    pub path: String,
+}
+
+async fn documents_of(
+    tx: &mut TenantTx,
+    invoice: InvoiceId,
+) -> Result<Vec<StoredDocument>, sqlx::Error> {
+    sqlx::query_as(
+        "select format, created_at, '/v1/invoices/' || invoice_id || '/' || format as path
+           from invoicing.document where invoice_id = $1 order by format",
+    )
     .bind(invoice)
     .fetch_all(&mut **tx)
     .await
