@@ -74,6 +74,8 @@ vocabulary! {
         MobileNumberFlagged = "mobile_number_flagged",
         /// The next allowed time is past the latest useful time.
         QuietHours = "quiet_hours",
+        /// A payment message whose invoice was paid, credited or written off meanwhile.
+        InvoiceSettled = "invoice_settled",
     }
 }
 
@@ -81,7 +83,7 @@ impl SkipReason {
     /// The state a message ends in for this reason.
     pub const fn state(self) -> MessageState {
         match self {
-            SkipReason::AppointmentChanged => MessageState::Cancelled,
+            SkipReason::AppointmentChanged | SkipReason::InvoiceSettled => MessageState::Cancelled,
             _ => MessageState::Skipped,
         }
     }
@@ -104,9 +106,12 @@ mod tests {
     }
 
     #[test]
-    fn only_a_changed_appointment_cancels_a_message() {
+    fn only_a_changed_appointment_or_a_settled_invoice_cancels_a_message() {
         for r in SkipReason::ALL {
-            let expected = if *r == SkipReason::AppointmentChanged {
+            let expected = if matches!(
+                r,
+                SkipReason::AppointmentChanged | SkipReason::InvoiceSettled
+            ) {
                 MessageState::Cancelled
             } else {
                 MessageState::Skipped

@@ -37,7 +37,7 @@ pub(super) enum Verdict {
 
 /// The rules, in order: state and due time; an attempt in doubt (`marked`: the provider does
 /// not refuse a reference twice, so a report is awaited for `reconcile_after`); a reminder whose
-/// appointment moved or is too close; the recipient (number, restriction, consent, flag);
+/// appointment moved or is too close, or a payment message whose invoice is settled; the recipient (number, restriction, consent, flag);
 /// quiet hours (a reminder that would land after its latest useful time is skipped instead).
 pub(super) fn decide(
     m: &Loaded,
@@ -68,6 +68,9 @@ pub(super) fn decide(
         _ => return Verdict::Settled,
     }
     let lead = Duration::minutes(m.min_lead_minutes.into());
+    if m.invoice_settled == Some(true) {
+        return Verdict::Skip(SkipReason::InvoiceSettled);
+    }
     if kind == MessageKind::Reminder {
         let booked = m.appt_status == Some(AppointmentStatus::Booked);
         if !booked || m.appt_starts_at != m.starts_at {
@@ -153,7 +156,35 @@ mod tests {
             type_name: None,
             type_in_messages: false,
             refusal: None,
+            invoice_settled: None,
         }
+    }
+
+    #[test]
+    fn a_payment_message_of_a_settled_invoice_is_cancelled() {
+        let mut m = due();
+        m.kind = "payment_reminder".into();
+        m.invoice_settled = Some(false);
+        let at = now();
+        let send = decide(
+            &m,
+            MessageKind::PaymentReminder,
+            TZ,
+            false,
+            Duration::seconds(600),
+            at,
+        );
+        assert_eq!(send, Verdict::Send);
+        m.invoice_settled = Some(true);
+        let skip = decide(
+            &m,
+            MessageKind::PaymentReminder,
+            TZ,
+            false,
+            Duration::seconds(600),
+            at,
+        );
+        assert_eq!(skip, Verdict::Skip(SkipReason::InvoiceSettled));
     }
 
     fn verdict(m: &Loaded, marked: bool, at: DateTime<Utc>) -> Verdict {

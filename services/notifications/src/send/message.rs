@@ -39,6 +39,8 @@ pub(super) struct Loaded {
     pub(super) type_name: Option<String>,
     pub(super) type_in_messages: bool,
     pub(super) refusal: Option<String>,
+    /// Payment messages: the invoice is paid, credited or written off (no longer wanted).
+    pub(super) invoice_settled: Option<bool>,
 }
 
 /// One round trip for any number of messages of one practice: each message, its patient's
