@@ -234,17 +234,63 @@ struct CheckoutRow {
 
 use domain::money::to_cents as cents;
 
-/// The patient pressed "pay".
+/// The patient pressed "pay": choose the attempt under the invoice's lock, close older
+/// sessions, then open the new one. Stripe is called with no lock held.
 pub(crate) async fn pay(state: &AppState, token: &str) -> Result<Option<Opened>, sqlx::Error> {
     let Some(f) = find(state, token).await? else {
         return Ok(None);
     };
-    let settings = &state.settings().payments;
+    let (view, account, attempt, stale) = match choose(state, &f).await? {
+        Chosen::Gone => return Ok(None),
+        Chosen::Done(opened) => return Ok(Some(opened)),
+        Chosen::Open {
+            view,
+            account,
+            attempt,
+            stale,
+        } => (view, account, attempt, stale),
+    };
+    let payments = super::client::payments(state);
+    for (checkout, session) in stale {
+        match expire(state, &payments, f.practice, &account, checkout, &session).await? {
+            Some(SessionState::Complete(_)) => {
+                set_state(state, f.practice, attempt.checkout, CheckoutState::Failed).await?;
+                return Ok(Some(Opened::Page(view, Refusal::Processing)));
+            }
+            Some(SessionState::Expired) => {
+                set_state(state, f.practice, checkout, CheckoutState::Expired).await?;
+            }
+            _ => {}
+        }
+    }
+    open(state, &f, view, &account, &attempt, &payments)
+        .await
+        .map(Some)
+}
+
+/// What the locked step decided.
+enum Chosen {
+    /// The invoice is gone (cannot happen for an issued one; answered as an unknown link).
+    Gone,
+    /// Nothing to open: a page, or the open session to go back to.
+    Done(Opened),
+    /// Open `attempt` (new, or one whose answer was lost), after closing `stale` sessions.
+    Open {
+        view: LinkView,
+        account: String,
+        attempt: Attempt,
+        stale: Vec<(CheckoutId, String)>,
+    },
+}
+
+/// Under the invoice's row lock: what is owed, whether an open session can be reused, or the
+/// attempt to open (its row committed before Stripe is called).
+async fn choose(state: &AppState, f: &Found) -> Result<Chosen, sqlx::Error> {
     let mut tx = state.db().tenant(f.practice).await?;
     let row = match store::load(&mut tx, f.invoice_id, true).await {
         Ok(r) => r,
         Err(crate::error::InvoiceError::Db(e)) => return Err(e),
-        Err(_) => return Ok(None),
+        Err(_) => return Ok(Chosen::Gone),
     };
     let id = identity(&mut tx).await?;
     let view = view_of(&row, &id, f.expires_at);
@@ -252,7 +298,7 @@ pub(crate) async fn pay(state: &AppState, token: &str) -> Result<Option<Opened>,
         (view.state, id.stripe_account.clone())
     else {
         tx.commit().await?;
-        return Ok(Some(Opened::Page(view, Refusal::State)));
+        return Ok(Chosen::Done(Opened::Page(view, Refusal::State)));
     };
     let amount_cents = cents(view.amount);
     let now = Utc::now();
@@ -264,6 +310,7 @@ pub(crate) async fn pay(state: &AppState, token: &str) -> Result<Option<Opened>,
     .bind(f.invoice_id)
     .fetch_all(&mut *tx)
     .await?;
+    audit_view(&mut tx, f.practice, &row, "payment_started").await?;
     // An open session for the same amount with time left: back to it.
     if let Some(a) = attempts.iter().find(|a| {
         a.state == CheckoutState::Open
@@ -271,9 +318,8 @@ pub(crate) async fn pay(state: &AppState, token: &str) -> Result<Option<Opened>,
             && a.expires_at > now + Duration::minutes(10)
     }) && let Some(url) = &a.url
     {
-        audit_view(&mut tx, f.practice, &row, "payment_started").await?;
         tx.commit().await?;
-        return Ok(Some(Opened::Redirect(url.clone())));
+        return Ok(Chosen::Done(Opened::Redirect(url.clone())));
     }
     // An attempt whose answer was lost moments ago: the same key asks Stripe again.
     let retry = attempts.iter().find(|a| {
@@ -288,7 +334,8 @@ pub(crate) async fn pay(state: &AppState, token: &str) -> Result<Option<Opened>,
             expires_at: a.expires_at,
         },
         None => {
-            let lifetime = Duration::from_std(settings.checkout_lifetime).unwrap_or_default();
+            let lifetime =
+                Duration::from_std(state.settings().payments.checkout_lifetime).unwrap_or_default();
             let a = Attempt {
                 checkout: CheckoutId::new(),
                 amount_cents,
@@ -312,27 +359,29 @@ pub(crate) async fn pay(state: &AppState, token: &str) -> Result<Option<Opened>,
             a
         }
     };
-    let stale: Vec<(CheckoutId, String)> = attempts
+    let stale = attempts
         .iter()
         .filter(|a| a.state == CheckoutState::Open && a.checkout_id != attempt.checkout)
         .filter_map(|a| a.session_id.clone().map(|s| (a.checkout_id, s)))
         .collect();
-    audit_view(&mut tx, f.practice, &row, "payment_started").await?;
     tx.commit().await?;
+    Ok(Chosen::Open {
+        view,
+        account,
+        attempt,
+        stale,
+    })
+}
 
-    let payments = super::client::payments(state);
-    for (checkout, session) in stale {
-        match expire(state, &payments, f.practice, &account, checkout, &session).await? {
-            Some(SessionState::Complete(_)) => {
-                set_state(state, f.practice, attempt.checkout, CheckoutState::Failed).await?;
-                return Ok(Some(Opened::Page(view, Refusal::Processing)));
-            }
-            Some(SessionState::Expired) => {
-                set_state(state, f.practice, checkout, CheckoutState::Expired).await?;
-            }
-            _ => {}
-        }
-    }
+/// Opens the attempt's session through the egress gate and records what Stripe answered.
+async fn open(
+    state: &AppState,
+    f: &Found,
+    view: LinkView,
+    account: &str,
+    attempt: &Attempt,
+    payments: &client::Payments,
+) -> Result<Opened, sqlx::Error> {
     let base = state.settings().server.public_url.trim_end_matches('/');
     let request = SessionRequest {
         checkout: attempt.checkout.as_uuid(),
@@ -356,11 +405,11 @@ pub(crate) async fn pay(state: &AppState, token: &str) -> Result<Option<Opened>,
         Ok(p) => p,
         Err(egress::GateError::Refused(_)) => {
             set_state(state, f.practice, attempt.checkout, CheckoutState::Failed).await?;
-            return Ok(Some(Opened::Page(view, Refusal::Unavailable)));
+            return Ok(Opened::Page(view, Refusal::Unavailable));
         }
         Err(egress::GateError::Database(e)) => return Err(e),
     };
-    let result = payments.create_session(&permit, &account, &request).await;
+    let result = payments.create_session(&permit, account, &request).await;
     let mut tx = state.db().tenant(f.practice).await?;
     let opened = match result {
         Ok(session) => {
@@ -394,7 +443,7 @@ pub(crate) async fn pay(state: &AppState, token: &str) -> Result<Option<Opened>,
         }
     };
     tx.commit().await?;
-    Ok(Some(opened))
+    Ok(opened)
 }
 
 /// Expires an older session (through the gate); `None` when the call failed.
