@@ -44,9 +44,9 @@ pub struct TestApp {
     pub state: platform::AppState,
 }
 
-/// Queues whose jobs may wait without a consumer here: claims (still to be built), and
-/// the notifications benchmark's no-op baseline.
-const AWAITING_CONSUMER: [&str; 2] = [domain::jobs::CLAIMABLE, praxis::workers::NOOP_QUEUE];
+/// Queues whose jobs may wait without a consumer here: the notifications benchmark's no-op
+/// baseline.
+const AWAITING_CONSUMER: [&str; 1] = [praxis::workers::NOOP_QUEUE];
 
 /// At the end of every test (that has not failed already): no job failed or was killed, and
 /// no job waits in a queue nobody consumes (a typo in a queue name, a consumer not registered).

@@ -52,7 +52,7 @@ pub fn workers(state: &AppState) -> Vec<platform::jobs::Consumer> {
             let state = s2.clone();
             async move { Ok(documents::render_documents(&state, job).await?.to_owned()) }
         }),
-        Consumer::typed::<StripeEvent, _, _>(16, 4, move |job| {
+        Consumer::typed::<StripeEvent, _, _>(32, 16, move |job| {
             let state = s3.clone();
             async move {
                 Ok(format!(

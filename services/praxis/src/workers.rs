@@ -101,6 +101,7 @@ pub fn queues(state: &AppState) -> Vec<&'static str> {
     scheduling::workers(state)
         .into_iter()
         .chain(invoicing::workers(state))
+        .chain(claims::workers(state))
         .chain(notifications::workers(state).unwrap_or_default())
         .map(|c| c.queue)
         .collect()
@@ -128,6 +129,7 @@ pub async fn run(
     let consumers = scheduling::workers(&state)
         .into_iter()
         .chain(invoicing::workers(&state))
+        .chain(claims::workers(&state))
         .chain(notifications::workers(&state)?);
     let mut monitor = Monitor::new();
     for c in consumers {

@@ -143,3 +143,7 @@ new_id!(
     /// A refund of an online payment.
     RefundId
 );
+new_id!(
+    /// A claim line: the insurer's share of one invoice or credit note line.
+    ClaimLineId
+);

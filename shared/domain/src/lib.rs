@@ -5,6 +5,7 @@
 
 pub mod appointment;
 pub mod bounded;
+pub mod claims;
 pub mod holidays;
 pub mod identifiers;
 pub mod ids;
@@ -26,7 +27,7 @@ pub mod vocabulary;
 pub mod waitlist;
 
 pub use ids::{
-    AppointmentId, AppointmentTypeId, AuditId, CheckoutId, InvoiceId, MessageId, PatientId,
-    PayerId, PaymentId, PaymentLinkId, PracticeId, PractitionerId, RefundId, ReplyId, RoomId,
-    SessionId, StaffId, SupportGrantId, TariffId,
+    AppointmentId, AppointmentTypeId, AuditId, CheckoutId, ClaimLineId, InvoiceId, MessageId,
+    PatientId, PayerId, PaymentId, PaymentLinkId, PracticeId, PractitionerId, RefundId, ReplyId,
+    RoomId, SessionId, StaffId, SupportGrantId, TariffId,
 };

@@ -157,3 +157,80 @@ pub async fn addressee(
         language,
     }))
 }
+
+/// What a claim needs to know of a patient's insurance, the national number decrypted.
+#[derive(Clone)]
+pub struct Insurance {
+    /// `BE` or `NL`, when recorded.
+    pub country: Option<domain::practice::Country>,
+    /// BE: the mutuality code.
+    pub mutuality_code: Option<String>,
+    /// NL: the UZOVI number.
+    pub uzovi: Option<String>,
+    /// INSZ/NISS or BSN.
+    pub national_number: Option<String>,
+    /// The birth date.
+    pub birth_date: chrono::NaiveDate,
+}
+
+impl std::fmt::Debug for Insurance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the national number.
+        f.debug_struct("Insurance")
+            .field("country", &self.country)
+            .field("has_national_number", &self.national_number.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The field reference of a patient's encrypted national number (the one core writes with).
+pub fn national_number_field(
+    practice: domain::PracticeId,
+    patient: PatientId,
+) -> crate::crypto::FieldRef {
+    crate::crypto::FieldRef {
+        practice,
+        table: "core.patient",
+        column: "national_number_enc",
+        row: patient.as_uuid(),
+    }
+}
+
+/// A patient's insurance identifiers for a claim; `None` for an unknown patient. The caller
+/// audits the read.
+pub async fn insurance(
+    tx: &mut TenantTx,
+    keys: &crate::crypto::PracticeKeys,
+    practice: domain::PracticeId,
+    patient: PatientId,
+) -> Result<Option<Insurance>, ApiError> {
+    #[allow(clippy::type_complexity)]
+    let row: Option<(
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<Vec<u8>>,
+        chrono::NaiveDate,
+    )> = sqlx::query_as(
+        "select insurance_country, mutuality_code, uzovi, national_number_enc, birth_date
+               from core.patient where patient_id = $1",
+    )
+    .bind(patient.as_uuid())
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some((country, mutuality_code, uzovi, national, birth_date)) = row else {
+        return Ok(None);
+    };
+    let national_number = national
+        .map(|c| keys.decrypt_string(national_number_field(practice, patient), &c))
+        .transpose()?;
+    Ok(Some(Insurance {
+        country: country
+            .as_deref()
+            .and_then(domain::practice::Country::parse),
+        mutuality_code,
+        uzovi,
+        national_number,
+        birth_date,
+    }))
+}

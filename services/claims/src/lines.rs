@@ -1,0 +1,310 @@
+//! Claim lines: made from the insurer share of an issued invoice or credit note by the job
+//! `claims.claimable` (idempotent: one line per invoice line, whatever the number of runs),
+//! and checked against the rules of `domain::claims` — again whenever billing staff ask, after
+//! correcting a patient's or the practice's data.
+
+use chrono::NaiveDate;
+use domain::claims::{ClaimFacts, ClaimLineKind, ClaimLineState, Problem};
+use domain::jobs::Claimable;
+use domain::practice::Country;
+use domain::{ClaimLineId, InvoiceId, PatientId, PracticeId, TariffId};
+use platform::AppState;
+use platform::audit::{self, Action, AuditEvent};
+use platform::db::TenantTx;
+use platform::patients::Insurance;
+use rust_decimal::Decimal;
+
+#[derive(sqlx::FromRow)]
+struct Source {
+    kind: String,
+    number: String,
+    issue_date: NaiveDate,
+    patient_id: PatientId,
+    corrects_invoice_id: Option<InvoiceId>,
+}
+
+#[derive(sqlx::FromRow)]
+struct SourceLine {
+    line_no: i32,
+    tariff_id: Option<TariffId>,
+    corrects_line_no: Option<i32>,
+    code: String,
+    service_date: NaiveDate,
+    quantity: Decimal,
+    insurer_share: Decimal,
+}
+
+/// The practice's side of a claim: its country and provider number.
+#[derive(sqlx::FromRow)]
+struct Practice {
+    country: String,
+    provider_number: Option<String>,
+}
+
+async fn practice_of(tx: &mut TenantTx) -> Result<Practice, sqlx::Error> {
+    sqlx::query_as(
+        "select p.country, s.provider_number
+           from core.practice p left join invoicing.settings s on s.practice_id = p.practice_id",
+    )
+    .fetch_one(&mut **tx)
+    .await
+}
+
+/// The facts the rules look at, for one line of a patient.
+#[allow(clippy::too_many_arguments)]
+fn facts<'a>(
+    country: Country,
+    ins: &'a Insurance,
+    provider: Option<&'a str>,
+    code: &'a str,
+    service_date: NaiveDate,
+    invoice_date: NaiveDate,
+    quantity: Decimal,
+    amount: Decimal,
+) -> ClaimFacts<'a> {
+    ClaimFacts {
+        country,
+        insurance_country: ins.country,
+        national_number: ins.national_number.as_deref(),
+        insurer: match country {
+            Country::NL => ins.uzovi.as_deref(),
+            Country::BE => ins.mutuality_code.as_deref(),
+        },
+        provider_number: provider,
+        code,
+        service_date,
+        invoice_date,
+        birth_date: ins.birth_date,
+        quantity,
+        amount,
+    }
+}
+
+fn state_of(problems: &[Problem]) -> ClaimLineState {
+    if problems.is_empty() {
+        ClaimLineState::Ready
+    } else {
+        ClaimLineState::Invalid
+    }
+}
+
+async fn insurance_of(
+    state: &AppState,
+    tx: &mut TenantTx,
+    practice: PracticeId,
+    patient: PatientId,
+) -> anyhow::Result<Option<Insurance>> {
+    let keys = state
+        .practice_keys(tx, practice)
+        .await
+        .map_err(|e| anyhow::anyhow!("practice keys: {}", e.status()))?;
+    platform::patients::insurance(tx, &keys, practice, patient)
+        .await
+        .map_err(|e| anyhow::anyhow!("patient insurance: {}", e.status()))
+}
+
+/// The patient's identifiers were read to check their lines (a job's read of personal data).
+async fn audit_check(
+    tx: &mut TenantTx,
+    practice: PracticeId,
+    patient: PatientId,
+    route: &str,
+) -> Result<(), sqlx::Error> {
+    let ev = AuditEvent {
+        event: "claim_lines_checked",
+        action: Action::Read,
+        actor: None,
+        support_grant: None,
+        patient: Some(patient),
+        purpose: "claims",
+        route,
+        outcome: "success",
+        reason: None,
+    };
+    audit::record(tx, practice, &ev).await
+}
+
+/// Makes the claim lines of an issued invoice or credit note (ids only in the job); how many
+/// were new. A credit note whose invoice's lines are not there yet fails, to be retried.
+pub async fn make_lines(state: &AppState, job: Claimable) -> anyhow::Result<usize> {
+    let practice = job.practice_id;
+    let mut tx = state.db().tenant(practice).await?;
+    let source: Option<Source> = sqlx::query_as(
+        "select kind, number, issue_date, patient_id, corrects_invoice_id
+           from invoicing.invoice where invoice_id = $1 and status <> 'draft'",
+    )
+    .bind(job.invoice_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(source) = source else {
+        tx.commit().await?;
+        return Ok(0);
+    };
+    let lines: Vec<SourceLine> = sqlx::query_as(
+        "select line_no, tariff_id, corrects_line_no, code, service_date, quantity, insurer_share
+           from invoicing.invoice_line where invoice_id = $1 and insurer_share > 0 order by line_no",
+    )
+    .bind(job.invoice_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    let p = practice_of(&mut tx).await?;
+    let country = Country::parse(&p.country).ok_or_else(|| anyhow::anyhow!("practice country"))?;
+    let ins = insurance_of(state, &mut tx, practice, source.patient_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the invoice's patient is gone"))?;
+    let kind = if source.kind == "credit_note" {
+        ClaimLineKind::Credit
+    } else {
+        ClaimLineKind::Debit
+    };
+    let mut made = 0;
+    for l in &lines {
+        let corrects: Option<ClaimLineId> = match (kind, source.corrects_invoice_id, l.corrects_line_no) {
+            (ClaimLineKind::Credit, Some(inv), Some(no)) => Some(
+                sqlx::query_scalar(
+                    "select line_id from claims.claim_line where invoice_id = $1 and invoice_line_no = $2",
+                )
+                .bind(inv)
+                .bind(no)
+                .fetch_optional(&mut *tx)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("the corrected invoice's claim lines are not made yet"))?,
+            ),
+            _ => None,
+        };
+        let problems = domain::claims::check(&facts(
+            country,
+            &ins,
+            p.provider_number.as_deref(),
+            &l.code,
+            l.service_date,
+            source.issue_date,
+            l.quantity,
+            l.insurer_share,
+        ));
+        let insurer = match country {
+            Country::NL => ins.uzovi.clone(),
+            Country::BE => ins.mutuality_code.clone(),
+        };
+        let inserted = sqlx::query(
+            r#"insert into claims.claim_line (practice_id, line_id, reference, invoice_id, invoice_line_no, kind,
+                   corrects_line_id, patient_id, country, insurer, tariff_id, code, service_date, invoice_date,
+                   quantity, amount, state, problems)
+               values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+               on conflict (practice_id, invoice_id, invoice_line_no) do nothing"#,
+        )
+        .bind(practice)
+        .bind(ClaimLineId::new())
+        .bind(format!("{}/{}", source.number, l.line_no))
+        .bind(job.invoice_id)
+        .bind(l.line_no)
+        .bind(kind)
+        .bind(corrects)
+        .bind(source.patient_id)
+        .bind(country.as_str())
+        .bind(insurer)
+        .bind(l.tariff_id)
+        .bind(&l.code)
+        .bind(l.service_date)
+        .bind(source.issue_date)
+        .bind(l.quantity)
+        .bind(l.insurer_share)
+        .bind(state_of(&problems))
+        .bind(sqlx::types::Json(&problems))
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        made += inserted as usize;
+    }
+    if !lines.is_empty() {
+        audit_check(
+            &mut tx,
+            practice,
+            source.patient_id,
+            domain::jobs::CLAIMABLE,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(made)
+}
+
+#[derive(sqlx::FromRow)]
+struct ToCheck {
+    line_id: ClaimLineId,
+    patient_id: PatientId,
+    code: String,
+    service_date: NaiveDate,
+    invoice_date: NaiveDate,
+    quantity: Decimal,
+    amount: Decimal,
+}
+
+/// What a re-check found.
+#[derive(Debug, Clone, Copy, Default, serde::Serialize, utoipa::ToSchema)]
+pub struct Checked {
+    /// Lines checked.
+    pub checked: usize,
+    /// Now ready.
+    pub ready: usize,
+    /// Still invalid.
+    pub invalid: usize,
+}
+
+/// Checks the practice's invalid lines again (after staff corrected what they named).
+pub(crate) async fn recheck(
+    state: &AppState,
+    tx: &mut TenantTx,
+    practice: PracticeId,
+) -> anyhow::Result<Checked> {
+    let p = practice_of(tx).await?;
+    let country = Country::parse(&p.country).ok_or_else(|| anyhow::anyhow!("practice country"))?;
+    let rows: Vec<ToCheck> = sqlx::query_as(
+        "select line_id, patient_id, code, service_date, invoice_date, quantity, amount
+           from claims.claim_line where state = 'invalid' order by patient_id, line_id for update",
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut out = Checked::default();
+    let mut current: Option<(PatientId, Option<Insurance>)> = None;
+    for r in &rows {
+        if current.as_ref().is_none_or(|(p, _)| *p != r.patient_id) {
+            let ins = insurance_of(state, tx, practice, r.patient_id).await?;
+            audit_check(tx, practice, r.patient_id, "/v1/claims/lines/check").await?;
+            current = Some((r.patient_id, ins));
+        }
+        let Some((_, Some(ins))) = &current else {
+            continue;
+        };
+        let problems = domain::claims::check(&facts(
+            country,
+            ins,
+            p.provider_number.as_deref(),
+            &r.code,
+            r.service_date,
+            r.invoice_date,
+            r.quantity,
+            r.amount,
+        ));
+        let insurer = match country {
+            Country::NL => ins.uzovi.clone(),
+            Country::BE => ins.mutuality_code.clone(),
+        };
+        let s = state_of(&problems);
+        sqlx::query(
+            "update claims.claim_line set state = $2, problems = $3, insurer = $4, checked_at = now() where line_id = $1",
+        )
+        .bind(r.line_id)
+        .bind(s)
+        .bind(sqlx::types::Json(&problems))
+        .bind(insurer)
+        .execute(&mut **tx)
+        .await?;
+        out.checked += 1;
+        match s {
+            ClaimLineState::Ready => out.ready += 1,
+            _ => out.invalid += 1,
+        }
+    }
+    Ok(out)
+}
