@@ -258,3 +258,7 @@ begin
           offset 0) inv on true;
 end $$;
 grant execute on function notifications.send_load(uuid, uuid[], text, text[]) to praxis_app;
+
+-- A replayed answer of a versioned resource (an issued invoice, a draft) carries its ETag like
+-- the first one did.
+alter table core.idempotency_key add column version integer;

@@ -27,7 +27,18 @@ async fn concurrently(
             let r = req.send().await.unwrap();
             let status = r.status().as_u16();
             let replayed = r.headers().get("idempotent-replayed").is_some();
-            (status, replayed, r.text().await.unwrap())
+            // The ETag travels with the answer, first or replayed (appended to the body here
+            // so that "identical answers" covers it).
+            let etag = r
+                .headers()
+                .get("etag")
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default();
+            (
+                status,
+                replayed,
+                format!("{}\n{etag}", r.text().await.unwrap()),
+            )
         });
     }
     let mut out = Vec::new();
@@ -64,6 +75,9 @@ async fn twenty_concurrent_retries_of_a_payment_or_an_issue_have_one_effect() {
     )
     .await;
     one_effect(&issued, 200);
+    let (body, etag) = issued[0].2.split_once('\n').unwrap();
+    let version = serde_json::from_str::<Value>(body).unwrap()["version"].clone();
+    assert_eq!(etag, format!("\"{version}\""), "the ETag on every answer, replays too");
     assert_eq!(
         app.count("select count(*) from invoicing.invoice where number is not null")
             .await,
@@ -87,7 +101,7 @@ async fn twenty_concurrent_retries_of_a_payment_or_an_issue_have_one_effect() {
     .await;
     one_effect(&paid, 201);
     assert_eq!(app.count("select count(*) from invoicing.payment").await, 1);
-    let body: Value = serde_json::from_str(&paid[0].2).unwrap();
+    let body: Value = serde_json::from_str(paid[0].2.lines().next().unwrap()).unwrap();
     assert_eq!(body["paid"], "10.00");
     // The replays were audited as such.
     assert_eq!(

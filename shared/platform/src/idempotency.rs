@@ -118,8 +118,9 @@ impl Idempotency {
         if claimed.is_some() {
             return Ok(None);
         }
-        let (fingerprint, status, body): (Vec<u8>, Option<i16>, Option<Vec<u8>>) = sqlx::query_as(
-            "select fingerprint, status, response from core.idempotency_key where practice_id = $1 and key = $2",
+        #[allow(clippy::type_complexity)]
+        let (fingerprint, status, body, version): (Vec<u8>, Option<i16>, Option<Vec<u8>>, Option<i32>) = sqlx::query_as(
+            "select fingerprint, status, response, version from core.idempotency_key where practice_id = $1 and key = $2",
         )
         .bind(practice)
         .bind(key)
@@ -144,7 +145,7 @@ impl Idempotency {
                 .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             body,
             replayed: true,
-            version: None,
+            version,
         }))
     }
 
@@ -157,15 +158,40 @@ impl Idempotency {
         status: StatusCode,
         body: &T,
     ) -> Result<Answer, ApiError> {
+        self.keep(tx, staff, status, body, None).await
+    }
+
+    /// [`Idempotency::answer`] of a versioned resource: the answer carries its `ETag`, and so
+    /// does every replay of it.
+    pub async fn answer_versioned<T: Serialize>(
+        &self,
+        tx: &mut TenantTx,
+        staff: &Staff,
+        status: StatusCode,
+        body: &T,
+        version: i32,
+    ) -> Result<Answer, ApiError> {
+        self.keep(tx, staff, status, body, Some(version)).await
+    }
+
+    async fn keep<T: Serialize>(
+        &self,
+        tx: &mut TenantTx,
+        staff: &Staff,
+        status: StatusCode,
+        body: &T,
+        version: Option<i32>,
+    ) -> Result<Answer, ApiError> {
         let body = serde_json::to_vec(body).map_err(ApiError::internal)?;
         if let Some(key) = &self.key {
             sqlx::query(
-                "update core.idempotency_key set status = $3, response = $4 where practice_id = $1 and key = $2",
+                "update core.idempotency_key set status = $3, response = $4, version = $5 where practice_id = $1 and key = $2",
             )
             .bind(staff.practice())
             .bind(key)
             .bind(i16::try_from(status.as_u16()).unwrap_or(500))
             .bind(&body)
+            .bind(version)
             .execute(&mut **tx)
             .await?;
         }
@@ -173,7 +199,7 @@ impl Idempotency {
             status,
             body,
             replayed: false,
-            version: None,
+            version,
         })
     }
 }

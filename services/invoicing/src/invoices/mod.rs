@@ -245,9 +245,11 @@ async fn answer(
 ) -> ApiResult<Answer> {
     record(&mut tx, staff, event, action, &row).await?;
     let view = view::detail(&mut tx, row).await?;
-    let answer = idem.answer(&mut tx, staff, status, &view).await?;
+    let answer = idem
+        .answer_versioned(&mut tx, staff, status, &view, view.version)
+        .await?;
     tx.commit().await?;
-    Ok(answer.with_etag(view.version))
+    Ok(answer)
 }
 
 /// [`answer`] for a change without an idempotency key: 200 with the invoice.
@@ -440,9 +442,11 @@ pub async fn issue_invoice(
     let row = change::issue(&mut tx, staff.practice(), &current, Some(staff.staff_id())).await?;
     // Just issued: no payments or credit notes yet.
     let view = view::assemble(row, lines, Vec::new(), &[]);
-    let answer = idem.answer(&mut tx, &staff, StatusCode::OK, &view).await?;
+    let answer = idem
+        .answer_versioned(&mut tx, &staff, StatusCode::OK, &view, view.version)
+        .await?;
     tx.commit().await?;
-    Ok(answer.with_etag(view.version))
+    Ok(answer)
 }
 
 /// Corrects an issued invoice with a credit note (numbered in the credit note series): all
