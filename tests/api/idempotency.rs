@@ -77,7 +77,11 @@ async fn twenty_concurrent_retries_of_a_payment_or_an_issue_have_one_effect() {
     one_effect(&issued, 200);
     let (body, etag) = issued[0].2.split_once('\n').unwrap();
     let version = serde_json::from_str::<Value>(body).unwrap()["version"].clone();
-    assert_eq!(etag, format!("\"{version}\""), "the ETag on every answer, replays too");
+    assert_eq!(
+        etag,
+        format!("\"{version}\""),
+        "the ETag on every answer, replays too"
+    );
     assert_eq!(
         app.count("select count(*) from invoicing.invoice where number is not null")
             .await,

@@ -75,8 +75,8 @@ pub async fn list_subprocessors(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Objection {
-    /// Why (one line, not empty).
-    pub reason: domain::text::Line<1000>,
+    /// Why (not empty; line breaks allowed).
+    pub reason: domain::text::Text<1000>,
 }
 
 /// Objects to a subprocessor: from now on the gate refuses every call to it for this practice.

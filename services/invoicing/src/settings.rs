@@ -228,7 +228,7 @@ fn postcode(country: Country, input: &str) -> Result<String, ApiError> {
 
 /// Replaces the practice's invoicing details. Invoices already issued keep what they printed.
 #[utoipa::path(put, path = "/v1/invoicing/settings", tag = "invoicing", security(("session" = [])), request_body = InvoicingSettingsInput,
-    params(("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[0-9]{1,9}"(\s*,\s*(W/)?"[0-9]{1,9}")*)$"#, description = "The version (`ETag`) the change was made from; a stale one answers 412 and nothing is written")),
+    params(("If-Match" = Option<String>, Header, pattern = r#"^(|\*|(W/)?"[0-9]{1,9}"(\s*,\s*(W/)?"[0-9]{1,9}")*)$"#, description = "The version (`ETag`) the change was made from; a stale one answers 412 and nothing is written (empty: no condition)")),
     responses((status = 200, body = InvoicingSettings, headers(("ETag" = String, description = "The settings' new version"))), (status = 422, body = platform::error::Problem)))]
 pub async fn put_invoicing_settings(
     State(state): State<AppState>,

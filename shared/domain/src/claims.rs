@@ -95,11 +95,15 @@ pub fn check(f: &ClaimFacts<'_>) -> Vec<Problem> {
     }
     match f.country {
         Country::NL => {
+            // Vektis retourcode 0435: BSN.
+            let bsn = |rule| Problem {
+                rule,
+                field: "patient.national_number",
+                retourcode: Some("0435"),
+            };
             match f.national_number {
-                None => out.push(problem("bsn_missing", "patient.national_number")),
-                Some(n) if parse_bsn(n).is_err() => {
-                    out.push(problem("bsn_eleven_proof", "patient.national_number"))
-                }
+                None => out.push(bsn("bsn_missing")),
+                Some(n) if parse_bsn(n).is_err() => out.push(bsn("bsn_eleven_proof")),
                 Some(_) => {}
             }
             if f.insurer.is_none_or(|u| parse_uzovi(u).is_err()) {

@@ -192,6 +192,6 @@ async fn dutch_lines_are_checked_by_dutch_rules_and_bad_filters_are_refused() {
     let r = app
         .call("GET", "/v1/claims/lines?limit=501", b.token(), None)
         .await;
-    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(r.status, 400, "{}", r.text);
     assert_eq!(r.body["field"], "limit");
 }

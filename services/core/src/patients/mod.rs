@@ -108,7 +108,7 @@ pub async fn get_patient(
 
 /// Changes a patient: absent fields stay, `null` clears.
 #[utoipa::path(patch, path = "/v1/patients/{patient_id}", tag = "patients", security(("session" = [])),
-    params(("patient_id" = Uuid, Path), ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[0-9]{1,9}"(\s*,\s*(W/)?"[0-9]{1,9}")*)$"#, description = "The version (`ETag`) the change was made from; a stale one answers 412 and nothing is written")), request_body = PatientPatch,
+    params(("patient_id" = Uuid, Path), ("If-Match" = Option<String>, Header, pattern = r#"^(|\*|(W/)?"[0-9]{1,9}"(\s*,\s*(W/)?"[0-9]{1,9}")*)$"#, description = "The version (`ETag`) the change was made from; a stale one answers 412 and nothing is written (empty: no condition)")), request_body = PatientPatch,
     responses((status = 200, body = Patient, headers(("ETag" = String, description = "The patient's new version"))), (status = 404, body = platform::error::Problem), (status = 422, body = platform::error::Problem)))]
 pub async fn update_patient(
     State(state): State<AppState>,

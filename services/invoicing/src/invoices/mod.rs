@@ -353,7 +353,7 @@ pub async fn get_invoice(
 
 /// Throws a draft away. Issued invoices are never deleted: they are credited.
 #[utoipa::path(delete, path = "/v1/invoices/{invoice_id}", tag = "invoicing", security(("session" = [])),
-    params(("invoice_id" = InvoiceId, Path, description = "The draft"), ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[0-9]{1,9}"(\s*,\s*(W/)?"[0-9]{1,9}")*)$"#, description = "The version (`ETag`) the change was made from; a stale one answers 412 and nothing is written")),
+    params(("invoice_id" = InvoiceId, Path, description = "The draft"), ("If-Match" = Option<String>, Header, pattern = r#"^(|\*|(W/)?"[0-9]{1,9}"(\s*,\s*(W/)?"[0-9]{1,9}")*)$"#, description = "The version (`ETag`) the change was made from; a stale one answers 412 and nothing is written (empty: no condition)")),
     responses((status = 204, description = "Discarded"), (status = 409, description = "Not a draft", body = platform::error::Problem)))]
 pub async fn discard_invoice(
     State(state): State<AppState>,
@@ -373,7 +373,7 @@ pub async fn discard_invoice(
 
 /// Adds lines to a draft.
 #[utoipa::path(post, path = "/v1/invoices/{invoice_id}/lines", tag = "invoicing", security(("session" = [])),
-    params(("invoice_id" = InvoiceId, Path, description = "The draft"), ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[0-9]{1,9}"(\s*,\s*(W/)?"[0-9]{1,9}")*)$"#, description = "The version (`ETag`) the change was made from; a stale one answers 412 and nothing is written")), request_body = NewInvoiceLines,
+    params(("invoice_id" = InvoiceId, Path, description = "The draft"), ("If-Match" = Option<String>, Header, pattern = r#"^(|\*|(W/)?"[0-9]{1,9}"(\s*,\s*(W/)?"[0-9]{1,9}")*)$"#, description = "The version (`ETag`) the change was made from; a stale one answers 412 and nothing is written (empty: no condition)")), request_body = NewInvoiceLines,
     responses((status = 200, body = Invoice), (status = 409, description = "Not a draft", body = platform::error::Problem),
               (status = 422, body = platform::error::Problem)))]
 pub async fn add_invoice_lines(
@@ -398,7 +398,7 @@ pub async fn add_invoice_lines(
 
 /// Removes a line from a draft.
 #[utoipa::path(delete, path = "/v1/invoices/{invoice_id}/lines/{line_no}", tag = "invoicing", security(("session" = [])),
-    params(("invoice_id" = InvoiceId, Path, description = "The draft"), ("line_no" = i32, Path, minimum = 1, maximum = 200, description = "The line"), ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[0-9]{1,9}"(\s*,\s*(W/)?"[0-9]{1,9}")*)$"#, description = "The version (`ETag`) the change was made from; a stale one answers 412 and nothing is written")),
+    params(("invoice_id" = InvoiceId, Path, description = "The draft"), ("line_no" = i32, Path, minimum = 1, maximum = 200, description = "The line"), ("If-Match" = Option<String>, Header, pattern = r#"^(|\*|(W/)?"[0-9]{1,9}"(\s*,\s*(W/)?"[0-9]{1,9}")*)$"#, description = "The version (`ETag`) the change was made from; a stale one answers 412 and nothing is written (empty: no condition)")),
     responses((status = 200, body = Invoice), (status = 409, description = "Not a draft", body = platform::error::Problem),
               (status = 422, body = platform::error::Problem)))]
 pub async fn remove_invoice_line(
@@ -418,7 +418,7 @@ pub async fn remove_invoice_line(
 /// Issues a draft: it gets the next number of the practice's invoice series for this year, an
 /// issue and a due date and its payment reference, and never changes again.
 #[utoipa::path(post, path = "/v1/invoices/{invoice_id}/issue", tag = "invoicing", security(("session" = [])),
-    params(("invoice_id" = InvoiceId, Path, description = "The draft"), ("If-Match" = Option<String>, Header, pattern = r#"^(\*|(W/)?"[0-9]{1,9}"(\s*,\s*(W/)?"[0-9]{1,9}")*)$"#, description = "The version (`ETag`) the change was made from; a stale one answers 412 and nothing is written"), ("Idempotency-Key" = Option<String>, Header, max_length = 255, pattern = "^[!-~]{1,255}$", description = "A retry with the same key and request gets the first answer (`Idempotent-Replayed: true`) without the work being done again; kept 24 hours")),
+    params(("invoice_id" = InvoiceId, Path, description = "The draft"), ("If-Match" = Option<String>, Header, pattern = r#"^(|\*|(W/)?"[0-9]{1,9}"(\s*,\s*(W/)?"[0-9]{1,9}")*)$"#, description = "The version (`ETag`) the change was made from; a stale one answers 412 and nothing is written (empty: no condition)"), ("Idempotency-Key" = Option<String>, Header, max_length = 255, pattern = "^[!-~]{1,255}$", description = "A retry with the same key and request gets the first answer (`Idempotent-Replayed: true`) without the work being done again; kept 24 hours")),
     responses((status = 200, body = Invoice), (status = 409, description = "Not a draft, or the practice's invoicing details are incomplete", body = platform::error::Problem),
               (status = 422, description = "The draft has no lines", body = platform::error::Problem)))]
 pub async fn issue_invoice(
