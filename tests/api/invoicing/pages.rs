@@ -129,7 +129,7 @@ async fn every_payment_page_in_every_language_in_a_browser() {
                 &number,
                 e.amount,
                 e.pay,
-                "BE68539007547034",
+                "BE68 5390 0754 7034",
             ],
         )
         .await;

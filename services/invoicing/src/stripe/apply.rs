@@ -153,12 +153,6 @@ async fn lock_intent(tx: &mut TenantTx, payment_intent: &str) -> Result<(), sqlx
     Ok(())
 }
 
-#[derive(sqlx::FromRow)]
-struct Checkout {
-    invoice_id: InvoiceId,
-    state: CheckoutState,
-}
-
 async fn session_state(
     tx: &mut TenantTx,
     ev: &EventRow,
@@ -198,13 +192,13 @@ async fn session_paid(
     if let Some(pi) = &ev.payment_intent {
         lock_intent(tx, pi).await?;
     }
-    let checkout: Option<Checkout> = sqlx::query_as(
-        "select invoice_id, state from invoicing.checkout where checkout_id = $1 for update",
+    let invoice_id: Option<InvoiceId> = sqlx::query_scalar(
+        "select invoice_id from invoicing.checkout where checkout_id = $1 for update",
     )
     .bind(id)
     .fetch_optional(&mut **tx)
     .await?;
-    let Some(checkout) = checkout else {
+    let Some(invoice_id) = invoice_id else {
         return Ok(Outcome::Unknown);
     };
     let paid_before: bool = sqlx::query_scalar(
@@ -224,8 +218,7 @@ async fn session_paid(
     .bind(&ev.payment_intent)
     .execute(&mut **tx)
     .await?;
-    let _ = checkout.state;
-    let invoice = store::load(tx, checkout.invoice_id, true).await?;
+    let invoice = store::load(tx, invoice_id, true).await?;
     let received_on = change::practice_place(tx).await?.date_of(ev.created);
     let payment = NewPayment {
         method: PaymentMethod::Stripe,

@@ -220,14 +220,23 @@ fn summary(v: &LinkView) -> String {
 fn transfer(v: &LinkView) -> String {
     let w = words(v.language);
     match (&v.iban, &v.reference) {
-        (Some(iban), Some(reference)) => format!(
-            "<section aria-labelledby=\"transfer\">\n<h2 id=\"transfer\">{}</h2>\n<dl>\n<dt>{}</dt><dd class=\"code\">{}</dd>\n<dt>{}</dt><dd class=\"code\">{}</dd>\n</dl>\n</section>",
-            esc(w.transfer),
-            esc(w.iban),
-            esc(iban),
-            esc(w.reference),
-            esc(reference),
-        ),
+        (Some(iban), Some(reference)) => {
+            // Printed in groups of four, as on a bank card.
+            let iban = iban
+                .as_bytes()
+                .chunks(4)
+                .map(|c| String::from_utf8_lossy(c).into_owned())
+                .collect::<Vec<_>>()
+                .join(" ");
+            format!(
+                "<section aria-labelledby=\"transfer\">\n<h2 id=\"transfer\">{}</h2>\n<dl>\n<dt>{}</dt><dd class=\"code\">{}</dd>\n<dt>{}</dt><dd class=\"code\">{}</dd>\n</dl>\n</section>",
+                esc(w.transfer),
+                esc(w.iban),
+                esc(&iban),
+                esc(w.reference),
+                esc(reference),
+            )
+        }
         _ => String::new(),
     }
 }
