@@ -513,19 +513,42 @@ fn remember(sim: &StripeSim, r: &Received, status: u16, answer: &Value) {
     }
 }
 
+/// The `metadata[key]=value` pairs of a form, as Stripe echoes them.
+fn metadata(form: &[(String, String)]) -> serde_json::Map<String, Value> {
+    form.iter()
+        .filter_map(|(k, v)| {
+            k.strip_prefix("metadata[")
+                .and_then(|k| k.strip_suffix(']'))
+                .map(|k| (k.to_owned(), json!(v)))
+        })
+        .collect()
+}
+
+/// A POST admitted ([`admit`]), or the answer to give: a refusal, or the replay of the first
+/// answer for its idempotency key.
+async fn admit_post(
+    sim: &StripeSim,
+    path: &str,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<Received, Response> {
+    let body = String::from_utf8_lossy(body).into_owned();
+    let r = admit(sim, Method::POST, path, headers, &body).await?;
+    match replay(sim, &r) {
+        Some(replayed) => Err(replayed),
+        None => Ok(r),
+    }
+}
+
 fn get_one<'a>(form: &'a [(String, String)], key: &str) -> Option<&'a str> {
     form.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }
 
 async fn create_session(State(sim): State<StripeSim>, headers: HeaderMap, body: Bytes) -> Response {
-    let body = String::from_utf8_lossy(&body).into_owned();
-    let r = match admit(&sim, Method::POST, "/v1/checkout/sessions", &headers, &body).await {
+    let r = match admit_post(&sim, "/v1/checkout/sessions", &headers, &body).await {
         Ok(r) => r,
-        Err(e) => return e,
+        Err(answer) => return answer,
     };
-    if let Some(replayed) = replay(&sim, &r) {
-        return replayed;
-    }
     let f = &r.form;
     if let Some((k, _)) = f.iter().find(|(k, _)| !SESSION_PARAMS.contains(&top(k))) {
         return invalid("parameter_unknown", k);
@@ -601,14 +624,7 @@ async fn create_session(State(sim): State<StripeSim>, headers: HeaderMap, body: 
         Some(Ok(t)) if t >= now + 1_800 - 5 && t <= now + 86_400 => t,
         Some(_) => return invalid("expires_at_invalid", "expires_at"),
     };
-    let metadata: serde_json::Map<String, Value> = f
-        .iter()
-        .filter_map(|(k, v)| {
-            k.strip_prefix("metadata[")
-                .and_then(|k| k.strip_suffix(']'))
-                .map(|k| (k.to_owned(), json!(v)))
-        })
-        .collect();
+    let metadata = metadata(f);
     let id = sim.id("cs_test");
     let methods: Vec<&str> = f
         .iter()
@@ -671,10 +687,8 @@ async fn expire_session(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let body = String::from_utf8_lossy(&body).into_owned();
-    let r = match admit(
+    let r = match admit_post(
         &sim,
-        Method::POST,
         &format!("/v1/checkout/sessions/{id}/expire"),
         &headers,
         &body,
@@ -682,11 +696,8 @@ async fn expire_session(
     .await
     {
         Ok(r) => r,
-        Err(e) => return e,
+        Err(answer) => return answer,
     };
-    if let Some(replayed) = replay(&sim, &r) {
-        return replayed;
-    }
     if let Some((k, _)) = r.form.iter().find(|(k, _)| top(k) != "expand") {
         return invalid("parameter_unknown", k);
     }
@@ -715,14 +726,10 @@ async fn expire_session(
 }
 
 async fn create_refund(State(sim): State<StripeSim>, headers: HeaderMap, body: Bytes) -> Response {
-    let body = String::from_utf8_lossy(&body).into_owned();
-    let r = match admit(&sim, Method::POST, "/v1/refunds", &headers, &body).await {
+    let r = match admit_post(&sim, "/v1/refunds", &headers, &body).await {
         Ok(r) => r,
-        Err(e) => return e,
+        Err(answer) => return answer,
     };
-    if let Some(replayed) = replay(&sim, &r) {
-        return replayed;
-    }
     let f = &r.form;
     if let Some((k, _)) = f
         .iter()
@@ -762,14 +769,7 @@ async fn create_refund(State(sim): State<StripeSim>, headers: HeaderMap, body: B
         entry.2 += amount;
         (status, amount)
     };
-    let metadata: serde_json::Map<String, Value> = f
-        .iter()
-        .filter_map(|(k, v)| {
-            k.strip_prefix("metadata[")
-                .and_then(|k| k.strip_suffix(']'))
-                .map(|k| (k.to_owned(), json!(v)))
-        })
-        .collect();
+    let metadata = metadata(f);
     let id = sim.id("re");
     let refund = json!({"id": id, "object": "refund", "amount": status.1, "currency": "eur",
         "created": chrono::Utc::now().timestamp(), "payment_intent": pi, "status": status.0,

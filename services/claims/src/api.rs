@@ -110,16 +110,7 @@ pub async fn list_claim_lines(
     ApiQuery(f): ApiQuery<LineFilter>,
 ) -> ApiResult<Json<Vec<ClaimLine>>> {
     staff.require(&state, Permission::InvoiceRead).await?;
-    let limit = match f.limit {
-        None => 100,
-        Some(n @ 1..=500) => n,
-        Some(_) => {
-            return Err(ApiError::invalid_parameter(
-                "limit",
-                "must be between 1 and 500",
-            ));
-        }
-    };
+    let limit = platform::json::page_limit(f.limit, 100, 500)?;
     let mut tx = state.db().tenant(staff.practice()).await?;
     let rows: Vec<ClaimLine> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "select {COLUMNS} from claims.claim_line

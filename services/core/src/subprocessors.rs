@@ -194,16 +194,7 @@ pub async fn list_disclosures(
     ApiQuery(q): ApiQuery<DisclosureQuery>,
 ) -> ApiResult<Json<Vec<DisclosureView>>> {
     staff.require(&state, Permission::PrivacyManage).await?;
-    let limit = match q.limit {
-        None => 100,
-        Some(n @ 1..=500) => n,
-        Some(_) => {
-            return Err(ApiError::invalid_parameter(
-                "limit",
-                "must be between 1 and 500",
-            ));
-        }
-    };
+    let limit = platform::json::page_limit(q.limit, 100, 500)?;
     let mut tx = state.db().tenant(staff.practice()).await?;
     let rows = sqlx::query_as(
         r#"select disclosure_id, subprocessor_id, purpose, data_categories, fields, occurred_at, outcome, detail, correlation_id

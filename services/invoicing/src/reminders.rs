@@ -104,25 +104,12 @@ pub(crate) fn key(invoice: InvoiceId, ordinal: i32) -> String {
 
 /// Sweeps every practice every `interval`, until the process stops.
 pub async fn run(state: AppState, interval: std::time::Duration) {
-    let mut tick = tokio::time::interval(interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        let practices = match state.db().practice_directory().await {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::warn!(error = %e, "payment reminders: practices not listed");
-                continue;
-            }
-        };
-        for p in practices {
-            match sweep_practice(&state, p, 500).await {
-                Ok(0) => {}
-                Ok(n) => {
-                    tracing::info!(practice.id = %p, reminders = n, "payment reminders requested")
-                }
-                Err(e) => tracing::warn!(practice.id = %p, error = %e, "payment reminders failed"),
-            }
-        }
-    }
+    platform::jobs::every_practice(
+        state,
+        interval,
+        false,
+        "payment_reminders",
+        |state, p| async move { sweep_practice(&state, p, 500).await },
+    )
+    .await
 }

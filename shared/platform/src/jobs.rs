@@ -101,3 +101,44 @@ impl Consumer {
         })
     }
 }
+
+/// Runs `work` for every practice every `interval` until the process stops (a sweep: payment
+/// reminders, reconciliation). With `delay_first` the first round waits one interval, so a
+/// restart loop does not hammer a provider. A practice's failure is logged and the round goes
+/// on; `task` names the sweep in the logs.
+pub async fn every_practice<F, Fut>(
+    state: crate::AppState,
+    interval: std::time::Duration,
+    delay_first: bool,
+    task: &'static str,
+    work: F,
+) where
+    F: Fn(crate::AppState, domain::PracticeId) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<usize>>,
+{
+    let start = tokio::time::Instant::now()
+        + if delay_first {
+            interval
+        } else {
+            Default::default()
+        };
+    let mut tick = tokio::time::interval_at(start, interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let practices = match state.db().practice_directory().await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(task, error = %e, "sweep: practices not listed");
+                continue;
+            }
+        };
+        for p in practices {
+            match work(state.clone(), p).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(task, practice.id = %p, done = n, "sweep did work"),
+                Err(e) => tracing::warn!(task, practice.id = %p, error = %e, "sweep failed"),
+            }
+        }
+    }
+}

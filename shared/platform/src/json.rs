@@ -529,6 +529,19 @@ pub fn optional_text(
         .map_err(|e| ApiError::invalid_field(field, e.to_string()))
 }
 
+/// A list's `limit` query parameter: `default` when absent, else 1 to `max`; out of range is a
+/// 400 naming `limit`, like every malformed query parameter.
+pub fn page_limit(v: Option<i64>, default: i64, max: i64) -> Result<i64, ApiError> {
+    match v {
+        None => Ok(default),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        Some(_) => Err(ApiError::invalid_parameter(
+            "limit",
+            format!("must be between 1 and {max}"),
+        )),
+    }
+}
+
 /// A whole number field within `min..=max` (for types that are read and written alike; plain
 /// request fields use [`domain::bounded::Int`], which states its range in the schema itself).
 pub fn range(field: &'static str, v: i64, min: i64, max: i64) -> Result<(), ApiError> {

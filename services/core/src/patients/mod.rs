@@ -182,14 +182,7 @@ pub struct PageQuery {
 }
 
 fn page_limit(limit: Option<i64>) -> ApiResult<i64> {
-    match limit {
-        None => Ok(50),
-        Some(n @ 1..=200) => Ok(n),
-        Some(_) => Err(ApiError::invalid_parameter(
-            "limit",
-            "must be between 1 and 200",
-        )),
-    }
+    platform::json::page_limit(limit, 50, 200)
 }
 
 async fn page(

@@ -69,29 +69,15 @@ pub async fn reconcile_practice(state: &AppState, practice: PracticeId) -> anyho
     Ok(stored)
 }
 
-/// Reconciles every practice with a Stripe account, every `interval`, until the process
-/// stops.
+/// Reconciles every practice with a Stripe account, every `interval` (the first run one
+/// interval after the start), until the process stops.
 pub async fn run(state: AppState, interval: std::time::Duration) {
-    // The first run one interval after the start: a restart loop does not hammer Stripe.
-    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        let practices = match state.db().practice_directory().await {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::warn!(error = %e, "reconciliation: practices not listed");
-                continue;
-            }
-        };
-        for p in practices {
-            match reconcile_practice(&state, p).await {
-                Ok(0) => {}
-                Ok(n) => {
-                    tracing::info!(practice.id = %p, stored = n, "reconciliation stored missed stripe events")
-                }
-                Err(e) => tracing::warn!(practice.id = %p, error = %e, "reconciliation failed"),
-            }
-        }
-    }
+    platform::jobs::every_practice(
+        state,
+        interval,
+        true,
+        "stripe_reconciliation",
+        |state, p| async move { reconcile_practice(&state, p).await },
+    )
+    .await
 }
