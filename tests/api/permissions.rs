@@ -104,6 +104,33 @@ async fn every_role_gets_exactly_what_the_matrix_allows() {
         if draft.status != 201 {
             assert_eq!(draft.status, 403);
         }
+        // Claims follow the invoice permissions: reading batches, making one.
+        let batches = app.call("GET", "/v1/claims/batches", t, None).await;
+        assert_eq!(
+            batches.status == 200,
+            role.allows(Permission::InvoiceRead),
+            "{role:?} batches: {}",
+            batches.text
+        );
+        let batch = app
+            .call(
+                "POST",
+                "/v1/claims/batches",
+                t,
+                Some(&json!({"insurer": "500", "period_start": "2026-03-01", "period_end": "2026-03-31"})),
+            )
+            .await;
+        // Allowed: nothing is ready to claim yet (422); refused: 403.
+        assert_eq!(
+            batch.status,
+            if role.allows(Permission::InvoiceWrite) {
+                422
+            } else {
+                403
+            },
+            "{role:?} batch: {}",
+            batch.text
+        );
     }
     // The receptionist could not overwrite the clinical text.
     let read = app

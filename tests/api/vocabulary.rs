@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use domain::appointment::{AppointmentStatus, ChangedVia};
+use domain::claims::{BatchOutcome, BatchState, ClaimFormat, ClaimLineKind, ClaimLineState};
 use domain::invoice::{InvoiceKind, InvoiceStatus, PayerKind, PaymentMethod, VatCategory};
 use domain::message::MessageState;
 use domain::waitlist::{EntryStatus, OfferStatus};
@@ -46,6 +47,11 @@ async fn every_vocabulary_matches_its_check_constraint() {
         ("invoice_line_vat_category", spellings(VatCategory::ALL)),
         ("payer_kind", spellings(PayerKind::ALL)),
         ("number_counter_series", spellings(InvoiceKind::ALL)),
+        ("claim_line_state", spellings(ClaimLineState::ALL)),
+        ("claim_line_kind", spellings(ClaimLineKind::ALL)),
+        ("batch_state", spellings(BatchState::ALL)),
+        ("batch_outcome", spellings(BatchOutcome::ALL)),
+        ("batch_format", spellings(ClaimFormat::ALL)),
     ];
     for (constraint, rust) in pairs {
         assert_eq!(

@@ -6,6 +6,7 @@ pub mod bench;
 pub mod billing;
 pub mod browser;
 pub mod clinic;
+pub mod insurer;
 pub mod peppol;
 pub mod seed;
 pub mod sim;

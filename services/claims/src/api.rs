@@ -7,7 +7,7 @@ use axum::extract::State;
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::claims::{ClaimLineKind, ClaimLineState};
 use domain::practice::Permission;
-use domain::{ClaimLineId, InvoiceId, PatientId};
+use domain::{ClaimBatchId, ClaimLineId, InvoiceId, PatientId};
 use platform::audit::{self, Action};
 use platform::auth::Staff;
 use platform::json::{ApiPath, ApiQuery};
@@ -81,10 +81,18 @@ pub struct ClaimLine {
     pub problems: sqlx::types::Json<Vec<LineProblem>>,
     /// When the rules last ran on it.
     pub checked_at: DateTime<Utc>,
+    /// The batch that holds it.
+    pub batch_id: Option<ClaimBatchId>,
+    /// Once answered: what the insurer granted.
+    #[serde(serialize_with = "domain::money::serialize_cents_opt")]
+    #[schema(value_type = Option<String>, example = "24.37")]
+    pub granted: Option<Decimal>,
+    /// Once answered: the insurer's retourcodes (empty: no remark).
+    pub return_codes: Vec<String>,
 }
 
 const COLUMNS: &str = "line_id, reference, invoice_id, invoice_line_no, kind, corrects_line_id, patient_id, country, insurer, \
-     code, service_date, invoice_date, quantity, amount, state, problems, checked_at";
+     code, service_date, invoice_date, quantity, amount, state, problems, checked_at, batch_id, granted, return_codes";
 
 /// Filters of the list.
 #[derive(Debug, Deserialize, IntoParams)]

@@ -4,13 +4,18 @@
 //! files (Vektis PM304/PM305, eFact, FHIR) build on these lines.
 
 pub mod api;
+pub mod batches;
+pub mod files;
 pub mod lines;
+pub mod vektis;
 
 use platform::{ApiRouter, AppState};
 
 /// This service's routes.
 pub fn router() -> ApiRouter {
-    ApiRouter::with_openapi(<Api as utoipa::OpenApi>::openapi()).merge(api::router())
+    ApiRouter::with_openapi(<Api as utoipa::OpenApi>::openapi())
+        .merge(api::router())
+        .merge(batches::router())
 }
 
 /// The queues this service consumes.

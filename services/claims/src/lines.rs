@@ -75,6 +75,7 @@ fn facts<'a>(
         service_date,
         invoice_date,
         birth_date: ins.birth_date,
+        sex: &ins.sex,
         quantity,
         amount,
     }
@@ -189,9 +190,11 @@ pub async fn make_lines(state: &AppState, job: Claimable) -> anyhow::Result<usiz
         let inserted = sqlx::query(
             r#"insert into claims.claim_line (practice_id, line_id, reference, invoice_id, invoice_line_no, kind,
                    corrects_line_id, patient_id, country, insurer, tariff_id, code, service_date, invoice_date,
-                   quantity, amount, state, problems)
-               values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
-               on conflict (practice_id, invoice_id, invoice_line_no) do nothing"#,
+                   quantity, amount, state, problems, origin)
+               values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+                       case when $6 = 'credit' then 'credit_note' else 'invoice' end)
+               on conflict (practice_id, invoice_id, invoice_line_no) where origin in ('invoice', 'credit_note')
+               do nothing"#,
         )
         .bind(practice)
         .bind(ClaimLineId::new())

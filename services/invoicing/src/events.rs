@@ -4,7 +4,7 @@ use chrono::Utc;
 use domain::PracticeId;
 use domain::jobs::{Claimable, RenderDocuments};
 use platform::db::TenantTx;
-use platform::jobs::enqueue;
+use platform::jobs::Enqueue;
 use rust_decimal::Decimal;
 
 use crate::invoices::store::Row;
@@ -20,13 +20,16 @@ pub(crate) async fn issued(
         practice_id: practice,
         invoice_id: row.invoice_id,
     };
-    enqueue(tx, &render, Utc::now()).await?;
+    let now = Utc::now();
+    let mut jobs = Enqueue::default();
+    jobs.add(&render, now)?;
     if row.insurer_total > Decimal::ZERO {
         let job = Claimable {
             practice_id: practice,
             invoice_id: row.invoice_id,
         };
-        enqueue(tx, &job, Utc::now()).await?;
+        jobs.add(&job, now)?;
     }
+    jobs.send(tx).await?;
     Ok(())
 }

@@ -41,6 +41,54 @@ vocabulary! {
     }
 }
 
+vocabulary! {
+    /// Where a batch stands.
+    pub enum BatchState {
+        /// Lines chosen; no file yet (may be thrown away: its lines are ready again).
+        Draft = "draft",
+        /// Its file is written, validated and stored under a file number of its own.
+        Generated = "generated",
+        /// The file went to the insurer; it is never generated again.
+        Sent = "sent",
+        /// The insurer's return file was read.
+        Answered = "answered",
+    }
+}
+
+vocabulary! {
+    /// What the insurer answered to a batch.
+    pub enum BatchOutcome {
+        /// Every line granted.
+        Accepted = "accepted",
+        /// Some lines rejected.
+        Partly = "partly",
+        /// Every line rejected.
+        Rejected = "rejected",
+    }
+}
+
+vocabulary! {
+    /// The file format of a batch: the practice's country decides.
+    pub enum ClaimFormat {
+        /// Vektis PM304 (NL).
+        Pm304 = "pm304",
+        /// MyCareNet eFact 920000 (BE).
+        Efact = "efact",
+    }
+}
+
+impl BatchState {
+    /// Whether `to` may follow this state.
+    pub fn may_become(self, to: BatchState) -> bool {
+        matches!(
+            (self, to),
+            (BatchState::Draft, BatchState::Generated)
+                | (BatchState::Generated, BatchState::Sent)
+                | (BatchState::Sent, BatchState::Answered)
+        )
+    }
+}
+
 /// One problem of a line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Problem {
@@ -81,6 +129,8 @@ pub struct ClaimFacts<'a> {
     pub invoice_date: NaiveDate,
     /// The patient's birth date.
     pub birth_date: NaiveDate,
+    /// The patient's sex as recorded (`male`, `female`, `other`, `unknown`).
+    pub sex: &'a str,
     /// Quantity.
     pub quantity: Decimal,
     /// The insurer's share claimed.
@@ -138,6 +188,10 @@ pub fn check(f: &ClaimFacts<'_>) -> Vec<Problem> {
             }
         }
     }
+    // Vektis COD046 (PM304 v3.2) and eFact zone 9 know only 1 (male) and 2 (female).
+    if !matches!(f.sex, "male" | "female") {
+        out.push(problem("sex_code", "patient.sex"));
+    }
     if f.service_date > f.invoice_date {
         out.push(Problem {
             rule: "service_after_invoice",
@@ -172,6 +226,7 @@ mod tests {
             service_date: NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(),
             invoice_date: NaiveDate::from_ymd_opt(2026, 3, 31).unwrap(),
             birth_date: NaiveDate::from_ymd_opt(1980, 5, 17).unwrap(),
+            sex: "female",
             quantity: Decimal::ONE,
             amount: Decimal::new(2437, 2),
         }
@@ -202,6 +257,13 @@ mod tests {
     #[test]
     fn each_rule_fails_on_exactly_its_own_mistake() {
         let cases: Vec<(ClaimFacts<'_>, &str)> = vec![
+            (
+                ClaimFacts {
+                    sex: "unknown",
+                    ..nl()
+                },
+                "sex_code",
+            ),
             (
                 ClaimFacts {
                     national_number: Some("123456781"),

@@ -147,3 +147,13 @@ new_id!(
     /// A claim line: the insurer's share of one invoice or credit note line.
     ClaimLineId
 );
+
+new_id!(
+    /// A claim batch: lines of one insurer and period, and the file made of them.
+    ClaimBatchId
+);
+
+new_id!(
+    /// A claim file sent to or received from an insurer.
+    ClaimFileId
+);

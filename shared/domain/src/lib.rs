@@ -27,7 +27,7 @@ pub mod vocabulary;
 pub mod waitlist;
 
 pub use ids::{
-    AppointmentId, AppointmentTypeId, AuditId, CheckoutId, ClaimLineId, InvoiceId, MessageId,
-    PatientId, PayerId, PaymentId, PaymentLinkId, PracticeId, PractitionerId, RefundId, ReplyId,
-    RoomId, SessionId, StaffId, SupportGrantId, TariffId,
+    AppointmentId, AppointmentTypeId, AuditId, CheckoutId, ClaimBatchId, ClaimFileId, ClaimLineId,
+    InvoiceId, MessageId, PatientId, PayerId, PaymentId, PaymentLinkId, PracticeId, PractitionerId,
+    RefundId, ReplyId, RoomId, SessionId, StaffId, SupportGrantId, TariffId,
 };

@@ -198,6 +198,17 @@ pub fn serialize_cents<S: serde::Serializer>(d: &Decimal, s: S) -> Result<S::Ok,
     s.collect_str(&format_args!("{:.2}", d))
 }
 
+/// [`serialize_cents`] for an amount that may be absent (`null`).
+pub fn serialize_cents_opt<S: serde::Serializer>(
+    d: &Option<Decimal>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => serialize_cents(d, s),
+        None => s.serialize_none(),
+    }
+}
+
 /// Declares a decimal read from a JSON string with at most two decimals, from zero (or above
 /// it) up to a bound: the OpenAPI pattern states the shape, the type checks the rest.
 macro_rules! decimal_input {

@@ -294,6 +294,12 @@ impl ApiError {
         self
     }
 
+    /// The same answer under a more specific code (`file_invalid` rather than `invalid_field`).
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.code = code;
+        self
+    }
+
     /// Adds a problem-specific member to the body.
     pub fn with_extension(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
         self.extensions.insert(key.to_owned(), value.into());

@@ -171,6 +171,8 @@ pub struct Insurance {
     pub national_number: Option<String>,
     /// The birth date.
     pub birth_date: chrono::NaiveDate,
+    /// `male`, `female`, `other` or `unknown`.
+    pub sex: String,
 }
 
 impl std::fmt::Debug for Insurance {
@@ -211,14 +213,15 @@ pub async fn insurance(
         Option<String>,
         Option<Vec<u8>>,
         chrono::NaiveDate,
+        String,
     )> = sqlx::query_as(
-        "select insurance_country, mutuality_code, uzovi, national_number_enc, birth_date
+        "select insurance_country, mutuality_code, uzovi, national_number_enc, birth_date, sex
                from core.patient where patient_id = $1",
     )
     .bind(patient.as_uuid())
     .fetch_optional(&mut **tx)
     .await?;
-    let Some((country, mutuality_code, uzovi, national, birth_date)) = row else {
+    let Some((country, mutuality_code, uzovi, national, birth_date, sex)) = row else {
         return Ok(None);
     };
     let national_number = national
@@ -232,5 +235,6 @@ pub async fn insurance(
         uzovi,
         national_number,
         birth_date,
+        sex,
     }))
 }

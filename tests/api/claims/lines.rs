@@ -6,6 +6,8 @@ use praxis_tests::billing::Billing;
 use praxis_tests::{TestApp, insz, spawn_app};
 use serde_json::{Value, json};
 
+use super::patient;
+
 const CLAIMABLE: &str = domain::jobs::CLAIMABLE;
 
 async fn lines(app: &TestApp, b: &Billing, query: &str) -> Vec<Value> {
@@ -14,14 +16,6 @@ async fn lines(app: &TestApp, b: &Billing, query: &str) -> Vec<Value> {
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
     r.body.as_array().unwrap().clone()
-}
-
-async fn patient(app: &TestApp, b: &Billing, body: Value) -> String {
-    let r = app
-        .call("POST", "/v1/patients", b.token(), Some(&body))
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    r.body["patient_id"].as_str().unwrap().to_owned()
 }
 
 #[tokio::test]

@@ -1,0 +1,263 @@
+//! The one change path of each batch use case, in the caller's transaction: make a draft,
+//! throw it away, generate its file, mark it sent, apply the insurer's answer.
+
+use chrono::{Datelike, NaiveDate};
+use domain::claims::{BatchOutcome, BatchState, ClaimFormat, ClaimLineState};
+use domain::identifiers::{parse_mutuality_code, parse_uzovi};
+use domain::practice::Country;
+use domain::{ClaimFileId, PracticeId, StaffId};
+use platform::AppState;
+use platform::db::TenantTx;
+use rust_decimal::Decimal;
+
+use crate::batches::error::BatchError;
+use crate::batches::pm304::{self, FileFor};
+use crate::batches::store::{self, NewBatch, Row};
+use crate::files::Stored;
+use crate::vektis::parse::return_file;
+use crate::vektis::pm304_v32::PM305;
+
+fn require(row: &Row, to: BatchState, verb: &'static str) -> Result<(), BatchError> {
+    if row.state.may_become(to) {
+        Ok(())
+    } else {
+        Err(BatchError::InvalidTransition {
+            from: row.state,
+            verb,
+        })
+    }
+}
+
+/// The practice's country, provider number and time zone's today.
+pub(crate) struct PracticeSide {
+    pub country: Country,
+    pub provider_number: Option<String>,
+    pub today: NaiveDate,
+}
+
+pub(crate) async fn practice_side(tx: &mut TenantTx) -> Result<PracticeSide, BatchError> {
+    let (country, provider, tz): (String, Option<String>, String) = sqlx::query_as(
+        "select p.country, s.provider_number, p.time_zone
+           from core.practice p left join invoicing.settings s on s.practice_id = p.practice_id",
+    )
+    .fetch_one(&mut **tx)
+    .await?;
+    let country =
+        Country::parse(&country).ok_or_else(|| anyhow::anyhow!("practice country unknown"))?;
+    let tz: chrono_tz::Tz = tz
+        .parse()
+        .map_err(|_| anyhow::anyhow!("practice time zone unknown"))?;
+    Ok(PracticeSide {
+        country,
+        provider_number: provider,
+        today: chrono::Utc::now().with_timezone(&tz).date_naive(),
+    })
+}
+
+/// A draft batch of every ready line of `insurer` with a service date in the period.
+pub(crate) async fn create(
+    tx: &mut TenantTx,
+    practice: PracticeId,
+    insurer: &str,
+    period: (NaiveDate, NaiveDate),
+    by: StaffId,
+) -> Result<Row, BatchError> {
+    let side = practice_side(tx).await?;
+    let format = match side.country {
+        Country::NL => {
+            parse_uzovi(insurer)
+                .map_err(|_| BatchError::InsurerFormat("UZOVI number (4 digits)"))?;
+            ClaimFormat::Pm304
+        }
+        Country::BE => {
+            parse_mutuality_code(insurer)
+                .map_err(|_| BatchError::InsurerFormat("mutuality code (3 digits)"))?;
+            ClaimFormat::Efact
+        }
+    };
+    let new = NewBatch {
+        format,
+        insurer,
+        period_start: period.0,
+        period_end: period.1,
+        by,
+    };
+    store::insert_with_lines(tx, practice, &new)
+        .await?
+        .ok_or(BatchError::NothingReady)
+}
+
+/// Throws a draft away.
+pub(crate) async fn discard(tx: &mut TenantTx, row: &Row) -> Result<(), BatchError> {
+    if row.state != BatchState::Draft {
+        return Err(BatchError::InvalidTransition {
+            from: row.state,
+            verb: "discarded",
+        });
+    }
+    Ok(store::delete_draft(tx, row.batch_id).await?)
+}
+
+/// Writes the batch's file (validated; never stored if it fails) under a new file number.
+pub(crate) async fn generate(
+    state: &AppState,
+    tx: &mut TenantTx,
+    practice: PracticeId,
+    row: &Row,
+    by: StaffId,
+) -> Result<(Row, Stored), BatchError> {
+    require(row, BatchState::Generated, "generated")?;
+    let side = practice_side(tx).await?;
+    let keys = state
+        .practice_keys(tx, practice)
+        .await
+        .map_err(|e| anyhow::anyhow!("practice keys: {}", e.status()))?;
+    let file_number = store::next_file_number(tx, practice, side.today.year()).await?;
+    let stored = match row.format {
+        ClaimFormat::Pm304 => {
+            let agb = side.provider_number.clone().unwrap_or_default();
+            pm304::write(
+                tx,
+                keys,
+                &FileFor {
+                    practice,
+                    batch: row.batch_id,
+                    uzovi: &row.insurer,
+                    practice_agb: &agb,
+                    period: (row.period_start, row.period_end),
+                    file_number: &file_number,
+                    today: side.today,
+                    test: false,
+                },
+            )
+            .await?
+        }
+        ClaimFormat::Efact => {
+            return Err(BatchError::Other(anyhow::anyhow!(
+                "eFact files are not written yet"
+            )));
+        }
+    };
+    let name = format!("{}-{}-{file_number}.asc", row.format.as_str(), row.insurer);
+    insert_file(
+        tx,
+        practice,
+        row,
+        &stored,
+        "out",
+        row.format.as_str(),
+        &name,
+        by,
+    )
+    .await?;
+    let row = store::set_generated(tx, row.batch_id, &file_number).await?;
+    Ok((row, stored))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn insert_file(
+    tx: &mut TenantTx,
+    practice: PracticeId,
+    row: &Row,
+    stored: &Stored,
+    direction: &str,
+    format: &str,
+    name: &str,
+    by: StaffId,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "insert into claims.claim_file (practice_id, file_id, batch_id, direction, format, name, byte_size,
+                                        sha256, chunk_count, created_by)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(practice)
+    .bind(ClaimFileId::from_uuid(stored.file_id))
+    .bind(row.batch_id)
+    .bind(direction)
+    .bind(format)
+    .bind(name)
+    .bind(i64::try_from(stored.size).unwrap_or(i64::MAX))
+    .bind(&stored.sha256)
+    .bind(stored.chunks)
+    .bind(by)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Marks a generated batch sent.
+pub(crate) async fn mark_sent(tx: &mut TenantTx, row: &Row) -> Result<Row, BatchError> {
+    require(row, BatchState::Sent, "sent")?;
+    Ok(store::set_sent(tx, row.batch_id).await?)
+}
+
+/// What a return file did to its batch's lines.
+pub(crate) struct Answered {
+    pub accepted: usize,
+    pub rejected: usize,
+}
+
+/// Applies a PM305 return file: its batch (by file number, in this practice) is answered, each
+/// line accepted or rejected with its codes and granted amount. The file is kept, encrypted.
+pub(crate) async fn apply_return(
+    state: &AppState,
+    tx: &mut TenantTx,
+    practice: PracticeId,
+    bytes: &[u8],
+    by: StaffId,
+) -> Result<(Row, Answered), BatchError> {
+    let answer = return_file(&PM305, bytes).map_err(BatchError::ReturnInvalid)?;
+    let row = store::by_file_number(tx, &answer.invoice_number)
+        .await?
+        .filter(|b| b.insurer == answer.uzovi && b.format == ClaimFormat::Pm304)
+        .ok_or(BatchError::ReturnUnknown)?;
+    require(&row, BatchState::Answered, "answered")?;
+    let mut rejected = 0usize;
+    let mut accepted = 0usize;
+    for line in &answer.lines {
+        let reject = line
+            .codes
+            .iter()
+            .any(|c| !crate::vektis::parse::is_remark_free(c))
+            || line.granted == 0;
+        let state = if reject {
+            rejected += 1;
+            ClaimLineState::Rejected
+        } else {
+            accepted += 1;
+            ClaimLineState::Accepted
+        };
+        let updated = sqlx::query(
+            "update claims.claim_line set state = $3, granted = $4, return_codes = $5, answered_at = now()
+              where batch_id = $1 and reference = $2",
+        )
+        .bind(row.batch_id)
+        .bind(&line.reference)
+        .bind(state)
+        .bind(Decimal::new(line.granted.abs(), 2))
+        .bind(&line.codes)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+        if updated != 1 {
+            return Err(BatchError::ReturnUnknown);
+        }
+    }
+    let outcome = match (accepted, rejected) {
+        (_, 0) => BatchOutcome::Accepted,
+        (0, _) => BatchOutcome::Rejected,
+        _ => BatchOutcome::Partly,
+    };
+    let keys = state
+        .practice_keys(tx, practice)
+        .await
+        .map_err(|e| anyhow::anyhow!("practice keys: {}", e.status()))?;
+    let mut w = crate::files::ChunkWriter::new(practice, keys);
+    std::io::Write::write_all(&mut w, bytes).map_err(anyhow::Error::from)?;
+    let stored = w.finish(tx).await?;
+    let name = format!("pm305-{}-{}.asc", row.insurer, answer.invoice_number);
+    insert_file(tx, practice, &row, &stored, "in", "pm305", &name, by).await?;
+    let granted = Decimal::new(answer.granted_total, 2);
+    let row = store::set_answered(tx, row.batch_id, outcome, granted).await?;
+    Ok((row, Answered { accepted, rejected }))
+}

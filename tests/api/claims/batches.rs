@@ -1,0 +1,393 @@
+//! Batches and PM304/PM305 files over HTTP: the ready lines of one insurer and period go into
+//! a draft, its file is generated (validated before it is stored, encrypted at rest, under a
+//! file number of its own), downloaded, sent, and answered line by line by the insurer's return
+//! file; bad input is refused with nothing written, and other practices see nothing.
+
+use claims::vektis::parse::declaration;
+use claims::vektis::pm304_v32::PM304;
+use claims::vektis::validate::Validator;
+use praxis_tests::billing::Billing;
+use praxis_tests::{TestApp, spawn_app};
+use serde_json::{Value, json};
+
+use super::patient;
+
+const CLAIMABLE: &str = domain::jobs::CLAIMABLE;
+
+/// A Dutch practice with two insured patients and three issued invoices (March 2026).
+async fn dutch_practice(app: &TestApp) -> (Billing, String, String) {
+    let b = Billing::setup_in(app, "NL").await;
+    let jansen = patient(app, &b, json!({"family_name": "Jansen-Ölçer", "given_names": "Piet Jan", "birth_date": "1975-06-01", "sex": "male",
+        "national_number": "123456782", "insurance_country": "NL", "uzovi": "3311", "policy_number": "100234567",
+        "address": {"street": "Oudegracht", "number": "12A", "postcode": "3511 AB", "city": "Utrecht", "country": "NL"}})).await;
+    let visser = patient(app, &b, json!({"family_name": "Visser", "given_names": "Els", "birth_date": "1979-03-02", "sex": "female",
+        "national_number": "957136171", "insurance_country": "NL", "uzovi": "3311"})).await;
+    b.issued_for(app, &jansen).await;
+    b.issued_for(app, &jansen).await;
+    b.issued_for(app, &visser).await;
+    app.drain(&[CLAIMABLE]).await;
+    (b, jansen, visser)
+}
+
+async fn new_batch(app: &TestApp, b: &Billing, insurer: &str) -> praxis_tests::Reply {
+    app.call(
+        "POST",
+        "/v1/claims/batches",
+        b.token(),
+        Some(
+            &json!({"insurer": insurer, "period_start": "2026-03-01", "period_end": "2026-03-31"}),
+        ),
+    )
+    .await
+}
+
+async fn post(app: &TestApp, b: &Billing, path: &str) -> praxis_tests::Reply {
+    app.call("POST", path, b.token(), None).await
+}
+
+async fn download(app: &TestApp, b: &Billing, batch: &str) -> (u16, Vec<u8>, String) {
+    let r = app
+        .client
+        .get(format!("{}/v1/claims/batches/{batch}/file", app.base))
+        .bearer_auth(b.token().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let kind = r
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, r.bytes().await.unwrap().to_vec(), kind)
+}
+
+async fn upload(app: &TestApp, b: &Billing, bytes: Vec<u8>) -> praxis_tests::Reply {
+    app.raw(
+        "POST",
+        "/v1/claims/return-files",
+        b.token(),
+        "text/plain",
+        bytes,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_dutch_batch_is_generated_downloaded_sent_and_answered_line_by_line() {
+    let app = spawn_app().await;
+    let (b, jansen, visser) = dutch_practice(&app).await;
+
+    // A draft takes the three ready lines of the insurer and period.
+    let r = new_batch(&app, &b, "3311").await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let batch = r.body["batch_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        (
+            r.body["state"].as_str(),
+            r.body["format"].as_str(),
+            r.body["line_count"].as_i64(),
+            r.body["total"].as_str()
+        ),
+        (Some("draft"), Some("pm304"), Some(3), Some("73.11"))
+    );
+    assert_eq!(r.body["file_number"], Value::Null);
+    assert_eq!(
+        app.count("select count(*) from claims.claim_line where state = 'batched'")
+            .await,
+        3
+    );
+    // Nothing is left for a second batch.
+    let again = new_batch(&app, &b, "3311").await;
+    assert_eq!(again.status, 422, "{}", again.text);
+    assert_eq!(again.body["field"], "insurer");
+
+    // Generated: the file passes the validator and says what the lines say.
+    let (status, _, _) = download(&app, &b, &batch).await;
+    assert_eq!(status, 409, "no file before generation");
+    let g = post(&app, &b, &format!("/v1/claims/batches/{batch}/generate")).await;
+    assert_eq!(g.status, 200, "{}", g.text);
+    assert_eq!(g.body["state"], "generated");
+    let number = g.body["file_number"].as_str().unwrap().to_owned();
+    assert!(number.starts_with("2026") && number.len() == 12, "{number}");
+    assert_eq!(g.body["files"].as_array().unwrap().len(), 1);
+    let (status, file, kind) = download(&app, &b, &batch).await;
+    assert_eq!(status, 200);
+    assert_eq!(kind, "application/octet-stream");
+    assert_eq!(Validator::check(&PM304, &file), vec![]);
+    let d = declaration(&PM304, &file).unwrap();
+    assert_eq!(d.header.invoice_number, number);
+    assert_eq!(
+        (d.header.uzovi.as_str(), d.header.practice_agb.as_str()),
+        ("3311", "04012345")
+    );
+    assert_eq!(d.insured.len(), 2);
+    let (who, lines) = d
+        .insured
+        .iter()
+        .find(|(p, _)| p.bsn == "123456782")
+        .unwrap();
+    assert_eq!(
+        (who.family_name.as_str(), who.initials.as_str(), who.sex),
+        ("Jansen-Olcer", "PJ", 1)
+    );
+    assert_eq!(
+        (
+            who.postcode.as_deref(),
+            who.house_number,
+            who.house_number_suffix.as_deref()
+        ),
+        (Some("3511AB"), 12, Some("A"))
+    );
+    assert_eq!(who.insured_number.as_deref(), Some("100234567"));
+    assert_eq!(lines.len(), 2);
+    assert_eq!(
+        (
+            lines[0].tariff,
+            lines[0].calculated,
+            lines[0].amount,
+            lines[0].credit
+        ),
+        (3250, 3250, 2437, false)
+    );
+    let references: Vec<String> = d
+        .insured
+        .iter()
+        .flat_map(|(_, s)| s.iter().map(|s| s.reference.clone()))
+        .collect();
+
+    // At rest the file is encrypted: no BSN, no name in the chunks.
+    let dump: String = sqlx::query_scalar(
+        "select encode(string_agg(data, ''::bytea), 'escape') from claims.file_chunk",
+    )
+    .fetch_one(&app.owner)
+    .await
+    .unwrap();
+    assert!(!dump.contains("123456782") && !dump.contains("Jansen") && !dump.contains("3311"));
+    // Generation and download are audit rows naming both patients.
+    for event in ["claim_file_generated", "claim_file_downloaded"] {
+        let named: Vec<uuid::Uuid> = sqlx::query_scalar(
+            "select patient_id from core.audit_event where event = $1 order by patient_id",
+        )
+        .bind(event)
+        .fetch_all(&app.owner)
+        .await
+        .unwrap();
+        let mut expected: Vec<uuid::Uuid> = vec![jansen.parse().unwrap(), visser.parse().unwrap()];
+        expected.sort();
+        assert_eq!(named, expected, "{event}");
+    }
+
+    // Generated once: never again, and no answer before it is sent.
+    let g2 = post(&app, &b, &format!("/v1/claims/batches/{batch}/generate")).await;
+    assert_eq!(g2.status, 409, "{}", g2.text);
+    let early = upload(
+        &app,
+        &b,
+        praxis_tests::insurer::answer(&file, &[], "20260420"),
+    )
+    .await;
+    assert_eq!(early.status, 409, "{}", early.text);
+    let s = post(&app, &b, &format!("/v1/claims/batches/{batch}/sent")).await;
+    assert_eq!(s.status, 200, "{}", s.text);
+    assert_eq!(s.body["state"], "sent");
+
+    // The answer: one line rejected (0611, tariff not as contracted), two granted.
+    let rejected_ref = references[1].clone();
+    let answer = praxis_tests::insurer::answer(&file, &[(&rejected_ref, "0611")], "20260420");
+    // Garbled, or of another practice: refused, nothing written.
+    let files_before = app.count("select count(*) from claims.claim_file").await;
+    let mut garbled = answer.clone();
+    garbled.remove(500);
+    let bad = upload(&app, &b, garbled).await;
+    assert_eq!(bad.status, 422, "{}", bad.text);
+    assert_eq!(bad.body["code"], "return_file_invalid");
+    assert!(
+        bad.body["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["rule"] == "record_length" && f["retourcode"] == "0804")
+    );
+    let other = Billing::setup_in(&app, "NL").await;
+    let foreign = upload(&app, &other, answer.clone()).await;
+    assert_eq!(foreign.status, 422, "{}", foreign.text);
+    assert_eq!(foreign.body["code"], "return_file_unknown");
+    let wrong_type = app
+        .raw(
+            "POST",
+            "/v1/claims/return-files",
+            b.token(),
+            "application/json",
+            answer.clone(),
+        )
+        .await;
+    assert_eq!(wrong_type.status, 415, "{}", wrong_type.text);
+    assert_eq!(
+        app.count("select count(*) from claims.claim_file").await,
+        files_before
+    );
+    assert_eq!(
+        app.count("select count(*) from claims.claim_line where state = 'batched'")
+            .await,
+        3
+    );
+
+    let a = upload(&app, &b, answer.clone()).await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(
+        (a.body["accepted"].as_i64(), a.body["rejected"].as_i64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(
+        (
+            a.body["batch"]["state"].as_str(),
+            a.body["batch"]["outcome"].as_str(),
+            a.body["batch"]["granted"].as_str()
+        ),
+        (Some("answered"), Some("partly"), Some("48.74"))
+    );
+    let r = app
+        .call("GET", "/v1/claims/lines?state=rejected", b.token(), None)
+        .await;
+    assert_eq!(r.status, 200);
+    let rejected = r.body.as_array().unwrap();
+    assert_eq!(rejected.len(), 1);
+    assert_eq!(rejected[0]["reference"], rejected_ref.as_str());
+    assert_eq!(rejected[0]["return_codes"], json!(["0611"]));
+    assert_eq!(rejected[0]["granted"], "0.00");
+    assert_eq!(
+        app.count("select count(*) from claims.claim_line where state = 'accepted'")
+            .await,
+        2
+    );
+    // Answered once.
+    let twice = upload(&app, &b, answer).await;
+    assert_eq!(twice.status, 409, "{}", twice.text);
+
+    // Another practice sees none of it.
+    for path in [
+        format!("/v1/claims/batches/{batch}"),
+        format!("/v1/claims/batches/{batch}/file"),
+    ] {
+        let r = app.call("GET", &path, other.token(), None).await;
+        assert_eq!(r.status, 404, "{path}: {}", r.text);
+    }
+    let r = app
+        .call("GET", "/v1/claims/batches", other.token(), None)
+        .await;
+    assert_eq!(r.body, json!([]));
+}
+
+#[tokio::test]
+async fn a_file_that_would_fail_the_insurer_is_never_stored_and_bad_requests_are_refused() {
+    let app = spawn_app().await;
+    let (b, jansen, _) = dutch_practice(&app).await;
+    // Unknown or malformed insurers, a backwards period: refused, nothing written.
+    for (body, field) in [
+        (
+            json!({"insurer": "33", "period_start": "2026-03-01", "period_end": "2026-03-31"}),
+            "insurer",
+        ),
+        (
+            json!({"insurer": "500", "period_start": "2026-03-01", "period_end": "2026-03-31"}),
+            "insurer",
+        ),
+        (
+            json!({"insurer": "9999", "period_start": "2026-03-01", "period_end": "2026-03-31"}),
+            "insurer",
+        ),
+        (
+            json!({"insurer": "3311", "period_start": "2026-03-31", "period_end": "2026-03-01"}),
+            "period_end",
+        ),
+    ] {
+        let r = app
+            .call("POST", "/v1/claims/batches", b.token(), Some(&body))
+            .await;
+        assert_eq!(r.status, 422, "{body}: {}", r.text);
+        assert_eq!(r.body["field"], field, "{body}");
+    }
+    assert_eq!(app.count("select count(*) from claims.batch").await, 0);
+
+    let r = new_batch(&app, &b, "3311").await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let batch = r.body["batch_id"].as_str().unwrap().to_owned();
+    // The patient's record changes after batching to something PM304 cannot say.
+    let p = app
+        .call(
+            "PATCH",
+            &format!("/v1/patients/{jansen}"),
+            b.token(),
+            Some(&json!({"sex": "unknown"})),
+        )
+        .await;
+    assert_eq!(p.status, 200, "{}", p.text);
+    let g = post(&app, &b, &format!("/v1/claims/batches/{batch}/generate")).await;
+    assert_eq!(g.status, 422, "{}", g.text);
+    assert_eq!(g.body["code"], "file_invalid");
+    assert!(
+        g.body["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["rule"] == "sex" && f["field"] == "0208" && f["record"] == 2),
+        "{}",
+        g.text
+    );
+    assert!(!g.text.contains("123456782") && !g.text.contains("Jansen"));
+    // Nothing stored, no number used.
+    for table in [
+        "claims.claim_file",
+        "claims.file_chunk",
+        "claims.file_counter",
+    ] {
+        assert_eq!(
+            app.count(&format!("select count(*) from {table}")).await,
+            0,
+            "{table}"
+        );
+    }
+    let one = app
+        .call(
+            "GET",
+            &format!("/v1/claims/batches/{batch}"),
+            b.token(),
+            None,
+        )
+        .await;
+    assert_eq!(one.body["state"], "draft");
+
+    // The draft is thrown away: its lines are ready again, and a re-check finds the sex.
+    let d = app
+        .call(
+            "DELETE",
+            &format!("/v1/claims/batches/{batch}"),
+            b.token(),
+            None,
+        )
+        .await;
+    assert_eq!(d.status, 204, "{}", d.text);
+    assert_eq!(
+        app.count(
+            "select count(*) from claims.claim_line where state = 'ready' and batch_id is null"
+        )
+        .await,
+        3
+    );
+    let unknown = app
+        .call(
+            "GET",
+            &format!("/v1/claims/batches/{}", uuid::Uuid::now_v7()),
+            b.token(),
+            None,
+        )
+        .await;
+    assert_eq!(unknown.status, 404);
+    assert_eq!(unknown.body["field"], "batch_id");
+    let r = app
+        .call("GET", "/v1/claims/batches?state=bogus", b.token(), None)
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["field"], "state");
+}
