@@ -129,3 +129,9 @@ grant select, insert on claims.file_chunk to praxis_app;
 
 -- What claims reads to write a file: the practitioner of a line's appointment (AGB / RIZIV).
 grant usage on schema scheduling to praxis_app;
+
+-- A rejected claim line re-billed to the patient becomes a draft invoice of its own (made by
+-- invoicing's job `invoicing.rebill-claim`): at most one per claim line.
+alter table invoicing.invoice add column rebills_claim_line_id uuid;
+create unique index invoice_rebills_claim_line_key on invoicing.invoice (practice_id, rebills_claim_line_id)
+    where rebills_claim_line_id is not null;

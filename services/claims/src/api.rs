@@ -24,6 +24,18 @@ pub(crate) fn router() -> ApiRouter {
         .routes(routes!(list_claim_lines))
         .routes(routes!(get_claim_line))
         .routes(routes!(check_claim_lines))
+        .routes(routes!(resubmit_claim_line))
+        .routes(routes!(rebill_claim_line))
+}
+
+async fn line(tx: &mut platform::db::TenantTx, id: ClaimLineId) -> Result<ClaimLine, ApiError> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select {COLUMNS} from claims.claim_line where line_id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or_else(|| ApiError::not_found("claim_line_not_found", "line_id"))
 }
 
 /// A problem of a claim line: the rule, the field to correct and the Vektis retourcode where
@@ -89,10 +101,17 @@ pub struct ClaimLine {
     pub granted: Option<Decimal>,
     /// Once answered: the insurer's retourcodes (empty: no remark).
     pub return_codes: Vec<String>,
+    /// `invoice`, `credit_note`, `correction` (a credit taking back a rejected line) or
+    /// `resubmission` (a rejected line claimed again).
+    pub origin: String,
+    /// A rejected line, once dealt with: `resubmitted` or `rebilled`.
+    pub settled: Option<String>,
+    /// A resubmission: the rejected line it replaces.
+    pub replaces_line_id: Option<ClaimLineId>,
 }
 
 const COLUMNS: &str = "line_id, reference, invoice_id, invoice_line_no, kind, corrects_line_id, patient_id, country, insurer, \
-     code, service_date, invoice_date, quantity, amount, state, problems, checked_at, batch_id, granted, return_codes";
+     code, service_date, invoice_date, quantity, amount, state, problems, checked_at, batch_id, granted, return_codes, origin, settled, replaces_line_id";
 
 /// Filters of the list.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -150,13 +169,7 @@ pub async fn get_claim_line(
 ) -> ApiResult<Json<ClaimLine>> {
     staff.require(&state, Permission::InvoiceRead).await?;
     let mut tx = state.db().tenant(staff.practice()).await?;
-    let row: ClaimLine = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "select {COLUMNS} from claims.claim_line where line_id = $1"
-    )))
-    .bind(id)
-    .fetch_optional(&mut *tx)
-    .await?
-    .ok_or_else(|| ApiError::not_found("claim_line_not_found", "line_id"))?;
+    let row = line(&mut tx, id).await?;
     let ev = staff.audit(
         "claim_line_read",
         Action::Read,
@@ -183,4 +196,69 @@ pub async fn check_claim_lines(
         .map_err(ApiError::internal)?;
     tx.commit().await?;
     Ok(Json(checked))
+}
+
+/// The lines a resubmission made: a credit taking back the rejected line and a new debit.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Resubmitted {
+    /// Mirrors the rejected line (`corrects_line_id`), ready for the next batch.
+    pub credit: ClaimLine,
+    /// Claims it again, checked against the patient's data as it now stands.
+    pub debit: ClaimLine,
+}
+
+/// Resubmits a rejected line after its data was corrected: a credit line mirroring it and a new
+/// debit line go into the next batch of its insurer. Once per line.
+#[utoipa::path(post, path = "/v1/claims/lines/{line_id}/resubmit", tag = "claims", security(("session" = [])),
+    params(("line_id" = ClaimLineId, Path, description = "The rejected line")),
+    responses((status = 201, body = Resubmitted), (status = 404, body = platform::error::Problem),
+              (status = 409, description = "Not a rejected debit line, or already resubmitted or re-billed", body = platform::error::Problem)))]
+pub async fn resubmit_claim_line(
+    State(state): State<AppState>,
+    staff: Staff,
+    ApiPath(id): ApiPath<ClaimLineId>,
+) -> ApiResult<(axum::http::StatusCode, Json<Resubmitted>)> {
+    staff.require(&state, Permission::InvoiceWrite).await?;
+    let mut tx = state.db().tenant(staff.practice()).await?;
+    let (credit, debit) =
+        crate::corrections::resubmit(&state, &mut tx, staff.practice(), id).await?;
+    let (credit, debit) = (line(&mut tx, credit).await?, line(&mut tx, debit).await?);
+    let ev = staff.audit(
+        "claim_line_resubmitted",
+        Action::Create,
+        Some(debit.patient_id),
+        "success",
+    );
+    audit::record(&mut tx, staff.practice(), &ev).await?;
+    tx.commit().await?;
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(Resubmitted { credit, debit }),
+    ))
+}
+
+/// Bills a rejected line to the patient instead: invoicing drafts the patient's invoice for the
+/// refused amount (answered 202: the draft follows). Once per line.
+#[utoipa::path(post, path = "/v1/claims/lines/{line_id}/rebill", tag = "claims", security(("session" = [])),
+    params(("line_id" = ClaimLineId, Path, description = "The rejected line")),
+    responses((status = 202, body = ClaimLine), (status = 404, body = platform::error::Problem),
+              (status = 409, description = "Not a rejected debit line, or already resubmitted or re-billed", body = platform::error::Problem)))]
+pub async fn rebill_claim_line(
+    State(state): State<AppState>,
+    staff: Staff,
+    ApiPath(id): ApiPath<ClaimLineId>,
+) -> ApiResult<(axum::http::StatusCode, Json<ClaimLine>)> {
+    staff.require(&state, Permission::InvoiceWrite).await?;
+    let mut tx = state.db().tenant(staff.practice()).await?;
+    let patient = crate::corrections::rebill(&mut tx, staff.practice(), id).await?;
+    let ev = staff.audit(
+        "claim_line_rebilled",
+        Action::Update,
+        Some(patient),
+        "success",
+    );
+    audit::record(&mut tx, staff.practice(), &ev).await?;
+    let row = line(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok((axum::http::StatusCode::ACCEPTED, Json(row)))
 }

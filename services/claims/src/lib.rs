@@ -5,6 +5,7 @@
 
 pub mod api;
 pub mod batches;
+mod corrections;
 pub mod files;
 pub mod lines;
 pub mod vektis;

@@ -36,12 +36,12 @@ struct SourceLine {
 
 /// The practice's side of a claim: its country and provider number.
 #[derive(sqlx::FromRow)]
-struct Practice {
-    country: String,
-    provider_number: Option<String>,
+pub(crate) struct Practice {
+    pub(crate) country: String,
+    pub(crate) provider_number: Option<String>,
 }
 
-async fn practice_of(tx: &mut TenantTx) -> Result<Practice, sqlx::Error> {
+pub(crate) async fn practice_of(tx: &mut TenantTx) -> Result<Practice, sqlx::Error> {
     sqlx::query_as(
         "select p.country, s.provider_number
            from core.practice p left join invoicing.settings s on s.practice_id = p.practice_id",
@@ -52,7 +52,7 @@ async fn practice_of(tx: &mut TenantTx) -> Result<Practice, sqlx::Error> {
 
 /// The facts the rules look at, for one line of a patient.
 #[allow(clippy::too_many_arguments)]
-fn facts<'a>(
+pub(crate) fn facts<'a>(
     country: Country,
     ins: &'a Insurance,
     provider: Option<&'a str>,
@@ -81,7 +81,7 @@ fn facts<'a>(
     }
 }
 
-fn state_of(problems: &[Problem]) -> ClaimLineState {
+pub(crate) fn state_of(problems: &[Problem]) -> ClaimLineState {
     if problems.is_empty() {
         ClaimLineState::Ready
     } else {
@@ -89,7 +89,7 @@ fn state_of(problems: &[Problem]) -> ClaimLineState {
     }
 }
 
-async fn insurance_of(
+pub(crate) async fn insurance_of(
     state: &AppState,
     tx: &mut TenantTx,
     practice: PracticeId,

@@ -37,9 +37,15 @@ pub fn router() -> ApiRouter {
 
 /// The queues this service consumes.
 pub fn workers(state: &AppState) -> Vec<platform::jobs::Consumer> {
-    use domain::jobs::{DraftInvoice, RenderDocuments, SendRefund, StripeEvent};
+    use domain::jobs::{DraftInvoice, RebillClaim, RenderDocuments, SendRefund, StripeEvent};
     use platform::jobs::Consumer;
-    let (s1, s2, s3, s4) = (state.clone(), state.clone(), state.clone(), state.clone());
+    let (s1, s2, s3, s4, s5) = (
+        state.clone(),
+        state.clone(),
+        state.clone(),
+        state.clone(),
+        state.clone(),
+    );
     vec![
         Consumer::of::<DraftInvoice, _, _>(8, 2, move |job| {
             let state = s1.clone();
@@ -68,6 +74,15 @@ pub fn workers(state: &AppState) -> Vec<platform::jobs::Consumer> {
                     "{:?}",
                     stripe::refunds::send_refund(&state, job).await?
                 ))
+            }
+        }),
+        Consumer::typed::<RebillClaim, _, _>(8, 2, move |job| {
+            let state = s5.clone();
+            async move {
+                Ok(match invoices::rebill::rebill_claim(&state, job).await? {
+                    Some(id) => format!("drafted {id}"),
+                    None => "nothing to draft".to_owned(),
+                })
             }
         }),
     ]

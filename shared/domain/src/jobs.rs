@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::{
-    AppointmentId, AppointmentTypeId, InvoiceId, MessageId, PatientId, PracticeId, PractitionerId,
-    ReplyId,
+    AppointmentId, AppointmentTypeId, ClaimLineId, InvoiceId, MessageId, PatientId, PracticeId,
+    PractitionerId, ReplyId,
 };
 
 /// A job payload: which queue it goes to and what makes two enqueues the same job.
@@ -72,6 +72,27 @@ impl Job for Claimable {
     const QUEUE: &'static str = CLAIMABLE;
     fn key(&self) -> String {
         format!("claimable:{}", self.invoice_id)
+    }
+}
+
+/// Invoicing: a claim line the insurer rejected is to be billed to the patient (enqueued by
+/// claims when billing staff choose to re-bill it).
+pub const REBILL_CLAIM: &str = "invoicing.rebill-claim";
+
+/// A rejected claim line to re-bill to its patient (ids only; invoicing reads the line and the
+/// invoice line it came from). One draft invoice per claim line, however often it runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RebillClaim {
+    /// The practice.
+    pub practice_id: PracticeId,
+    /// The claim line.
+    pub line_id: ClaimLineId,
+}
+
+impl Job for RebillClaim {
+    const QUEUE: &'static str = REBILL_CLAIM;
+    fn key(&self) -> String {
+        format!("rebill-claim:{}", self.line_id)
     }
 }
 

@@ -192,9 +192,13 @@ async fn a_dutch_batch_is_generated_downloaded_sent_and_answered_line_by_line() 
     assert_eq!(s.status, 200, "{}", s.text);
     assert_eq!(s.body["state"], "sent");
 
-    // The answer: one line rejected (0611, tariff not as contracted), two granted.
-    let rejected_ref = references[1].clone();
-    let answer = praxis_tests::insurer::answer(&file, &[(&rejected_ref, "0611")], "20260420");
+    // The answer: two lines rejected (0611: tariff not as contracted), one granted.
+    let (rejected_ref, rebill_ref) = (references[1].clone(), references[2].clone());
+    let answer = praxis_tests::insurer::answer(
+        &file,
+        &[(&rejected_ref, "0611"), (&rebill_ref, "0611")],
+        "20260420",
+    );
     // Garbled, or of another practice: refused, nothing written.
     let files_before = app.count("select count(*) from claims.claim_file").await;
     let mut garbled = answer.clone();
@@ -237,7 +241,7 @@ async fn a_dutch_batch_is_generated_downloaded_sent_and_answered_line_by_line() 
     assert_eq!(a.status, 200, "{}", a.text);
     assert_eq!(
         (a.body["accepted"].as_i64(), a.body["rejected"].as_i64()),
-        (Some(2), Some(1))
+        (Some(1), Some(2))
     );
     assert_eq!(
         (
@@ -245,25 +249,126 @@ async fn a_dutch_batch_is_generated_downloaded_sent_and_answered_line_by_line() 
             a.body["batch"]["outcome"].as_str(),
             a.body["batch"]["granted"].as_str()
         ),
-        (Some("answered"), Some("partly"), Some("48.74"))
+        (Some("answered"), Some("partly"), Some("24.37"))
     );
     let r = app
         .call("GET", "/v1/claims/lines?state=rejected", b.token(), None)
         .await;
     assert_eq!(r.status, 200);
     let rejected = r.body.as_array().unwrap();
-    assert_eq!(rejected.len(), 1);
-    assert_eq!(rejected[0]["reference"], rejected_ref.as_str());
-    assert_eq!(rejected[0]["return_codes"], json!(["0611"]));
-    assert_eq!(rejected[0]["granted"], "0.00");
+    assert_eq!(rejected.len(), 2);
+    let by_ref = |reference: &str| {
+        rejected
+            .iter()
+            .find(|l| l["reference"] == reference)
+            .unwrap()
+            .clone()
+    };
+    let (resubmit, rebill) = (by_ref(&rejected_ref), by_ref(&rebill_ref));
+    assert_eq!(resubmit["return_codes"], json!(["0611"]));
+    assert_eq!(resubmit["granted"], "0.00");
     assert_eq!(
         app.count("select count(*) from claims.claim_line where state = 'accepted'")
             .await,
-        2
+        1
     );
     // Answered once.
     let twice = upload(&app, &b, answer).await;
     assert_eq!(twice.status, 409, "{}", twice.text);
+
+    // Resubmitted: a credit mirroring the rejected line and a new debit, both ready.
+    let line_path = |l: &Value, verb: &str| {
+        format!("/v1/claims/lines/{}/{verb}", l["line_id"].as_str().unwrap())
+    };
+    let r = post(&app, &b, &line_path(&resubmit, "resubmit")).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let (credit, debit) = (&r.body["credit"], &r.body["debit"]);
+    assert_eq!(
+        (
+            credit["kind"].as_str(),
+            credit["origin"].as_str(),
+            credit["state"].as_str()
+        ),
+        (Some("credit"), Some("correction"), Some("ready"))
+    );
+    assert_eq!(credit["corrects_line_id"], resubmit["line_id"]);
+    assert_eq!(credit["reference"], format!("{rejected_ref}-C1"));
+    assert_eq!(
+        (
+            debit["kind"].as_str(),
+            debit["origin"].as_str(),
+            debit["state"].as_str()
+        ),
+        (Some("debit"), Some("resubmission"), Some("ready"))
+    );
+    assert_eq!(debit["replaces_line_id"], resubmit["line_id"]);
+    assert_eq!(debit["reference"], format!("{rejected_ref}-R1"));
+    // Re-billed: invoicing drafts the patient's invoice for the refused share.
+    let r = post(&app, &b, &line_path(&rebill, "rebill")).await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    assert_eq!(r.body["settled"], "rebilled");
+    // Each once, one way.
+    for (l, verb) in [
+        (&resubmit, "resubmit"),
+        (&resubmit, "rebill"),
+        (&rebill, "rebill"),
+        (&rebill, "resubmit"),
+    ] {
+        let again = post(&app, &b, &line_path(l, verb)).await;
+        assert_eq!(again.status, 409, "{verb}: {}", again.text);
+    }
+    app.drain(&[domain::jobs::REBILL_CLAIM]).await;
+    let drafted: (String, String, String, uuid::Uuid) = sqlx::query_as(
+        "select status, total::text, insurer_total::text, patient_id from invoicing.invoice
+          where rebills_claim_line_id = $1",
+    )
+    .bind(
+        rebill["line_id"]
+            .as_str()
+            .unwrap()
+            .parse::<uuid::Uuid>()
+            .unwrap(),
+    )
+    .fetch_one(&app.owner)
+    .await
+    .unwrap();
+    assert_eq!(
+        (drafted.0.as_str(), drafted.1.as_str(), drafted.2.as_str()),
+        ("draft", "24.37", "0.00")
+    );
+    assert_eq!(
+        drafted.3.to_string(),
+        rebill["patient_id"].as_str().unwrap()
+    );
+
+    // The next batch takes the credit and the new debit; its file says so.
+    let next = new_batch(&app, &b, "3311").await;
+    assert_eq!(next.status, 201, "{}", next.text);
+    assert_eq!(
+        (
+            next.body["line_count"].as_i64(),
+            next.body["total"].as_str()
+        ),
+        (Some(2), Some("0.00"))
+    );
+    let next_id = next.body["batch_id"].as_str().unwrap().to_owned();
+    let g = post(&app, &b, &format!("/v1/claims/batches/{next_id}/generate")).await;
+    assert_eq!(g.status, 200, "{}", g.text);
+    assert_ne!(g.body["file_number"].as_str(), Some(number.as_str()));
+    let (_, second, _) = download(&app, &b, &next_id).await;
+    let d = declaration(&PM304, &second).unwrap();
+    let services: Vec<_> = d.insured.iter().flat_map(|(_, s)| s).collect();
+    let credit_line = services.iter().find(|s| s.credit).unwrap();
+    assert_eq!(
+        credit_line.previous_reference.as_deref(),
+        Some(rejected_ref.as_str())
+    );
+    assert_eq!(credit_line.reference, format!("{rejected_ref}-C1"));
+    assert!(
+        services
+            .iter()
+            .any(|s| !s.credit && s.reference == format!("{rejected_ref}-R1"))
+    );
 
     // Another practice sees none of it.
     for path in [

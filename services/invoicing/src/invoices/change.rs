@@ -10,7 +10,7 @@ use domain::invoice::{
 };
 use domain::money::Currency;
 use domain::practice::Country;
-use domain::{AppointmentId, PatientId, PayerId, PracticeId, StaffId, TariffId};
+use domain::{AppointmentId, ClaimLineId, PatientId, PayerId, PracticeId, StaffId, TariffId};
 use platform::db::TenantTx;
 use rust_decimal::Decimal;
 
@@ -128,13 +128,24 @@ pub(crate) fn tariff_line(
     }
 }
 
-/// A new draft for `patient` in the patient's language, with `lines`; `None` when
-/// `appointment` already has its invoice.
+/// Where a draft comes from: a completed appointment, a rejected claim line, or neither
+/// (billing staff).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Origin {
+    pub(crate) appointment: Option<AppointmentId>,
+    pub(crate) rebills: Option<ClaimLineId>,
+}
+
+/// A new draft for `patient` in the patient's language, with `lines`; `None` when its
+/// appointment already has its invoice.
 pub(crate) async fn draft(
     tx: &mut TenantTx,
     practice: PracticeId,
     (patient, payer): (PatientId, Option<PayerId>),
-    appointment: Option<AppointmentId>,
+    Origin {
+        appointment,
+        rebills,
+    }: Origin,
     lines: &[NewLine],
 ) -> Result<Option<Row>, InvoiceError> {
     check_count(0, lines.len())?;
@@ -161,6 +172,7 @@ pub(crate) async fn draft(
         corrects: None,
         payer,
         language,
+        rebills,
     };
     let Some(row) = store::insert(tx, practice, &new).await? else {
         return Ok(None);
@@ -342,6 +354,7 @@ pub(crate) async fn credit(
         corrects: Some(current.invoice_id),
         payer: current.payer_id,
         language: current.language.clone(),
+        rebills: None,
     };
     let note = store::insert(tx, practice, &new)
         .await?

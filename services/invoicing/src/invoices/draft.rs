@@ -83,7 +83,10 @@ pub async fn draft_invoice(
         &mut tx,
         job.practice_id,
         (patient, None),
-        Some(job.appointment_id),
+        change::Origin {
+            appointment: Some(job.appointment_id),
+            rebills: None,
+        },
         &lines,
     )
     .await

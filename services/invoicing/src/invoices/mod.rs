@@ -7,6 +7,7 @@
 pub(crate) mod change;
 pub mod draft;
 pub mod numbering;
+pub mod rebill;
 pub(crate) mod store;
 pub(crate) mod view;
 
@@ -286,7 +287,7 @@ pub async fn create_invoice(
         &mut tx,
         staff.practice(),
         (b.patient_id, b.payer_id),
-        None,
+        change::Origin::default(),
         &lines,
     )
     .await?

@@ -7,7 +7,8 @@ use domain::invoice::{
     InvoiceKind, InvoiceStatus, LineAmounts, PaymentMethod, Settlement, VatCategory,
 };
 use domain::{
-    AppointmentId, InvoiceId, PatientId, PayerId, PaymentId, PracticeId, StaffId, TariffId,
+    AppointmentId, ClaimLineId, InvoiceId, PatientId, PayerId, PaymentId, PracticeId, StaffId,
+    TariffId,
 };
 use platform::db::TenantTx;
 use rust_decimal::Decimal;
@@ -96,6 +97,8 @@ pub(crate) struct NewInvoice {
     pub(crate) corrects: Option<InvoiceId>,
     pub(crate) payer: Option<PayerId>,
     pub(crate) language: String,
+    /// A rejected claim line billed to the patient instead (one invoice per claim line).
+    pub(crate) rebills: Option<ClaimLineId>,
 }
 
 /// Inserts a draft; `None` when the appointment already has its invoice.
@@ -105,8 +108,9 @@ pub(crate) async fn insert(
     new: &NewInvoice,
 ) -> Result<Option<Row>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "insert into invoicing.invoice (practice_id, invoice_id, kind, patient_id, appointment_id, corrects_invoice_id, language, payer_id)
-         values ($1, $2, $3, $4, $5, $6, $7, $8)
+        "insert into invoicing.invoice (practice_id, invoice_id, kind, patient_id, appointment_id, corrects_invoice_id, language, payer_id,
+                                        rebills_claim_line_id)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          on conflict (practice_id, appointment_id) where appointment_id is not null do nothing
          returning {COLUMNS}"
     )))
@@ -118,6 +122,7 @@ pub(crate) async fn insert(
     .bind(new.corrects)
     .bind(&new.language)
     .bind(new.payer)
+    .bind(new.rebills)
     .fetch_optional(&mut **tx)
     .await
 }
