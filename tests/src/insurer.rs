@@ -3,7 +3,7 @@
 //! granted in full unless named in `reject` with a retourcode; insured records carry 0200
 //! ("no remark").
 
-use claims::vektis::layout::{Kind, RecordBuf};
+use claims::records::{Kind, RecordBuf};
 use claims::vektis::pm304_v32::PM305;
 
 /// The insurer's answer to `pm304` (a valid file), dated `answer_date` (`YYYYMMDD`).

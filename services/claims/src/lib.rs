@@ -6,8 +6,10 @@
 pub mod api;
 pub mod batches;
 mod corrections;
+pub mod efact;
 pub mod files;
 pub mod lines;
+pub mod records;
 pub mod vektis;
 
 use platform::{ApiRouter, AppState};

@@ -496,3 +496,72 @@ async fn a_file_that_would_fail_the_insurer_is_never_stored_and_bad_requests_are
     assert_eq!(r.status, 400);
     assert_eq!(r.body["field"], "state");
 }
+
+#[tokio::test]
+async fn a_belgian_batch_is_an_efact_message_that_passes_its_validator() {
+    use claims::efact::parse::message;
+    use claims::efact::validate::EfactValidator;
+    let app = spawn_app().await;
+    let b = Billing::setup(&app).await;
+    let claes = patient(&app, &b, json!({"family_name": "Claes", "given_names": "An", "birth_date": "1986-10-31", "sex": "female",
+        "national_number": "86103130262", "insurance_country": "BE", "mutuality_code": "500"})).await;
+    let peeters = patient(&app, &b, json!({"family_name": "Peeters", "given_names": "Jan", "birth_date": "1990-02-01", "sex": "male",
+        "national_number": praxis_tests::insz("900201003"), "insurance_country": "BE", "mutuality_code": "500"})).await;
+    let first = b.issued_for(&app, &claes).await;
+    b.issued_for(&app, &peeters).await;
+    // A credit note for the first invoice: its line is a credit in the same sending.
+    let cn = app
+        .call(
+            "POST",
+            &format!(
+                "/v1/invoices/{}/credit-notes",
+                first["invoice_id"].as_str().unwrap()
+            ),
+            b.token(),
+            Some(&json!({})),
+        )
+        .await;
+    assert_eq!(cn.status, 201, "{}", cn.text);
+    app.drain(&[CLAIMABLE]).await;
+
+    let r = new_batch(&app, &b, "500").await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(
+        (
+            r.body["format"].as_str(),
+            r.body["line_count"].as_i64(),
+            r.body["total"].as_str()
+        ),
+        (Some("efact"), Some(3), Some("24.37"))
+    );
+    let batch = r.body["batch_id"].as_str().unwrap().to_owned();
+    let g = post(&app, &b, &format!("/v1/claims/batches/{batch}/generate")).await;
+    assert_eq!(g.status, 200, "{}", g.text);
+    let (status, file, _) = download(&app, &b, &batch).await;
+    assert_eq!(status, 200);
+    assert_eq!(EfactValidator::check(&file), vec![]);
+    let m = message(&file).unwrap();
+    assert_eq!(m.sending.provider, "54263481527");
+    assert_eq!(m.sending.mutuality, "500");
+    assert_eq!(m.sending.reference, g.body["file_number"].as_str().unwrap());
+    assert_eq!(m.invoices.len(), 3, "two invoices and the credit note");
+    let all: Vec<_> = m.invoices.iter().flat_map(|(_, s)| s).collect();
+    assert_eq!(all.iter().map(|s| s.reimbursement).sum::<i64>(), 2437);
+    assert!(
+        all.iter()
+            .all(|s| s.code == 560011 && s.personal_share.abs() == 813)
+    );
+    assert!(
+        m.invoices
+            .iter()
+            .any(|(i, _)| i.insz == "86103130262" && i.sex == 2)
+    );
+    // Encrypted at rest.
+    let dump: String = sqlx::query_scalar(
+        "select encode(string_agg(data, ''::bytea), 'escape') from claims.file_chunk",
+    )
+    .fetch_one(&app.owner)
+    .await
+    .unwrap();
+    assert!(!dump.contains("86103130262") && !dump.contains("560011"));
+}

@@ -10,6 +10,7 @@ use platform::AppState;
 use platform::db::TenantTx;
 use rust_decimal::Decimal;
 
+use crate::batches::efact::{self, MessageFor};
 use crate::batches::error::BatchError;
 use crate::batches::pm304::{self, FileFor};
 use crate::batches::store::{self, NewBatch, Row};
@@ -133,12 +134,30 @@ pub(crate) async fn generate(
             .await?
         }
         ClaimFormat::Efact => {
-            return Err(BatchError::Other(anyhow::anyhow!(
-                "eFact files are not written yet"
-            )));
+            efact::write(
+                tx,
+                keys,
+                &MessageFor {
+                    practice,
+                    batch: row.batch_id,
+                    mutuality: &row.insurer,
+                    period_end: row.period_end,
+                    file_number: &file_number,
+                    today: side.today,
+                },
+            )
+            .await?
         }
     };
-    let name = format!("{}-{}-{file_number}.asc", row.format.as_str(), row.insurer);
+    let extension = match row.format {
+        ClaimFormat::Pm304 => "asc",
+        ClaimFormat::Efact => "txt",
+    };
+    let name = format!(
+        "{}-{}-{file_number}.{extension}",
+        row.format.as_str(),
+        row.insurer
+    );
     insert_file(
         tx,
         practice,

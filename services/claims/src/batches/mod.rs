@@ -5,6 +5,7 @@
 //! file is an audit row naming the patients in the file.
 
 pub(crate) mod change;
+pub(crate) mod efact;
 pub(crate) mod error;
 pub(crate) mod pm304;
 pub(crate) mod store;

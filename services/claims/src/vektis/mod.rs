@@ -1,13 +1,12 @@
 //! Vektis EI flat files for Dutch insurers: PM304 declarations of paramedical care and the
-//! PM305 return files that answer them (shared/reference/claim-files.md §1).
+//! PM305 return files that answer them (shared/reference/claim-files.md §1), on the
+//! fixed-width records of [`crate::records`].
 //!
-//! - [`layout`]: fixed-width records as data (key, label, position, length, type);
 //! - [`pm304_v32`]: the v3.2 tables — a newer version is a new table beside it;
 //! - [`model`]: what a declaration says, as values;
 //! - [`write`]: the streaming writer; [`validate`]: the strict validator (an `io::Write`, so a
 //!   file is checked while it is written); [`parse`]: reading declarations and return files.
 
-pub mod layout;
 pub mod model;
 pub mod parse;
 pub mod pm304_v32;

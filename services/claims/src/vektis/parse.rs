@@ -4,7 +4,7 @@
 
 use chrono::NaiveDate;
 
-use crate::vektis::layout::{Layout, RecordView};
+use crate::records::{Layout, RecordView};
 use crate::vektis::model::{Declaration, Header, Insured, Service};
 use crate::vektis::validate::{Finding, Validator};
 

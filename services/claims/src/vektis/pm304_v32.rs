@@ -5,7 +5,7 @@
 
 use std::sync::LazyLock;
 
-use crate::vektis::layout::{
+use crate::records::{
     Field, Layout, RecordLayout, an, an_opt, date, date_opt, n, n_id, n_opt, reserve,
 };
 

@@ -15,20 +15,8 @@ use std::io::Write;
 
 use chrono::NaiveDate;
 
-use crate::vektis::layout::{Field, Kind, Layout, Need, RecordView};
-
-/// One thing wrong with a file. Never carries a value from the file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
-pub struct Finding {
-    /// The rule (`record_length`, `line_end`, `bsn`, `closing_total`, …).
-    pub rule: &'static str,
-    /// The record, counted from 1 (0: the file as a whole).
-    pub record: u64,
-    /// The field's label (`0203`), when one field is wrong.
-    pub field: Option<&'static str>,
-    /// The Vektis retourcode, where one is known.
-    pub retourcode: Option<&'static str>,
-}
+pub use crate::records::Finding;
+use crate::records::{Field, Layout, RecordView};
 
 /// At most this many findings are kept; the count goes on.
 const KEEP: usize = 200;
@@ -190,32 +178,8 @@ impl<'l> Validator<'l> {
     }
 
     fn field(&mut self, f: &Field, raw: &[u8]) {
-        let zeros = raw.iter().all(|&b| b == b'0');
-        match f.kind {
-            Kind::N => {
-                if !raw.iter().all(u8::is_ascii_digit) {
-                    self.flag("numeric", Some(f.label), None);
-                } else if f.date && !zeros {
-                    let text = std::str::from_utf8(raw).unwrap_or("");
-                    if NaiveDate::parse_from_str(text, "%Y%m%d").is_err() {
-                        self.flag("date", Some(f.label), None);
-                    }
-                } else if zeros && f.need == Need::Mandatory && !f.zero_allowed {
-                    self.flag("mandatory", Some(f.label), None);
-                }
-            }
-            Kind::An => {
-                if !raw.iter().all(|b| (b' '..=b'~').contains(b)) {
-                    self.flag("ascii", Some(f.label), None);
-                } else if f.need == Need::Mandatory && raw.iter().all(|&b| b == b' ') {
-                    self.flag("mandatory", Some(f.label), None);
-                }
-            }
-            Kind::Reserve => {
-                if !raw.iter().all(|&b| b == b' ') {
-                    self.flag("reserve", Some(f.label), None);
-                }
-            }
+        if let Some(rule) = crate::records::field_rule(f, raw) {
+            self.flag(rule, Some(f.label), None);
         }
     }
 

@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use crate::vektis::layout::{EncodeError, Layout, RecordBuf};
+use crate::records::{EncodeError, Layout, RecordBuf};
 use crate::vektis::model::{Header, Insured, Service, Totals};
 
 /// Why a file could not be written.

@@ -1,9 +1,10 @@
-//! Fixed-width record layouts kept as data: a field is a key, a Vektis label, a position, a
-//! length and a type. The writer, the parser and the validator read these tables; a newer
-//! version of a standard is a new table (`pm304_v32.rs` beside this file), not new code.
+//! Fixed-width record layouts kept as data, for every claim file format (Vektis, eFact): a
+//! field is a key, the standard's label, a position, a length and a type. Writers, parsers and
+//! validators read these tables; a newer version of a standard is a new table
+//! (`vektis/pm304_v32.rs`, `efact/layout.rs`), not new code.
 //!
-//! Types (claim-files.md §1.2): `N` digits, right-aligned, zero-padded (unused: zeros); `AN`
-//! printable ASCII, left-aligned, space-padded (unused: spaces); reserve: spaces only.
+//! Types (claim-files.md §1.2, §2.3): `N` digits, right-aligned, zero-padded (unused: zeros);
+//! `AN` printable ASCII, left-aligned, space-padded (unused: spaces); reserve: spaces only.
 
 use std::fmt;
 
@@ -33,7 +34,7 @@ pub struct Field {
     /// The key the writer and the parser use (`detail_id`, `bsn`): the same key in every
     /// version of the standard that has the field.
     pub key: &'static str,
-    /// The standard's own label (`0402`), named in validation findings.
+    /// The standard's own label (`0402`, `Z19`), named in validation findings.
     pub label: &'static str,
     /// The first position, counted from 1 as the standard does.
     pub start: usize,
@@ -250,7 +251,11 @@ impl<'l> RecordBuf<'l> {
                 bytes[f.range()].fill(b'0');
             }
         }
-        bytes[0..2].copy_from_slice(layout.kind.as_bytes());
+        // A record that starts with its kind (Vektis 01–99, eFact 10–96); eFact's segments
+        // 200 and 300 start with data the writer sets.
+        if layout.fields.first().is_some_and(|f| f.key == "kind") {
+            bytes[0..layout.kind.len()].copy_from_slice(layout.kind.as_bytes());
+        }
         RecordBuf { layout, bytes }
     }
 
@@ -318,6 +323,27 @@ impl<'l> RecordBuf<'l> {
         Ok(self)
     }
 
+    /// Sets a signed amount zone (eFact): `+` or `-`, then the absolute value zero-padded.
+    pub fn signed(&mut self, key: &str, value: i64) -> Result<&mut Self, EncodeError> {
+        let f = self.field(key);
+        let digits = value.unsigned_abs().to_string();
+        if digits.len() + 1 > f.len {
+            return Err(self.error(f, "number too long for the field"));
+        }
+        let text = format!(
+            "{}{digits:0>width$}",
+            if value < 0 { '-' } else { '+' },
+            width = f.len - 1
+        );
+        self.text(key, &text)
+    }
+
+    /// Overwrites positions `start..start + text.len()` (1-based), for zones computed from
+    /// the record itself (check digits).
+    pub fn put(&mut self, start: usize, text: &str) {
+        self.bytes[start - 1..start - 1 + text.len()].copy_from_slice(text.as_bytes());
+    }
+
     /// Sets an AN field to a name: folded to ASCII (`é` → `e`), cut to the field's length.
     pub fn name(&mut self, key: &str, value: &str) -> Result<&mut Self, EncodeError> {
         let f = self.field(key);
@@ -382,5 +408,46 @@ impl<'a> RecordView<'a> {
     /// An N field holding a date (`None` for zeros or no date).
     pub fn date(&self, key: &str) -> Option<chrono::NaiveDate> {
         chrono::NaiveDate::parse_from_str(self.raw(key), "%Y%m%d").ok()
+    }
+}
+
+/// One thing wrong with a file. Never carries a value from the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Finding {
+    /// The rule (`record_length`, `line_end`, `bsn`, `closing_total`, …).
+    pub rule: &'static str,
+    /// The record, counted from 1 (0: the file as a whole).
+    pub record: u64,
+    /// The field's label (`0203`), when one field is wrong.
+    pub field: Option<&'static str>,
+    /// The Vektis retourcode, where one is known.
+    pub retourcode: Option<&'static str>,
+}
+
+/// The rule a field's raw bytes break, if any: `numeric`, `date`, `mandatory`, `ascii` or
+/// `reserve`.
+pub fn field_rule(f: &Field, raw: &[u8]) -> Option<&'static str> {
+    let zeros = raw.iter().all(|&b| b == b'0');
+    match f.kind {
+        Kind::N => {
+            if !raw.iter().all(u8::is_ascii_digit) {
+                Some("numeric")
+            } else if f.date && !zeros {
+                let text = std::str::from_utf8(raw).unwrap_or("");
+                chrono::NaiveDate::parse_from_str(text, "%Y%m%d")
+                    .is_err()
+                    .then_some("date")
+            } else {
+                (zeros && f.need == Need::Mandatory && !f.zero_allowed).then_some("mandatory")
+            }
+        }
+        Kind::An => {
+            if !raw.iter().all(|b| (b' '..=b'~').contains(b)) {
+                Some("ascii")
+            } else {
+                (f.need == Need::Mandatory && raw.iter().all(|&b| b == b' ')).then_some("mandatory")
+            }
+        }
+        Kind::Reserve => (!raw.iter().all(|&b| b == b' ')).then_some("reserve"),
     }
 }
