@@ -233,32 +233,47 @@ pub(crate) async fn apply_return(
     require(&row, BatchState::Answered, "answered")?;
     let mut rejected = 0usize;
     let mut accepted = 0usize;
-    for line in &answer.lines {
-        let reject = line
-            .codes
-            .iter()
-            .any(|c| !crate::vektis::parse::is_remark_free(c))
-            || line.granted == 0;
-        let state = if reject {
-            rejected += 1;
-            ClaimLineState::Rejected
-        } else {
-            accepted += 1;
-            ClaimLineState::Accepted
-        };
+    // In groups: one statement per 5,000 lines, whatever the file's size.
+    for group in answer.lines.chunks(5_000) {
+        let mut references = Vec::with_capacity(group.len());
+        let mut states = Vec::with_capacity(group.len());
+        let mut granted = Vec::with_capacity(group.len());
+        let mut codes = Vec::with_capacity(group.len());
+        for line in group {
+            let reject = line
+                .codes
+                .iter()
+                .any(|c| !crate::vektis::parse::is_remark_free(c))
+                || line.granted == 0;
+            if reject {
+                rejected += 1;
+            } else {
+                accepted += 1;
+            }
+            references.push(line.reference.as_str());
+            states.push(if reject {
+                ClaimLineState::Rejected.as_str()
+            } else {
+                ClaimLineState::Accepted.as_str()
+            });
+            granted.push(Decimal::new(line.granted.abs(), 2));
+            codes.push(line.codes.join(","));
+        }
         let updated = sqlx::query(
-            "update claims.claim_line set state = $3, granted = $4, return_codes = $5, answered_at = now()
-              where batch_id = $1 and reference = $2",
+            "update claims.claim_line l set state = a.state, granted = a.granted,
+                    return_codes = string_to_array(a.codes, ','), answered_at = now()
+               from unnest($2::text[], $3::text[], $4::numeric[], $5::text[]) as a(reference, state, granted, codes)
+              where l.batch_id = $1 and l.reference = a.reference",
         )
         .bind(row.batch_id)
-        .bind(&line.reference)
-        .bind(state)
-        .bind(Decimal::new(line.granted.abs(), 2))
-        .bind(&line.codes)
+        .bind(&references)
+        .bind(&states)
+        .bind(&granted)
+        .bind(&codes)
         .execute(&mut **tx)
         .await?
         .rows_affected();
-        if updated != 1 {
+        if updated != group.len() as u64 {
             return Err(BatchError::ReturnUnknown);
         }
     }
