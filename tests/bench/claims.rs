@@ -106,7 +106,8 @@ async fn seed(app: &TestApp, country: &str, insurer: &str) -> Billing {
                     32.50 * $4, 32.50 * $4, 24.37 * $4, 8.13 * $4, 2026, n, '2026-' || lpad(n::text, 6, '0'),
                     '2026-03-31', '2026-04-30', now()
                from (select patient_id, row_number() over (order by patient_id, g) as n
-                       from core.patient, generate_series(1, $3) g where practice_id = $1) p
+                       from core.patient, generate_series(1, $3) g
+                      where practice_id = $1 and national_number_enc is not null) p
              returning practice_id, invoice_id, patient_id, number),
          lines as (
              insert into invoicing.invoice_line (practice_id, invoice_id, line_no, code, label, service_date, quantity,

@@ -1,38 +1,16 @@
 //! The official Peppol validator (tests/peppol) run over UBL files: Saxon-HE from PyPI, in a
 //! virtual environment under target/ made on first use.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+
+use crate::python::root;
 use std::process::Command;
 
 /// Saxon-HE for Python, pinned.
 const SAXONCHE: &str = "saxonche==12.9.0";
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// The Python with saxonche, installing it when missing.
 fn python() -> PathBuf {
-    let venv = root().join("target/peppol-venv");
-    let python = venv.join("bin/python");
-    let ready = Command::new(&python)
-        .args(["-c", "import saxonche"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ready {
-        let made = Command::new("python3")
-            .args(["-m", "venv"])
-            .arg(&venv)
-            .status()
-            .expect("python3 -m venv");
-        assert!(made.success(), "python3 -m venv failed");
-        let pip = Command::new(venv.join("bin/pip"))
-            .args(["install", "-q", SAXONCHE])
-            .status()
-            .expect("pip");
-        assert!(pip.success(), "pip install {SAXONCHE} failed");
-    }
-    python
+    crate::python::python_with("peppol-venv", "saxonche", &[SAXONCHE])
 }
 
 /// Validates `files`; answers (file, fatal findings, the validator's report).

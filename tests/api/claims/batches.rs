@@ -564,4 +564,51 @@ async fn a_belgian_batch_is_an_efact_message_that_passes_its_validator() {
     .await
     .unwrap();
     assert!(!dump.contains("86103130262") && !dump.contains("560011"));
+
+    // The same batch as FHIR R4: a Bundle the R4 models read, stored beside the eFact file.
+    let f = post(&app, &b, &format!("/v1/claims/batches/{batch}/fhir")).await;
+    assert_eq!(f.status, 201, "{}", f.text);
+    assert_eq!(f.body["files"].as_array().unwrap().len(), 2);
+    let r = app
+        .client
+        .get(format!(
+            "{}/v1/claims/batches/{batch}/file?format=fhir",
+            app.base
+        ))
+        .bearer_auth(b.token().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/fhir+json");
+    let bundle = r.bytes().await.unwrap();
+    let kinds = praxis_tests::fhir::validate_r4(&bundle).unwrap();
+    assert_eq!(
+        kinds,
+        r#"{"Claim": 3, "Coverage": 2, "Organization": 2, "Patient": 2}"#
+    );
+    let doc: Value = serde_json::from_slice(&bundle).unwrap();
+    let credit = doc["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| {
+            e["resource"]["resourceType"] == "Claim"
+                && e["resource"]["total"]["value"] == json!(-24.37)
+        })
+        .expect("the credit line as a Claim with a negative total");
+    assert_eq!(
+        credit["resource"]["related"][0]["claim"]["identifier"]["value"],
+        format!("{}/1", first["number"].as_str().unwrap())
+    );
+    let bad = app
+        .call(
+            "GET",
+            &format!("/v1/claims/batches/{batch}/file?format=xml"),
+            b.token(),
+            None,
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.text);
+    assert_eq!(bad.body["field"], "format");
 }

@@ -12,6 +12,7 @@ use rust_decimal::Decimal;
 
 use crate::batches::efact::{self, MessageFor};
 use crate::batches::error::BatchError;
+use crate::batches::fhir::{self, BundleFor};
 use crate::batches::pm304::{self, FileFor};
 use crate::batches::store::{self, NewBatch, Row};
 use crate::files::Stored;
@@ -202,6 +203,48 @@ async fn insert_file(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+/// Writes the batch as a FHIR R4 bundle (any state), stored beside its claim file.
+pub(crate) async fn export_fhir(
+    state: &AppState,
+    tx: &mut TenantTx,
+    practice: PracticeId,
+    row: &Row,
+    by: StaffId,
+) -> Result<Stored, BatchError> {
+    let side = practice_side(tx).await?;
+    let keys = state
+        .practice_keys(tx, practice)
+        .await
+        .map_err(|e| anyhow::anyhow!("practice keys: {}", e.status()))?;
+    let name: Option<String> = sqlx::query_scalar("select legal_name from invoicing.settings")
+        .fetch_optional(&mut **tx)
+        .await?
+        .flatten();
+    let stored = fhir::write(
+        tx,
+        keys,
+        &BundleFor {
+            practice,
+            country: side.country,
+            batch: row.batch_id,
+            insurer: &row.insurer,
+            provider_number: side.provider_number.as_deref().unwrap_or_default(),
+            practice_name: name.as_deref().unwrap_or_default(),
+            today: side.today,
+        },
+    )
+    .await?;
+    let file = format!(
+        "fhir-{}-{}.json",
+        row.insurer,
+        row.file_number
+            .clone()
+            .unwrap_or_else(|| row.batch_id.to_string())
+    );
+    insert_file(tx, practice, row, &stored, "out", "fhir", &file, by).await?;
+    Ok(stored)
 }
 
 /// Marks a generated batch sent.

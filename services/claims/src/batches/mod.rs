@@ -7,6 +7,7 @@
 pub(crate) mod change;
 pub(crate) mod efact;
 pub(crate) mod error;
+pub(crate) mod fhir;
 pub(crate) mod pm304;
 pub(crate) mod store;
 
@@ -45,6 +46,7 @@ pub(crate) fn router() -> ApiRouter {
         .routes(routes!(generate_batch))
         .routes(routes!(mark_batch_sent))
         .routes(routes!(download_batch_file))
+        .routes(routes!(export_batch_fhir))
         .merge(returns)
 }
 
@@ -321,32 +323,56 @@ pub async fn mark_batch_sent(
     Ok(Json(view(row, files)))
 }
 
-/// Downloads the batch's claim file as generated (streamed; the download is an audit row
-/// naming every patient in it).
+/// Which file of a batch to download.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct FileChoice {
+    /// `fhir` for the FHIR export; by default the claim file (PM304 or eFact).
+    #[param(pattern = "^(pm304|efact|fhir)$")]
+    pub format: Option<String>,
+}
+
+/// Downloads the batch's claim file as generated, or its FHIR export (streamed; the download is
+/// an audit row naming every patient in it).
 #[utoipa::path(get, path = "/v1/claims/batches/{batch_id}/file", tag = "claims", security(("session" = [])),
-    params(("batch_id" = ClaimBatchId, Path, description = "The batch")),
-    responses((status = 200, description = "The claim file (fixed-width records, CR LF)", content_type = "application/octet-stream", body = Vec<u8>),
+    params(("batch_id" = ClaimBatchId, Path, description = "The batch"), FileChoice),
+    responses((status = 200, description = "The claim file (fixed-width records, CR LF for PM304), or the FHIR bundle", content(
+                  (Vec<u8> = "application/octet-stream"), (Vec<u8> = "application/fhir+json"))),
               (status = 404, body = platform::error::Problem),
-              (status = 409, description = "No file generated yet", body = platform::error::Problem)))]
+              (status = 409, description = "No such file generated yet", body = platform::error::Problem)))]
 pub async fn download_batch_file(
     State(state): State<AppState>,
     staff: Staff,
     ApiPath(id): ApiPath<ClaimBatchId>,
+    ApiQuery(choice): ApiQuery<FileChoice>,
 ) -> ApiResult<Response> {
     staff.require(&state, Permission::InvoiceWrite).await?;
+    let format = match choice.format.as_deref() {
+        None => None,
+        Some(f @ ("pm304" | "efact" | "fhir")) => Some(f.to_owned()),
+        Some(_) => {
+            return Err(ApiError::invalid_parameter(
+                "format",
+                "pm304, efact or fhir",
+            ));
+        }
+    };
     let mut tx = state.db().tenant(staff.practice()).await?;
     let row = load(&mut tx, id, false).await?;
+    let format = format.unwrap_or_else(|| row.format.as_str().to_owned());
     let file: Option<(uuid::Uuid, String, i64, i32)> = sqlx::query_as(
         "select file_id, name, byte_size, chunk_count from claims.claim_file
-          where batch_id = $1 and direction = 'out' order by created_at desc limit 1",
+          where batch_id = $1 and direction = 'out' and format = $2 order by created_at desc limit 1",
     )
     .bind(id)
+    .bind(&format)
     .fetch_optional(&mut *tx)
     .await?;
     let Some((file_id, name, size, chunks)) = file else {
         return Err(BatchError::InvalidTransition {
             from: row.state,
-            verb: "downloaded",
+            verb: "downloaded in this format",
         }
         .into());
     };
@@ -357,7 +383,11 @@ pub async fn download_batch_file(
     let mut headers = HeaderMap::new();
     headers.insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static("application/octet-stream"),
+        HeaderValue::from_static(if format == "fhir" {
+            "application/fhir+json"
+        } else {
+            "application/octet-stream"
+        }),
     );
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
@@ -366,6 +396,29 @@ pub async fn download_batch_file(
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     let body: Body = crate::files::body(state.clone(), staff.practice(), file_id, chunks);
     Ok((headers, body).into_response())
+}
+
+/// Exports the batch (in any state) as an HL7 FHIR R4 Bundle of Claim resources with their
+/// Patient, Coverage and Organization entries, stored encrypted beside the claim file and
+/// downloaded with `GET …/file?format=fhir`.
+#[utoipa::path(post, path = "/v1/claims/batches/{batch_id}/fhir", tag = "claims", security(("session" = [])),
+    params(("batch_id" = ClaimBatchId, Path, description = "The batch")),
+    responses((status = 201, body = Batch), (status = 404, body = platform::error::Problem)))]
+pub async fn export_batch_fhir(
+    State(state): State<AppState>,
+    staff: Staff,
+    ApiPath(id): ApiPath<ClaimBatchId>,
+) -> ApiResult<(StatusCode, Json<Batch>)> {
+    staff.require(&state, Permission::InvoiceWrite).await?;
+    let mut tx = state.db().tenant(staff.practice()).await?;
+    let row = load(&mut tx, id, true).await?;
+    change::export_fhir(&state, &mut tx, staff.practice(), &row, staff.staff_id()).await?;
+    let patients = patients_of(&mut tx, id).await?;
+    let ev = staff.audit("claim_fhir_exported", Action::Create, None, "success");
+    audit::record_for_patients(&mut tx, staff.practice(), &ev, &patients).await?;
+    let files = files_of(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(view(row, files))))
 }
 
 /// What a return file did.
