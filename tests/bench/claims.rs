@@ -5,8 +5,8 @@
 //! identifiers decrypted, validated, encrypted in chunks and stored — once as a Vektis PM304
 //! file (NL practice) and once as an eFact message (BE practice). For each: the time, the
 //! process's peak RSS while it runs (the high-water mark is reset first; server and client
-//! share this process), and the ratio to `COPY (select …) TO STDOUT` of the same rows in the
-//! same run. Targets: ≤ 3× COPY, RSS < 100 MB. Then the insurer's PM305 answer to the 100,000
+//! share this process), and the ratio to `COPY (<the cursor's query>) TO STDOUT` — the same
+//! rows, joins and order — in the same run. Targets: ≤ 3× COPY, RSS < 100 MB. Then the insurer's PM305 answer to the 100,000
 //! lines: parsed (lines per second) and applied over HTTP.
 //!
 //! Run: `cargo run --release -p praxis-tests --bin bench-claims` (about three minutes).
@@ -136,20 +136,11 @@ async fn seed(app: &TestApp, country: &str, insurer: &str) -> Billing {
     b
 }
 
-/// Time of `COPY (select …) TO STDOUT` of the file's rows (the same joins as the cursor).
-async fn copy_baseline(app: &TestApp, practice: uuid::Uuid) -> (f64, usize) {
+/// Time of `COPY (<the cursor's query>) TO STDOUT`: the same rows, joins and order.
+async fn copy_baseline(app: &TestApp, query: String) -> (f64, usize) {
     let mut conn = app.owner.acquire().await.unwrap();
     let started = Instant::now();
-    let sql = format!(
-        "copy (select l.patient_id, l.reference, l.kind, l.code, l.service_date, l.quantity, l.amount,
-                      il.unit_price, il.patient_share, p.family_name, p.given_names, p.birth_date, p.sex,
-                      p.uzovi, p.mutuality_code, p.national_number_enc, p.address_enc
-                 from claims.claim_line l
-                 join core.patient p on p.patient_id = l.patient_id
-                 join invoicing.invoice_line il on il.invoice_id = l.invoice_id and il.line_no = l.invoice_line_no
-                where l.practice_id = '{practice}'
-                order by l.patient_id, l.service_date, l.reference) to stdout"
-    );
+    let sql = format!("copy ({query}) to stdout");
     let mut stream = conn.copy_out_raw(sql.as_str()).await.unwrap();
     let mut bytes = 0;
     while let Some(chunk) = stream.next().await {
@@ -160,6 +151,7 @@ async fn copy_baseline(app: &TestApp, practice: uuid::Uuid) -> (f64, usize) {
 
 struct Generated {
     batch: String,
+    copy_seconds: f64,
     seconds: f64,
     peak_mb: f64,
     before_mb: f64,
@@ -184,6 +176,13 @@ async fn generate(app: &TestApp, b: &Billing, insurer: &str) -> Generated {
         ))
     );
     let batch = r.body["batch_id"].as_str().unwrap().to_owned();
+    let id = domain::ClaimBatchId::from_uuid(batch.parse().unwrap());
+    let query = if insurer.len() == 4 {
+        claims::batches::pm304::lines_query(id)
+    } else {
+        claims::batches::efact::lines_query(id)
+    };
+    let (copy_seconds, _) = copy_baseline(app, query).await;
     reset_peak();
     let before_mb = peak_rss_mb();
     let started = Instant::now();
@@ -213,6 +212,7 @@ async fn generate(app: &TestApp, b: &Billing, insurer: &str) -> Generated {
     let download_seconds = started.elapsed().as_secs_f64();
     Generated {
         batch,
+        copy_seconds,
         seconds,
         peak_mb: peak_rss_mb(),
         before_mb,
@@ -232,8 +232,8 @@ async fn main() {
     let mut pm304 = None;
     for (country, insurer, name) in [("NL", "3311", "PM304"), ("BE", "500", "eFact")] {
         let b = seed(&app, country, insurer).await;
-        let (copy_s, _) = copy_baseline(&app, b.clinic.admin.practice_id).await;
         let g = generate(&app, &b, insurer).await;
+        let copy_s = g.copy_seconds;
         println!(
             "| {name} | {lines} | {:.2} | {copy_s:.2} | {:.2} | {:.0} ({:.0}) | {:.1} | {:.2} |",
             g.seconds,

@@ -146,7 +146,7 @@ impl<A: Write, B: Write> Write for Tee<A, B> {
 }
 
 /// One chunk, opened.
-async fn read_chunk(
+pub(crate) async fn read_chunk(
     tx: &mut TenantTx,
     keys: &PracticeKeys,
     practice: PracticeId,

@@ -10,6 +10,7 @@ pub mod efact;
 pub mod files;
 pub mod lines;
 pub mod records;
+pub mod transport;
 pub mod vektis;
 
 use platform::{ApiRouter, AppState};

@@ -125,6 +125,7 @@ pub async fn run(
         state.clone(),
         state.settings().payments.reminder_interval,
     ));
+    let outbox = tokio::spawn(claims::transport::run(state.clone()));
     // Each service lists the queues it consumes; this process only runs them.
     let consumers = scheduling::workers(&state)
         .into_iter()
@@ -160,5 +161,6 @@ pub async fn run(
     sealer.abort();
     reconciler.abort();
     reminders.abort();
+    outbox.abort();
     result.map_err(|e| anyhow::anyhow!("job workers failed: {e}"))
 }

@@ -612,3 +612,73 @@ async fn a_belgian_batch_is_an_efact_message_that_passes_its_validator() {
     assert_eq!(bad.status, 400, "{}", bad.text);
     assert_eq!(bad.body["field"], "format");
 }
+
+#[tokio::test]
+async fn the_outbox_delivers_generated_files_and_reads_the_return_files_left_for_it() {
+    let dir = std::env::temp_dir().join(format!("praxis-outbox-{}", uuid::Uuid::now_v7()));
+    let app = praxis_tests::spawn_app_with(&[("CLAIMS_OUTBOX_DIR", dir.to_str().unwrap())]).await;
+    let (b, _, _) = dutch_practice(&app).await;
+    let r = new_batch(&app, &b, "3311").await;
+    let batch = r.body["batch_id"].as_str().unwrap().to_owned();
+    let g = post(&app, &b, &format!("/v1/claims/batches/{batch}/generate")).await;
+    assert_eq!(g.status, 200, "{}", g.text);
+    let name = g.body["files"][0]["name"].as_str().unwrap().to_owned();
+    let practice = domain::PracticeId::from_uuid(b.clinic.admin.practice_id);
+    let outbox = claims::transport::Outbox::new(&dir);
+    let sweep = || claims::transport::sweep_practice(&app.state, &outbox, practice);
+
+    // Delivered: the file as generated, complete, and the batch is sent.
+    assert_eq!(sweep().await.unwrap(), 1);
+    let here = claims::transport::practice_dir(&dir, practice);
+    let delivered = std::fs::read(here.join("out").join(&name)).unwrap();
+    let (_, file, _) = download(&app, &b, &batch).await;
+    assert_eq!(delivered, file);
+    let left: Vec<String> = std::fs::read_dir(here.join("out"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, vec![name.clone()], "no partial file left behind");
+    let one = app
+        .call(
+            "GET",
+            &format!("/v1/claims/batches/{batch}"),
+            b.token(),
+            None,
+        )
+        .await;
+    assert_eq!(one.body["state"], "sent");
+    assert_eq!(sweep().await.unwrap(), 0, "delivered once");
+
+    // A garbled return file is refused with its reasons; a good one answers the batch.
+    let answer = praxis_tests::insurer::answer(&file, &[], "20260420");
+    let incoming = here.join("in");
+    std::fs::create_dir_all(&incoming).unwrap();
+    let mut garbled = answer.clone();
+    garbled.remove(1000);
+    std::fs::write(incoming.join("a-garbled.asc"), &garbled).unwrap();
+    std::fs::write(incoming.join("b-answer.asc"), &answer).unwrap();
+    assert_eq!(sweep().await.unwrap(), 2);
+    let reason =
+        std::fs::read_to_string(incoming.join("refused").join("a-garbled.asc.reason")).unwrap();
+    assert!(reason.contains("record_length"), "{reason}");
+    assert!(incoming.join("done").join("b-answer.asc").exists());
+    let one = app
+        .call(
+            "GET",
+            &format!("/v1/claims/batches/{batch}"),
+            b.token(),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (one.body["state"].as_str(), one.body["outcome"].as_str()),
+        (Some("answered"), Some("accepted"))
+    );
+    assert_eq!(
+        app.count("select count(*) from core.audit_event where event = 'claim_file_delivered'")
+            .await,
+        2,
+        "the delivery names both patients"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -167,7 +167,7 @@ pub(crate) async fn generate(
         "out",
         row.format.as_str(),
         &name,
-        by,
+        Some(by),
     )
     .await?;
     let row = store::set_generated(tx, row.batch_id, &file_number).await?;
@@ -183,7 +183,7 @@ async fn insert_file(
     direction: &str,
     format: &str,
     name: &str,
-    by: StaffId,
+    by: Option<StaffId>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "insert into claims.claim_file (practice_id, file_id, batch_id, direction, format, name, byte_size,
@@ -243,7 +243,7 @@ pub(crate) async fn export_fhir(
             .clone()
             .unwrap_or_else(|| row.batch_id.to_string())
     );
-    insert_file(tx, practice, row, &stored, "out", "fhir", &file, by).await?;
+    insert_file(tx, practice, row, &stored, "out", "fhir", &file, Some(by)).await?;
     Ok(stored)
 }
 
@@ -266,7 +266,7 @@ pub(crate) async fn apply_return(
     tx: &mut TenantTx,
     practice: PracticeId,
     bytes: &[u8],
-    by: StaffId,
+    by: Option<StaffId>,
 ) -> Result<(Row, Answered), BatchError> {
     let answer = return_file(&PM305, bytes).map_err(BatchError::ReturnInvalid)?;
     let row = store::by_file_number(tx, &answer.invoice_number)

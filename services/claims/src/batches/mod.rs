@@ -5,10 +5,10 @@
 //! file is an audit row naming the patients in the file.
 
 pub(crate) mod change;
-pub(crate) mod efact;
+pub mod efact;
 pub(crate) mod error;
 pub(crate) mod fhir;
-pub(crate) mod pm304;
+pub mod pm304;
 pub(crate) mod store;
 
 use axum::Json;
@@ -461,8 +461,14 @@ pub async fn upload_return_file(
         return Err(ApiError::unsupported_media_type());
     }
     let mut tx = state.db().tenant(staff.practice()).await?;
-    let (row, answered) =
-        change::apply_return(&state, &mut tx, staff.practice(), &body, staff.staff_id()).await?;
+    let (row, answered) = change::apply_return(
+        &state,
+        &mut tx,
+        staff.practice(),
+        &body,
+        Some(staff.staff_id()),
+    )
+    .await?;
     let patients = patients_of(&mut tx, row.batch_id).await?;
     let ev = staff.audit("claim_return_file_read", Action::Update, None, "success");
     audit::record_for_patients(&mut tx, staff.practice(), &ev, &patients).await?;

@@ -20,7 +20,7 @@ use crate::vektis::validate::Validator;
 use crate::vektis::write::{Pm304Writer, WriteError};
 
 /// Rows per fetch from the cursor.
-const PAGE: i64 = 500;
+const PAGE: i64 = 2_000;
 
 #[derive(sqlx::FromRow)]
 struct LineRow {
@@ -165,16 +165,10 @@ fn fits(e: WriteError) -> BatchError {
     }
 }
 
-/// Writes the batch's PM304 file into encrypted chunks; answers what was stored. The caller
-/// writes the file's row and rolls back on any error.
-pub(crate) async fn write(
-    tx: &mut TenantTx,
-    keys: Arc<PracticeKeys>,
-    f: &FileFor<'_>,
-) -> Result<Stored, BatchError> {
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "declare pm304_lines no scroll cursor for
-         select l.patient_id, l.reference, l.kind, c.reference as corrects_reference, l.code, l.service_date,
+/// The rows of the batch's file, in file order: the cursor's query (and the benchmark's COPY).
+pub fn lines_query(batch: ClaimBatchId) -> String {
+    format!(
+        "         select l.patient_id, l.reference, l.kind, c.reference as corrects_reference, l.code, l.service_date,
                 l.quantity, l.amount, abs(il.unit_price) as unit_price, pr.agb_code as practitioner_agb,
                 p.family_name, p.given_names, p.birth_date, p.sex, p.uzovi, p.policy_number,
                 p.national_number_enc, p.address_enc
@@ -186,7 +180,24 @@ pub(crate) async fn write(
            left join scheduling.practitioner pr on pr.practitioner_id = a.practitioner_id
           where l.batch_id = '{}'
           order by l.patient_id, l.service_date, l.reference",
-        f.batch.as_uuid()
+        batch.as_uuid()
+    )
+}
+
+/// Writes the batch's PM304 file into encrypted chunks; answers what was stored. The caller
+/// writes the file's row and rolls back on any error.
+pub(crate) async fn write(
+    tx: &mut TenantTx,
+    keys: Arc<PracticeKeys>,
+    f: &FileFor<'_>,
+) -> Result<Stored, BatchError> {
+    // Planned for the whole result, not the first rows: the cursor is read to its end.
+    sqlx::query("set local cursor_tuple_fraction = 1")
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "declare pm304_lines no scroll cursor for {}",
+        lines_query(f.batch)
     )))
     .execute(&mut **tx)
     .await?;

@@ -7,6 +7,7 @@
 //! same way). A section reads its variables through [`source::Source`], which knows the
 //! environment and names the variable in every error.
 
+mod claims;
 mod database;
 mod jobs;
 mod payments;
@@ -15,6 +16,7 @@ mod server;
 mod sms;
 mod source;
 
+pub use claims::ClaimSettings;
 pub use database::{APP_ROLE, DEFAULT_DATABASE_URL, DatabaseSettings, app_url_from_owner_url};
 pub use jobs::JobSettings;
 pub use payments::{PaymentProviderSettings, PaymentSettings};
@@ -40,6 +42,8 @@ pub struct Settings {
     pub sms: SmsSettings,
     /// Online payments (invoicing).
     pub payments: PaymentSettings,
+    /// Claim file delivery (claims).
+    pub claims: ClaimSettings,
 }
 
 impl std::fmt::Debug for Settings {
@@ -71,6 +75,7 @@ impl Settings {
             jobs: JobSettings::read(&env)?,
             sms: SmsSettings::read(&env)?,
             payments: PaymentSettings::read(&env)?,
+            claims: ClaimSettings::read(&env)?,
         })
     }
 }
