@@ -75,15 +75,9 @@ pub fn lines_query(batch: ClaimBatchId) -> String {
         "         select l.patient_id, l.invoice_id, i.number, i.issue_date, l.reference, l.kind, l.code, l.service_date,
                 l.quantity, l.amount, abs(il.patient_share) as patient_share, pr.riziv_number as practitioner_riziv,
                 p.sex, p.mutuality_code, p.national_number_enc
-           from claims.claim_line l
-           join core.patient p on p.patient_id = l.patient_id
-           join invoicing.invoice i on i.invoice_id = l.invoice_id
-           join invoicing.invoice_line il on il.invoice_id = l.invoice_id and il.line_no = l.invoice_line_no
-           left join scheduling.appointment a on a.appointment_id = il.appointment_id
-           left join scheduling.practitioner pr on pr.practitioner_id = a.practitioner_id
-          where l.batch_id = '{}'
+           {}
           order by l.patient_id, l.invoice_id, l.kind, l.reference",
-        batch.as_uuid()
+        crate::batches::store::lines_from(batch)
     )
 }
 

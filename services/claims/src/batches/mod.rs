@@ -338,7 +338,7 @@ pub struct FileChoice {
 #[utoipa::path(get, path = "/v1/claims/batches/{batch_id}/file", tag = "claims", security(("session" = [])),
     params(("batch_id" = ClaimBatchId, Path, description = "The batch"), FileChoice),
     responses((status = 200, description = "The claim file (fixed-width records, CR LF for PM304), or the FHIR bundle", content(
-                  (Vec<u8> = "application/octet-stream"), (Vec<u8> = "application/fhir+json"))),
+                  (Vec<u8> = "application/octet-stream"), (serde_json::Value = "application/fhir+json"))),
               (status = 404, body = platform::error::Problem),
               (status = 409, description = "No such file generated yet", body = platform::error::Problem)))]
 pub async fn download_batch_file(
@@ -421,6 +421,11 @@ pub async fn export_batch_fhir(
     Ok((StatusCode::CREATED, Json(view(row, files))))
 }
 
+/// A PM305 return file as sent: printable ASCII records, each ended by CR LF.
+#[derive(ToSchema)]
+#[schema(value_type = String, pattern = r"^[ -~\r\n]*$")]
+pub struct ReturnFileText(#[allow(dead_code)] String);
+
 /// What a return file did.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ReturnApplied {
@@ -437,7 +442,7 @@ pub struct ReturnApplied {
 /// rejected with the insurer's retourcodes and granted amount. A file that breaks the standard
 /// or answers no sent batch of this practice is refused and nothing is written.
 #[utoipa::path(post, path = "/v1/claims/return-files", tag = "claims", security(("session" = [])),
-    request_body(content = Vec<u8>, content_type = "text/plain", description = "A Vektis PM305 v3.2 return file (370-byte records, CR LF), at most 64 MiB"),
+    request_body(content = ReturnFileText, content_type = "text/plain", description = "A Vektis PM305 v3.2 return file (370-byte records, CR LF), at most 64 MiB"),
     responses((status = 200, body = ReturnApplied),
               (status = 409, description = "The batch it answers is not sent, or already answered", body = platform::error::Problem),
               (status = 415, description = "Not text/plain or application/octet-stream", body = platform::error::Problem),

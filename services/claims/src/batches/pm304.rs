@@ -172,15 +172,9 @@ pub fn lines_query(batch: ClaimBatchId) -> String {
                 l.quantity, l.amount, abs(il.unit_price) as unit_price, pr.agb_code as practitioner_agb,
                 p.family_name, p.given_names, p.birth_date, p.sex, p.uzovi, p.policy_number,
                 p.national_number_enc, p.address_enc
-           from claims.claim_line l
-           join core.patient p on p.patient_id = l.patient_id
-           join invoicing.invoice_line il on il.invoice_id = l.invoice_id and il.line_no = l.invoice_line_no
-           left join claims.claim_line c on c.line_id = l.corrects_line_id
-           left join scheduling.appointment a on a.appointment_id = il.appointment_id
-           left join scheduling.practitioner pr on pr.practitioner_id = a.practitioner_id
-          where l.batch_id = '{}'
+           {}
           order by l.patient_id, l.service_date, l.reference",
-        batch.as_uuid()
+        crate::batches::store::lines_from(batch)
     )
 }
 

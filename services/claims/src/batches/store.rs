@@ -201,3 +201,21 @@ pub(crate) async fn by_file_number(
     .fetch_optional(&mut **tx)
     .await
 }
+
+/// `from … where` of a batch's lines with everything its files say of them — the patient, the
+/// invoice and its line, the line a credit corrects, the practitioner — joined on full keys
+/// (`practice_id` first), so every join is an index lookup with or without row-level security.
+pub(crate) fn lines_from(batch: ClaimBatchId) -> String {
+    format!(
+        "from claims.claim_line l
+           join core.patient p on p.practice_id = l.practice_id and p.patient_id = l.patient_id
+           join invoicing.invoice i on i.practice_id = l.practice_id and i.invoice_id = l.invoice_id
+           join invoicing.invoice_line il
+             on il.practice_id = l.practice_id and il.invoice_id = l.invoice_id and il.line_no = l.invoice_line_no
+           left join claims.claim_line c on c.practice_id = l.practice_id and c.line_id = l.corrects_line_id
+           left join scheduling.appointment a on a.practice_id = il.practice_id and a.appointment_id = il.appointment_id
+           left join scheduling.practitioner pr on pr.practice_id = a.practice_id and pr.practitioner_id = a.practitioner_id
+          where l.batch_id = '{}'",
+        batch.as_uuid()
+    )
+}
