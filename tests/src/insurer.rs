@@ -72,3 +72,56 @@ pub fn answer(pm304: &[u8], reject: &[(&str, &str)], answer_date: &str) -> Vec<u
     }
     out
 }
+
+/// A Belgian mutuality's answer to an eFact sending: `931000` (acknowledged), `920999`
+/// (refused as a whole: error zone 4011 of its records 95/96 set to `12`) or `920900` (the
+/// records 50 whose reference is in `faults` rejected with the letter-and-code given, e.g.
+/// `B100017`).
+pub fn efact_answer(sent: &[u8], message: &str, faults: &[(&str, &str)]) -> Vec<u8> {
+    let (seg200, rest) = sent.split_at(67);
+    let (seg300, records) = rest.split_at(160);
+    let mut out = Vec::new();
+    out.extend_from_slice(message.as_bytes());
+    out.extend_from_slice(&seg200[6..]);
+    match message {
+        "931000" => {
+            out.extend_from_slice(b"92000000");
+            out.extend_from_slice(&[b' '; 152]);
+        }
+        "920999" => {
+            out.extend_from_slice(seg300);
+            for r in records
+                .chunks(350)
+                .filter(|r| matches!(&r[..2], b"95" | b"96"))
+            {
+                let mut r = r.to_vec();
+                r[7..9].copy_from_slice(b"12");
+                out.extend_from_slice(&r);
+            }
+        }
+        _ => {
+            // The error-count segment: segment 300 to zone 3091, then 1.50 % errors and
+            // refusal type 01, each with its error zone, and the reserve.
+            out.extend_from_slice(&seg300[..140]);
+            out.extend_from_slice(b"00150000100");
+            out.extend_from_slice(&[b'0'; 459]);
+            for (i, (reference, code)) in faults.iter().enumerate() {
+                let record = records
+                    .chunks(350)
+                    .find(|r| {
+                        &r[..2] == b"50"
+                            && std::str::from_utf8(&r[137..162]).unwrap().trim_end() == *reference
+                    })
+                    .expect("the faulted line was sent");
+                out.extend_from_slice(record);
+                out.extend_from_slice(b"00120260402202603500");
+                out.extend_from_slice(&[b' '; 86]);
+                out.extend_from_slice(code.as_bytes());
+                out.extend_from_slice(b" 000000 000000");
+                out.extend_from_slice(&[b' '; 44 + 12 + 200 + 61]);
+                out.extend_from_slice(format!("{:06}", i + 1).as_bytes());
+            }
+        }
+    }
+    out
+}

@@ -611,6 +611,41 @@ async fn a_belgian_batch_is_an_efact_message_that_passes_its_validator() {
         .await;
     assert_eq!(bad.status, 400, "{}", bad.text);
     assert_eq!(bad.body["field"], "format");
+
+    // The mutuality's answer: the first invoice's line faulted (B100017), the others accepted.
+    let s = post(&app, &b, &format!("/v1/claims/batches/{batch}/sent")).await;
+    assert_eq!(s.status, 200, "{}", s.text);
+    let faulted = format!("{}/1", first["number"].as_str().unwrap());
+    let answer = praxis_tests::insurer::efact_answer(&file, "920900", &[(&faulted, "B100017")]);
+    let garbled = upload(&app, &b, answer[..answer.len() - 1].to_vec()).await;
+    assert_eq!(garbled.status, 422, "{}", garbled.text);
+    assert_eq!(garbled.body["code"], "return_file_invalid");
+    let other = Billing::setup(&app).await;
+    let foreign = upload(&app, &other, answer.clone()).await;
+    assert_eq!(
+        foreign.body["code"], "return_file_unknown",
+        "{}",
+        foreign.text
+    );
+    let a = upload(&app, &b, answer).await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(
+        (
+            a.body["accepted"].as_i64(),
+            a.body["rejected"].as_i64(),
+            a.body["batch"]["outcome"].as_str()
+        ),
+        (Some(2), Some(1), Some("partly"))
+    );
+    let r = app
+        .call("GET", "/v1/claims/lines?state=rejected", b.token(), None)
+        .await;
+    assert_eq!(r.body[0]["reference"], faulted.as_str());
+    assert_eq!(r.body[0]["return_codes"], json!(["B100017"]));
+    // Answered once; an acknowledgement afterwards is refused.
+    let ack = praxis_tests::insurer::efact_answer(&file, "931000", &[]);
+    let again = upload(&app, &b, ack).await;
+    assert_eq!(again.status, 409, "{}", again.text);
 }
 
 #[tokio::test]
@@ -681,4 +716,51 @@ async fn the_outbox_delivers_generated_files_and_reads_the_return_files_left_for
         "the delivery names both patients"
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn efact_answers_read_as_acknowledgements_refusals_and_errors() {
+    use claims::efact::answer::{Verdict, read};
+    let sent = include_bytes!("../../../services/claims/fixtures/efact-920000-golden.efact");
+    let ack = read(&praxis_tests::insurer::efact_answer(sent, "931000", &[])).unwrap();
+    assert_eq!(
+        (ack.message.as_str(), ack.file_number.as_str()),
+        ("931000", "202600000001")
+    );
+    assert_eq!(ack.verdict, Verdict::Accepted);
+    let refused = read(&praxis_tests::insurer::efact_answer(sent, "920999", &[])).unwrap();
+    assert_eq!(refused.verdict, Verdict::Rejected(vec!["12".to_owned()]));
+    let errors = praxis_tests::insurer::efact_answer(
+        sent,
+        "920900",
+        &[
+            ("2026-000101/2", "B100017"),
+            ("CN-2026-000004/1", "R200001"),
+        ],
+    );
+    let Verdict::Errors(faulted) = read(&errors).unwrap().verdict else {
+        panic!("errors in detail");
+    };
+    let got: Vec<(&str, &str, Vec<String>)> = faulted
+        .iter()
+        .map(|f| (f.kind.as_str(), f.reference.as_str(), f.codes.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("50", "2026-000101/2", vec!["B100017".to_owned()]),
+            ("50", "CN-2026-000004/1", vec!["R200001".to_owned()])
+        ]
+    );
+    // Broken: cut short, an unknown message, a detail whose index is not a number.
+    let rules =
+        |b: &[u8]| -> Vec<&'static str> { read(b).unwrap_err().iter().map(|f| f.rule).collect() };
+    assert_eq!(rules(&errors[..errors.len() - 10]), vec!["record_length"]);
+    let mut unknown = errors.clone();
+    unknown[..6].copy_from_slice(b"123456");
+    assert_eq!(rules(&unknown), vec!["message"]);
+    let mut index = errors.clone();
+    let at = 67 + 610 + 794;
+    index[at..at + 6].copy_from_slice(b"00000X");
+    assert_eq!(rules(&index), vec!["numeric"]);
 }

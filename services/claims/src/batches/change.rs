@@ -268,6 +268,10 @@ pub(crate) async fn apply_return(
     bytes: &[u8],
     by: Option<StaffId>,
 ) -> Result<(Row, Answered), BatchError> {
+    // eFact answers open with their message code (9…); Vektis files with record 01.
+    if bytes.first() == Some(&b'9') {
+        return apply_efact_answer(state, tx, practice, bytes, by).await;
+    }
     let answer = return_file(&PM305, bytes).map_err(BatchError::ReturnInvalid)?;
     let row = store::by_file_number(tx, &answer.invoice_number)
         .await?
@@ -325,6 +329,23 @@ pub(crate) async fn apply_return(
         (0, _) => BatchOutcome::Rejected,
         _ => BatchOutcome::Partly,
     };
+    let name = format!("pm305-{}-{}.asc", row.insurer, answer.invoice_number);
+    keep_answer(state, tx, practice, &row, bytes, ("pm305", &name), by).await?;
+    let granted = Decimal::new(answer.granted_total, 2);
+    let row = store::set_answered(tx, row.batch_id, outcome, granted).await?;
+    Ok((row, Answered { accepted, rejected }))
+}
+
+/// Stores an insurer's answer beside its batch, encrypted like the files sent.
+async fn keep_answer(
+    state: &AppState,
+    tx: &mut TenantTx,
+    practice: PracticeId,
+    row: &Row,
+    bytes: &[u8],
+    (format, name): (&str, &str),
+    by: Option<StaffId>,
+) -> Result<(), BatchError> {
     let keys = state
         .practice_keys(tx, practice)
         .await
@@ -332,9 +353,114 @@ pub(crate) async fn apply_return(
     let mut w = crate::files::ChunkWriter::new(practice, keys);
     std::io::Write::write_all(&mut w, bytes).map_err(anyhow::Error::from)?;
     let stored = w.finish(tx).await?;
-    let name = format!("pm305-{}-{}.asc", row.insurer, answer.invoice_number);
-    insert_file(tx, practice, &row, &stored, "in", "pm305", &name, by).await?;
-    let granted = Decimal::new(answer.granted_total, 2);
+    insert_file(tx, practice, row, &stored, "in", format, name, by).await?;
+    Ok(())
+}
+
+/// Applies a mutuality's answer to an eFact sending (acknowledgement, refusal, or errors in
+/// detail): the lines it faults are rejected with its codes, the others accepted in full.
+async fn apply_efact_answer(
+    state: &AppState,
+    tx: &mut TenantTx,
+    practice: PracticeId,
+    bytes: &[u8],
+    by: Option<StaffId>,
+) -> Result<(Row, Answered), BatchError> {
+    use crate::efact::answer::{Verdict, read};
+    let answer = read(bytes).map_err(BatchError::ReturnInvalid)?;
+    let row = store::by_file_number(tx, &answer.file_number)
+        .await?
+        .filter(|b| b.format == ClaimFormat::Efact)
+        .ok_or(BatchError::ReturnUnknown)?;
+    require(&row, BatchState::Answered, "answered")?;
+    async fn accept_all(tx: &mut TenantTx, batch: domain::ClaimBatchId) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "update claims.claim_line set state = $2, granted = amount, return_codes = '{}', answered_at = now()
+              where batch_id = $1",
+        )
+        .bind(batch)
+        .bind(ClaimLineState::Accepted)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+    // `scope`: `line` (a reference), `invoice` (its lines), `all`.
+    async fn reject(
+        tx: &mut TenantTx,
+        batch: domain::ClaimBatchId,
+        scope: &str,
+        reference: &str,
+        codes: &[String],
+    ) -> Result<u64, sqlx::Error> {
+        Ok(sqlx::query(
+            "update claims.claim_line set state = $5, granted = 0, return_codes = $4, answered_at = now()
+              where batch_id = $1
+                and ($2 = 'all' or ($2 = 'line' and reference = $3)
+                     or ($2 = 'invoice' and reference like $3 || '/%'))",
+        )
+        .bind(batch)
+        .bind(scope)
+        .bind(reference)
+        .bind(codes)
+        .bind(ClaimLineState::Rejected)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected())
+    }
+    match &answer.verdict {
+        Verdict::Accepted => {
+            accept_all(tx, row.batch_id).await?;
+        }
+        Verdict::Rejected(codes) => {
+            reject(tx, row.batch_id, "all", "", codes).await?;
+        }
+        Verdict::Errors(faulted) => {
+            accept_all(tx, row.batch_id).await?;
+            for f in faulted {
+                let scope = match f.kind.as_str() {
+                    "50" => "line",
+                    "20" | "80" => "invoice",
+                    _ => "all",
+                };
+                if reject(tx, row.batch_id, scope, &f.reference, &f.codes).await? == 0 {
+                    return Err(BatchError::ReturnUnknown);
+                }
+            }
+        }
+    }
+    let (accepted, rejected, granted): (i64, i64, Decimal) = sqlx::query_as(
+        "select count(*) filter (where state = 'accepted'), count(*) filter (where state = 'rejected'),
+                coalesce(sum(case when kind = 'credit' then -granted else granted end), 0)
+           from claims.claim_line where batch_id = $1",
+    )
+    .bind(row.batch_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    let outcome = match (accepted, rejected) {
+        (_, 0) => BatchOutcome::Accepted,
+        (0, _) => BatchOutcome::Rejected,
+        _ => BatchOutcome::Partly,
+    };
+    let name = format!(
+        "{}-{}-{}.txt",
+        answer.message, row.insurer, answer.file_number
+    );
+    keep_answer(
+        state,
+        tx,
+        practice,
+        &row,
+        bytes,
+        ("efact-answer", &name),
+        by,
+    )
+    .await?;
     let row = store::set_answered(tx, row.batch_id, outcome, granted).await?;
-    Ok((row, Answered { accepted, rejected }))
+    Ok((
+        row,
+        Answered {
+            accepted: accepted as usize,
+            rejected: rejected as usize,
+        },
+    ))
 }

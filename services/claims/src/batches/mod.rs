@@ -421,7 +421,7 @@ pub async fn export_batch_fhir(
     Ok((StatusCode::CREATED, Json(view(row, files))))
 }
 
-/// A PM305 return file as sent: printable ASCII records, each ended by CR LF.
+/// An answer file as sent: printable ASCII records (PM305: each ended by CR LF).
 #[derive(ToSchema)]
 #[schema(value_type = String, pattern = r"^[ -~\r\n]*$")]
 pub struct ReturnFileText(#[allow(dead_code)] String);
@@ -437,12 +437,14 @@ pub struct ReturnApplied {
     pub rejected: usize,
 }
 
-/// Reads an insurer's return file (Vektis PM305, `text/plain` or `application/octet-stream`,
-/// at most 64 MiB): the batch whose file number it names is answered, each line accepted or
-/// rejected with the insurer's retourcodes and granted amount. A file that breaks the standard
-/// or answers no sent batch of this practice is refused and nothing is written.
+/// Reads an insurer's answer to a sent batch (`text/plain` or `application/octet-stream`, at
+/// most 64 MiB): a Vektis PM305 return file (NL), or a mutuality's eFact answer (BE: `931000`
+/// acknowledgement, `920999` refusal, `920098`/`920099`/`920900` errors in detail). The batch
+/// whose file number it names is answered, each line accepted or rejected with the insurer's
+/// codes and granted amount. A file that breaks its standard or answers no sent batch of this
+/// practice is refused and nothing is written.
 #[utoipa::path(post, path = "/v1/claims/return-files", tag = "claims", security(("session" = [])),
-    request_body(content = ReturnFileText, content_type = "text/plain", description = "A Vektis PM305 v3.2 return file (370-byte records, CR LF), at most 64 MiB"),
+    request_body(content = ReturnFileText, content_type = "text/plain", description = "A Vektis PM305 v3.2 return file (370-byte records, CR LF) or an eFact answer (931000, 920999, 920098, 920099, 920900), at most 64 MiB"),
     responses((status = 200, body = ReturnApplied),
               (status = 409, description = "The batch it answers is not sent, or already answered", body = platform::error::Problem),
               (status = 415, description = "Not text/plain or application/octet-stream", body = platform::error::Problem),

@@ -4,8 +4,10 @@
 //!
 //! - [`layout`]: segments 200/300 and records 10–96 as data;
 //! - [`write`]: the streaming writer (record numbers, check digits, totals);
-//! - [`validate`]: the strict validator (an `io::Write`); [`parse`]: reading a message back.
+//! - [`validate`]: the strict validator (an `io::Write`); [`parse`]: reading a message back;
+//! - [`answer`]: the mutualities' answers (931000, 920999, 920098/920099/920900).
 
+pub mod answer;
 pub mod layout;
 pub mod parse;
 pub mod validate;
