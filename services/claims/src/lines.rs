@@ -76,6 +76,7 @@ pub(crate) fn facts<'a>(
         invoice_date,
         birth_date: ins.birth_date,
         sex: &ins.sex,
+        insured: ins.valid,
         quantity,
         amount,
     }

@@ -198,6 +198,8 @@ pub async fn seed(state: &AppState) -> anyhow::Result<DemoInfo> {
                 mutuality_code: Some("100".to_owned()),
                 uzovi: None,
                 policy_number: None,
+                insurance_valid_from: None,
+                insurance_valid_until: None,
                 national_number: Some(insz(birth, 101 + 2 * i as u32)),
                 gp_name: Some("Dr. Demo".to_owned()),
                 clinical_summary: Some(clinical.to_owned()),

@@ -131,6 +131,8 @@ pub struct ClaimFacts<'a> {
     pub birth_date: NaiveDate,
     /// The patient's sex as recorded (`male`, `female`, `other`, `unknown`).
     pub sex: &'a str,
+    /// The period the patient's insurance covers, when recorded (first and last day).
+    pub insured: (Option<NaiveDate>, Option<NaiveDate>),
     /// Quantity.
     pub quantity: Decimal,
     /// The insurer's share claimed.
@@ -199,6 +201,13 @@ pub fn check(f: &ClaimFacts<'_>) -> Vec<Problem> {
             retourcode: Some("8176"),
         });
     }
+    // A service outside the insurance period is not the insurer's to pay.
+    if f.insured.0.is_some_and(|from| f.service_date < from) {
+        out.push(problem("insurance_period", "patient.insurance_valid_from"));
+    }
+    if f.insured.1.is_some_and(|until| f.service_date > until) {
+        out.push(problem("insurance_period", "patient.insurance_valid_until"));
+    }
     if f.service_date < f.birth_date {
         out.push(problem("service_before_birth", "line.service_date"));
     }
@@ -227,6 +236,7 @@ mod tests {
             invoice_date: NaiveDate::from_ymd_opt(2026, 3, 31).unwrap(),
             birth_date: NaiveDate::from_ymd_opt(1980, 5, 17).unwrap(),
             sex: "female",
+            insured: (None, None),
             quantity: Decimal::ONE,
             amount: Decimal::new(2437, 2),
         }
@@ -263,6 +273,20 @@ mod tests {
                     ..nl()
                 },
                 "sex_code",
+            ),
+            (
+                ClaimFacts {
+                    insured: (None, NaiveDate::from_ymd_opt(2026, 3, 1)),
+                    ..nl()
+                },
+                "insurance_period",
+            ),
+            (
+                ClaimFacts {
+                    insured: (NaiveDate::from_ymd_opt(2026, 3, 3), None),
+                    ..nl()
+                },
+                "insurance_period",
             ),
             (
                 ClaimFacts {

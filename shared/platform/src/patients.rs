@@ -173,6 +173,8 @@ pub struct Insurance {
     pub birth_date: chrono::NaiveDate,
     /// `male`, `female`, `other` or `unknown`.
     pub sex: String,
+    /// The period the insurance covers, when recorded.
+    pub valid: (Option<chrono::NaiveDate>, Option<chrono::NaiveDate>),
 }
 
 impl std::fmt::Debug for Insurance {
@@ -214,14 +216,17 @@ pub async fn insurance(
         Option<Vec<u8>>,
         chrono::NaiveDate,
         String,
+        Option<chrono::NaiveDate>,
+        Option<chrono::NaiveDate>,
     )> = sqlx::query_as(
-        "select insurance_country, mutuality_code, uzovi, national_number_enc, birth_date, sex
+        "select insurance_country, mutuality_code, uzovi, national_number_enc, birth_date, sex,
+                insurance_valid_from, insurance_valid_until
                from core.patient where patient_id = $1",
     )
     .bind(patient.as_uuid())
     .fetch_optional(&mut **tx)
     .await?;
-    let Some((country, mutuality_code, uzovi, national, birth_date, sex)) = row else {
+    let Some((country, mutuality_code, uzovi, national, birth_date, sex, from, until)) = row else {
         return Ok(None);
     };
     let national_number = national
@@ -236,5 +241,6 @@ pub async fn insurance(
         national_number,
         birth_date,
         sex,
+        valid: (from, until),
     }))
 }

@@ -178,6 +178,48 @@ async fn dutch_lines_are_checked_by_dutch_rules_and_bad_filters_are_refused() {
         invalid[0]["problems"],
         json!([{"rule": "uzovi", "field": "patient.uzovi", "retourcode": null}])
     );
+    // Insured only until the end of February: the March service is outside the period.
+    let lapsed = patient(&app, &b, json!({"family_name": "Bakker", "given_names": "Anna", "birth_date": "1981-04-02", "sex": "female",
+        "national_number": "111222333", "insurance_country": "NL", "uzovi": "3311",
+        "insurance_valid_from": "2025-01-01", "insurance_valid_until": "2026-02-28"})).await;
+    let issued = b.issued_for(&app, &lapsed).await;
+    app.drain(&[CLAIMABLE]).await;
+    let line = lines(
+        &app,
+        &b,
+        &format!("?invoice_id={}", issued["invoice_id"].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(
+        line[0]["problems"],
+        json!([{"rule": "insurance_period", "field": "patient.insurance_valid_until", "retourcode": null}])
+    );
+    let r = app
+        .call(
+            "PATCH",
+            &format!("/v1/patients/{lapsed}"),
+            b.token(),
+            Some(&json!({"insurance_valid_until": "2026-12-31"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["insurance_valid_until"], "2026-12-31");
+    let r = app
+        .call("POST", "/v1/claims/lines/check", b.token(), None)
+        .await;
+    assert_eq!(r.body["ready"], 1, "{}", r.text);
+    // A period that ends before it starts is refused, naming the field.
+    let r = app
+        .call(
+            "PATCH",
+            &format!("/v1/patients/{lapsed}"),
+            b.token(),
+            Some(&json!({"insurance_valid_until": "2024-12-31"})),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(r.body["field"], "insurance_valid_until");
+
     let r = app
         .call("GET", "/v1/claims/lines?state=bogus", b.token(), None)
         .await;

@@ -144,6 +144,8 @@ pub async fn update_patient(
         mutuality_code: p.mutuality_code.apply_opt(cur.mutuality_code),
         uzovi: p.uzovi.apply_opt(cur.uzovi),
         policy_number: p.policy_number.apply_opt(cur.policy_number),
+        insurance_valid_from: p.insurance_valid_from.apply_opt(cur.insurance_valid_from),
+        insurance_valid_until: p.insurance_valid_until.apply_opt(cur.insurance_valid_until),
         national_number: p.national_number.apply_opt(cur.national_number),
         gp_name: p.gp_name.apply_opt(cur.gp_name),
         clinical_summary: p.clinical_summary.apply_opt(cur.clinical_summary),

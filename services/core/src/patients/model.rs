@@ -60,6 +60,12 @@ pub struct NewPatient {
     #[serde(default)]
     #[schema(max_length = 40, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub policy_number: Option<String>,
+    /// First day the insurance covers, when known.
+    #[serde(default)]
+    pub insurance_valid_from: Option<NaiveDate>,
+    /// Last day the insurance covers, when known (not before the first).
+    #[serde(default)]
+    pub insurance_valid_until: Option<NaiveDate>,
     /// BE INSZ/NISS or NL BSN, after the insurance country (or the practice's).
     #[serde(default)]
     #[schema(max_length = 40, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
@@ -179,6 +185,14 @@ pub struct PatientPatch {
     #[serde(default)]
     #[schema(value_type = Option<String>, max_length = 40, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
     pub policy_number: Patch<String>,
+    /// First day the insurance covers; `null` removes it.
+    #[serde(default)]
+    #[schema(value_type = Option<NaiveDate>)]
+    pub insurance_valid_from: Patch<NaiveDate>,
+    /// Last day the insurance covers; `null` removes it.
+    #[serde(default)]
+    #[schema(value_type = Option<NaiveDate>)]
+    pub insurance_valid_until: Patch<NaiveDate>,
     /// National number.
     #[serde(default)]
     #[schema(value_type = Option<String>, max_length = 40, pattern = r"^[^\x00-\x1F\x7F-\x9F]*$")]
@@ -237,6 +251,10 @@ pub struct Patient {
     pub uzovi: Option<String>,
     /// Policy number.
     pub policy_number: Option<String>,
+    /// First day the insurance covers.
+    pub insurance_valid_from: Option<NaiveDate>,
+    /// Last day the insurance covers.
+    pub insurance_valid_until: Option<NaiveDate>,
     /// National number (INSZ/NISS or BSN).
     pub national_number: Option<String>,
     /// GP name.

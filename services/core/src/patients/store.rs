@@ -32,6 +32,8 @@ pub(super) struct PatientData {
     pub(super) mutuality_code: Option<String>,
     pub(super) uzovi: Option<String>,
     pub(super) policy_number: Option<String>,
+    pub(super) insurance_valid_from: Option<NaiveDate>,
+    pub(super) insurance_valid_until: Option<NaiveDate>,
     pub(super) national_number: Option<String>,
     pub(super) gp_name: Option<String>,
     pub(super) clinical_summary: Option<String>,
@@ -99,6 +101,14 @@ impl PatientData {
                 "applies to Dutch insurance only",
             ));
         }
+        if let (Some(from), Some(until)) = (self.insurance_valid_from, self.insurance_valid_until)
+            && until < from
+        {
+            return Err(ApiError::invalid_field(
+                "insurance_valid_until",
+                "may not be before insurance_valid_from",
+            ));
+        }
         Ok(Self {
             family_name: platform::json::line("family_name", &self.family_name, MAX_TEXT)?,
             given_names: platform::json::line("given_names", &self.given_names, MAX_TEXT)?,
@@ -111,6 +121,8 @@ impl PatientData {
             mutuality_code,
             uzovi,
             policy_number: opt_line("policy_number", self.policy_number, 40)?,
+            insurance_valid_from: self.insurance_valid_from,
+            insurance_valid_until: self.insurance_valid_until,
             national_number,
             gp_name: opt_line("gp_name", self.gp_name, MAX_TEXT)?,
             clinical_summary: platform::json::optional_text(
@@ -183,13 +195,15 @@ pub(super) async fn write(
     let sql = if insert {
         r#"insert into core.patient (practice_id, patient_id, family_name, given_names, birth_date, sex, mobile_e164, email,
                preferred_language, insurance_country, mutuality_code, uzovi, policy_number, national_number_enc,
-               national_number_bidx, gp_name, clinical_summary_enc, address_enc, address_country)
-           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"#
+               national_number_bidx, gp_name, clinical_summary_enc, address_enc, address_country,
+               insurance_valid_from, insurance_valid_until)
+           values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"#
     } else {
         r#"update core.patient set family_name = $3, given_names = $4, birth_date = $5, sex = $6, mobile_e164 = $7,
                email = $8, preferred_language = $9, insurance_country = $10, mutuality_code = $11, uzovi = $12,
                policy_number = $13, national_number_enc = $14, national_number_bidx = $15, gp_name = $16,
-               clinical_summary_enc = $17, address_enc = $18, address_country = $19, version = version + 1
+               clinical_summary_enc = $17, address_enc = $18, address_country = $19,
+               insurance_valid_from = $20, insurance_valid_until = $21, version = version + 1
            where practice_id = $1 and patient_id = $2"#
     };
     sqlx::query(sql)
@@ -212,6 +226,8 @@ pub(super) async fn write(
         .bind(clinical)
         .bind(address)
         .bind(address_country)
+        .bind(d.insurance_valid_from)
+        .bind(d.insurance_valid_until)
         .execute(&mut **tx)
         .await?;
     Ok(())
@@ -219,7 +235,7 @@ pub(super) async fn write(
 
 pub(super) const COLUMNS: &str = "patient_id, family_name, given_names, birth_date, sex, mobile_e164, email, preferred_language, \
      sms_consent_at, sms_consent_method, sms_consent_withdrawn_at, insurance_country, mutuality_code, uzovi, policy_number, \
-     national_number_enc, gp_name, clinical_summary_enc, address_enc, version, created_at, updated_at";
+     insurance_valid_from, insurance_valid_until, national_number_enc, gp_name, clinical_summary_enc, address_enc, version, created_at, updated_at";
 
 pub(super) fn internal(what: &str) -> ApiError {
     ApiError::internal(anyhow::anyhow!("invalid {what} in database"))
@@ -273,6 +289,8 @@ pub(super) fn decode(
         mutuality_code: row.try_get("mutuality_code")?,
         uzovi: row.try_get("uzovi")?,
         policy_number: row.try_get("policy_number")?,
+        insurance_valid_from: row.try_get("insurance_valid_from")?,
+        insurance_valid_until: row.try_get("insurance_valid_until")?,
         national_number,
         gp_name: row.try_get("gp_name")?,
         clinical_summary,
@@ -292,6 +310,8 @@ pub(super) fn decode(
         mutuality_code: data.mutuality_code.clone(),
         uzovi: data.uzovi.clone(),
         policy_number: data.policy_number.clone(),
+        insurance_valid_from: data.insurance_valid_from,
+        insurance_valid_until: data.insurance_valid_until,
         national_number: data.national_number.clone(),
         gp_name: data.gp_name.clone(),
         clinical_summary: data.clinical_summary.clone(),
@@ -363,6 +383,8 @@ pub async fn insert(
         mutuality_code: body.mutuality_code,
         uzovi: body.uzovi,
         policy_number: body.policy_number,
+        insurance_valid_from: body.insurance_valid_from,
+        insurance_valid_until: body.insurance_valid_until,
         national_number: body.national_number,
         gp_name: body.gp_name,
         clinical_summary: body.clinical_summary,
