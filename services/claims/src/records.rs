@@ -405,6 +405,20 @@ impl<'a> RecordView<'a> {
         raw.parse().ok()
     }
 
+    /// The last `len` characters of an N field: a number written into a wider zone (an AGB
+    /// code in 8 of 12, an INSZ in 11 of 13).
+    pub fn last_digits(&self, key: &str, len: usize) -> String {
+        let raw = self.raw(key);
+        raw[raw.len().saturating_sub(len)..].to_owned()
+    }
+
+    /// A signed amount zone (eFact: `+` or `-`, then digits); 0 when it does not read.
+    pub fn signed(&self, key: &str) -> i64 {
+        let raw = self.raw(key);
+        let n: i64 = raw.get(1..).and_then(|d| d.parse().ok()).unwrap_or(0);
+        if raw.starts_with('-') { -n } else { n }
+    }
+
     /// An N field holding a date (`None` for zeros or no date).
     pub fn date(&self, key: &str) -> Option<chrono::NaiveDate> {
         chrono::NaiveDate::parse_from_str(self.raw(key), "%Y%m%d").ok()

@@ -238,15 +238,7 @@ pub async fn sweep_practice<T: ClaimTransport>(
             .bind(file)
             .execute(&mut *tx)
             .await?;
-        let patients: Vec<Option<domain::PatientId>> = sqlx::query_scalar(
-            "select distinct patient_id from claims.claim_line where batch_id = $1",
-        )
-        .bind(batch)
-        .fetch_all(&mut *tx)
-        .await?
-        .into_iter()
-        .map(Some)
-        .collect();
+        let patients = store::patients(&mut tx, batch).await?;
         audit::record_for_patients(
             &mut tx,
             practice,

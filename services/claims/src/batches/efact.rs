@@ -5,17 +5,17 @@
 use std::sync::Arc;
 
 use chrono::{Datelike, NaiveDate};
+use domain::money::to_cents;
 use domain::{ClaimBatchId, InvoiceId, PatientId, PracticeId};
 use platform::crypto::PracticeKeys;
 use platform::db::TenantTx;
 use rust_decimal::Decimal;
 
 use crate::batches::error::BatchError;
+use crate::batches::store::LineCursor;
 use crate::efact::validate::EfactValidator;
 use crate::efact::write::{EfactWriter, Invoice, Sending, Service, WriteError};
 use crate::files::{ChunkWriter, Stored, Tee};
-
-const PAGE: i64 = 2_000;
 
 #[derive(sqlx::FromRow)]
 struct LineRow {
@@ -54,11 +54,6 @@ pub(crate) struct MessageFor<'a> {
     pub period_end: NaiveDate,
     pub file_number: &'a str,
     pub today: NaiveDate,
-}
-
-fn cents(d: Decimal) -> i64 {
-    let c = (d * Decimal::ONE_HUNDRED).round();
-    i64::try_from(c.mantissa() / 10i128.pow(c.scale())).unwrap_or(0)
 }
 
 fn fits(e: WriteError) -> BatchError {
@@ -108,16 +103,7 @@ pub(crate) async fn write(
         created: m.today,
         mutuality: m.mutuality.to_owned(),
     };
-    // Planned for the whole result, not the first rows: the cursor is read to its end.
-    sqlx::query("set local cursor_tuple_fraction = 1")
-        .execute(&mut **tx)
-        .await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "declare efact_lines no scroll cursor for {}",
-        lines_query(m.batch)
-    )))
-    .execute(&mut **tx)
-    .await?;
+    let cursor = LineCursor::open(tx, "efact_lines", lines_query(m.batch)).await?;
     let out = Tee(
         ChunkWriter::new(m.practice, keys.clone()),
         EfactValidator::new(),
@@ -127,11 +113,7 @@ pub(crate) async fn write(
     let mut number = 0;
     let mut insz = String::new();
     loop {
-        let page: Vec<LineRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "fetch {PAGE} from efact_lines"
-        )))
-        .fetch_all(&mut **tx)
-        .await?;
+        let page: Vec<LineRow> = cursor.next(tx).await?;
         if page.is_empty() {
             break;
         }
@@ -179,16 +161,16 @@ pub(crate) async fn write(
                     .practitioner_riziv
                     .clone()
                     .unwrap_or_else(|| sending.provider.clone()),
-                reimbursement: sign * cents(r.amount),
+                reimbursement: sign * to_cents(r.amount),
                 units: sign as i32 * units,
-                personal_share: sign * cents(r.patient_share),
+                personal_share: sign * to_cents(r.patient_share),
                 reference: r.reference.clone(),
             })
             .map_err(fits)?;
         }
         w.output_mut().0.store_full(tx).await?;
     }
-    sqlx::query("close efact_lines").execute(&mut **tx).await?;
+    cursor.close(tx).await?;
     let Tee(chunks, validator) = w.finish().map_err(fits)?;
     let findings = validator.finish();
     if !findings.is_empty() {

@@ -15,9 +15,8 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 use crate::batches::error::BatchError;
+use crate::batches::store::LineCursor;
 use crate::files::{ChunkWriter, Stored};
-
-const PAGE: i64 = 2_000;
 
 /// Identifier and code systems: the national naming systems for people, providers and Dutch
 /// insurers (Nictiz, eHealth); `urn:praxis:` for the code lists and Belgian mutualities until a
@@ -152,22 +151,10 @@ pub(crate) async fn write(
         "type": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/organization-type", "code": "ins"}]}],
     }))
     .map_err(io)?;
-    // Planned for the whole result, not the first rows: the cursor is read to its end.
-    sqlx::query("set local cursor_tuple_fraction = 1")
-        .execute(&mut **tx)
-        .await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "declare fhir_lines no scroll cursor for {}",
-        lines_query(b.batch)
-    )))
-    .execute(&mut **tx)
-    .await?;
+    let cursor = LineCursor::open(tx, "fhir_lines", lines_query(b.batch)).await?;
     let mut current: Option<(PatientId, uuid::Uuid, uuid::Uuid)> = None;
     loop {
-        let page: Vec<LineRow> =
-            sqlx::query_as(sqlx::AssertSqlSafe(format!("fetch {PAGE} from fhir_lines")))
-                .fetch_all(&mut **tx)
-                .await?;
+        let page: Vec<LineRow> = cursor.next(tx).await?;
         if page.is_empty() {
             break;
         }
@@ -253,7 +240,7 @@ pub(crate) async fn write(
         }
         out.store_full(tx).await?;
     }
-    sqlx::query("close fhir_lines").execute(&mut **tx).await?;
+    cursor.close(tx).await?;
     out.write_all(b"]}").map_err(io)?;
     Ok(out.finish(tx).await?)
 }

@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::claims::{BatchState, ClaimFormat};
 use domain::practice::Permission;
-use domain::{ClaimBatchId, ClaimFileId, PatientId};
+use domain::{ClaimBatchId, ClaimFileId};
 use platform::audit::{self, Action};
 use platform::auth::Staff;
 use platform::db::TenantTx;
@@ -143,20 +143,6 @@ async fn files_of(tx: &mut TenantTx, batch: ClaimBatchId) -> Result<Vec<BatchFil
 
 async fn load(tx: &mut TenantTx, id: ClaimBatchId, lock: bool) -> Result<Row, BatchError> {
     store::load(tx, id, lock).await?.ok_or(BatchError::NotFound)
-}
-
-/// The patients whose data a batch's file carries (for the audit trail).
-async fn patients_of(
-    tx: &mut TenantTx,
-    batch: ClaimBatchId,
-) -> Result<Vec<Option<PatientId>>, sqlx::Error> {
-    let ids: Vec<PatientId> = sqlx::query_scalar(
-        "select distinct patient_id from claims.claim_line where batch_id = $1 order by patient_id",
-    )
-    .bind(batch)
-    .fetch_all(&mut **tx)
-    .await?;
-    Ok(ids.into_iter().map(Some).collect())
 }
 
 /// What a new batch takes.
@@ -294,7 +280,7 @@ pub async fn generate_batch(
     let row = load(&mut tx, id, true).await?;
     let (row, _) =
         change::generate(&state, &mut tx, staff.practice(), &row, staff.staff_id()).await?;
-    let patients = patients_of(&mut tx, id).await?;
+    let patients = store::patients(&mut tx, id).await?;
     let ev = staff.audit("claim_file_generated", Action::Create, None, "success");
     audit::record_for_patients(&mut tx, staff.practice(), &ev, &patients).await?;
     let files = files_of(&mut tx, id).await?;
@@ -376,7 +362,7 @@ pub async fn download_batch_file(
         }
         .into());
     };
-    let patients = patients_of(&mut tx, id).await?;
+    let patients = store::patients(&mut tx, id).await?;
     let ev = staff.audit("claim_file_downloaded", Action::Read, None, "success");
     audit::record_for_patients(&mut tx, staff.practice(), &ev, &patients).await?;
     tx.commit().await?;
@@ -413,7 +399,7 @@ pub async fn export_batch_fhir(
     let mut tx = state.db().tenant(staff.practice()).await?;
     let row = load(&mut tx, id, true).await?;
     change::export_fhir(&state, &mut tx, staff.practice(), &row, staff.staff_id()).await?;
-    let patients = patients_of(&mut tx, id).await?;
+    let patients = store::patients(&mut tx, id).await?;
     let ev = staff.audit("claim_fhir_exported", Action::Create, None, "success");
     audit::record_for_patients(&mut tx, staff.practice(), &ev, &patients).await?;
     let files = files_of(&mut tx, id).await?;
@@ -476,7 +462,7 @@ pub async fn upload_return_file(
         Some(staff.staff_id()),
     )
     .await?;
-    let patients = patients_of(&mut tx, row.batch_id).await?;
+    let patients = store::patients(&mut tx, row.batch_id).await?;
     let ev = staff.audit("claim_return_file_read", Action::Update, None, "success");
     audit::record_for_patients(&mut tx, staff.practice(), &ev, &patients).await?;
     let files = files_of(&mut tx, row.batch_id).await?;

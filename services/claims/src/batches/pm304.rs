@@ -13,14 +13,12 @@ use platform::db::TenantTx;
 use rust_decimal::Decimal;
 
 use crate::batches::error::BatchError;
+use crate::batches::store::LineCursor;
 use crate::files::{ChunkWriter, Stored, Tee};
 use crate::vektis::model::{Header, Insured, Service};
 use crate::vektis::pm304_v32::PM304;
 use crate::vektis::validate::Validator;
 use crate::vektis::write::{Pm304Writer, WriteError};
-
-/// Rows per fetch from the cursor.
-const PAGE: i64 = 2_000;
 
 #[derive(sqlx::FromRow)]
 struct LineRow {
@@ -56,9 +54,9 @@ pub(crate) struct FileFor<'a> {
     pub test: bool,
 }
 
+/// Whole cents of an amount, without its sign (the D/C indicator carries it).
 fn cents(d: Decimal) -> u64 {
-    let c = (d.abs() * Decimal::ONE_HUNDRED).round();
-    u64::try_from(c.mantissa() / 10i128.pow(c.scale())).unwrap_or(0)
+    domain::money::to_cents(d).unsigned_abs()
 }
 
 fn initials(given: &str) -> String {
@@ -185,16 +183,7 @@ pub(crate) async fn write(
     keys: Arc<PracticeKeys>,
     f: &FileFor<'_>,
 ) -> Result<Stored, BatchError> {
-    // Planned for the whole result, not the first rows: the cursor is read to its end.
-    sqlx::query("set local cursor_tuple_fraction = 1")
-        .execute(&mut **tx)
-        .await?;
-    sqlx::query(sqlx::AssertSqlSafe(format!(
-        "declare pm304_lines no scroll cursor for {}",
-        lines_query(f.batch)
-    )))
-    .execute(&mut **tx)
-    .await?;
+    let cursor = LineCursor::open(tx, "pm304_lines", lines_query(f.batch)).await?;
     let header = Header {
         test: f.test,
         uzovi: f.uzovi.to_owned(),
@@ -211,11 +200,7 @@ pub(crate) async fn write(
     let mut w = Pm304Writer::start(out, &PM304, &header).map_err(fits)?;
     let mut current: Option<PatientId> = None;
     loop {
-        let page: Vec<LineRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "fetch {PAGE} from pm304_lines"
-        )))
-        .fetch_all(&mut **tx)
-        .await?;
+        let page: Vec<LineRow> = cursor.next(tx).await?;
         if page.is_empty() {
             break;
         }
@@ -228,7 +213,7 @@ pub(crate) async fn write(
         }
         w.output_mut().0.store_full(tx).await?;
     }
-    sqlx::query("close pm304_lines").execute(&mut **tx).await?;
+    cursor.close(tx).await?;
     let (Tee(chunks, validator), _) = w.finish().map_err(fits)?;
     let findings = validator.finish();
     if !findings.is_empty() {

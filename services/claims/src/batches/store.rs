@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::claims::{BatchOutcome, BatchState, ClaimFormat, ClaimLineState};
-use domain::{ClaimBatchId, PracticeId, StaffId};
+use domain::{ClaimBatchId, PatientId, PracticeId, StaffId};
 use platform::db::TenantTx;
 use rust_decimal::Decimal;
 
@@ -218,4 +218,69 @@ pub(crate) fn lines_from(batch: ClaimBatchId) -> String {
           where l.batch_id = '{}'",
         batch.as_uuid()
     )
+}
+
+/// The patients whose data a batch's files carry (for the audit trail).
+pub(crate) async fn patients(
+    tx: &mut TenantTx,
+    batch: ClaimBatchId,
+) -> Result<Vec<Option<PatientId>>, sqlx::Error> {
+    let ids: Vec<PatientId> = sqlx::query_scalar(
+        "select distinct patient_id from claims.claim_line where batch_id = $1 order by patient_id",
+    )
+    .bind(batch)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(ids.into_iter().map(Some).collect())
+}
+
+/// A server-side cursor over a batch's lines, read a page at a time in the caller's
+/// transaction (a file of any size with the memory of one page).
+pub(crate) struct LineCursor {
+    name: &'static str,
+}
+
+impl LineCursor {
+    /// Rows per fetch.
+    const PAGE: i64 = 2_000;
+
+    /// Declares the cursor `name` over `query`, planned for the whole result (it is read to
+    /// its end), not for its first rows.
+    pub(crate) async fn open(
+        tx: &mut TenantTx,
+        name: &'static str,
+        query: String,
+    ) -> Result<Self, sqlx::Error> {
+        sqlx::query("set local cursor_tuple_fraction = 1")
+            .execute(&mut **tx)
+            .await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "declare {name} no scroll cursor for {query}"
+        )))
+        .execute(&mut **tx)
+        .await?;
+        Ok(LineCursor { name })
+    }
+
+    /// The next page; empty at the end.
+    pub(crate) async fn next<T>(&self, tx: &mut TenantTx) -> Result<Vec<T>, sqlx::Error>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow> + Send + Unpin,
+    {
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "fetch {} from {}",
+            Self::PAGE,
+            self.name
+        )))
+        .fetch_all(&mut **tx)
+        .await
+    }
+
+    /// Closes it.
+    pub(crate) async fn close(self, tx: &mut TenantTx) -> Result<(), sqlx::Error> {
+        sqlx::query(sqlx::AssertSqlSafe(format!("close {}", self.name)))
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
 }

@@ -6,17 +6,6 @@ use crate::efact::validate::EfactValidator;
 use crate::efact::write::{Invoice, Message, Sending, Service};
 use crate::records::{Finding, RecordView};
 
-fn signed(v: &RecordView<'_>, key: &str) -> i64 {
-    let raw = v.raw(key);
-    let n: i64 = raw.get(1..).and_then(|d| d.parse().ok()).unwrap_or(0);
-    if raw.starts_with('-') { -n } else { n }
-}
-
-fn digits(v: &RecordView<'_>, key: &str, len: usize) -> String {
-    let raw = v.raw(key);
-    raw[raw.len().saturating_sub(len)..].to_owned()
-}
-
 /// A message, or what is wrong with it.
 pub fn message(bytes: &[u8]) -> Result<Message, Vec<Finding>> {
     let findings = EfactValidator::check(bytes);
@@ -59,7 +48,7 @@ pub fn message(bytes: &[u8]) -> Result<Message, Vec<Finding>> {
         };
         match kind {
             "10" => {
-                sending.provider = digits(&v, "provider", 11);
+                sending.provider = v.last_digits("provider", 11);
                 sending.enterprise_number = v.raw("enterprise_number").to_owned();
                 sending.bic = v.text("bic").to_owned();
                 sending.iban = v.text("iban").to_owned();
@@ -68,7 +57,7 @@ pub fn message(bytes: &[u8]) -> Result<Message, Vec<Finding>> {
             }
             "20" => invoices.push((
                 Invoice {
-                    insz: digits(&v, "insz", 11),
+                    insz: v.last_digits("insz", 11),
                     sex: v.num("sex").unwrap_or(0) as u8,
                     affiliation: v.raw("affiliation").to_owned(),
                     number: v.num("invoice_number").unwrap_or(0),
@@ -82,10 +71,10 @@ pub fn message(bytes: &[u8]) -> Result<Message, Vec<Finding>> {
                     services.push(Service {
                         code: v.num("code").unwrap_or(0) as u32,
                         date: v.date("first_date").unwrap_or_default(),
-                        provider: digits(&v, "provider", 11),
-                        reimbursement: signed(&v, "reimbursement"),
-                        units: signed(&v, "units") as i32,
-                        personal_share: signed(&v, "personal_share"),
+                        provider: v.last_digits("provider", 11),
+                        reimbursement: v.signed("reimbursement"),
+                        units: v.signed("units") as i32,
+                        personal_share: v.signed("personal_share"),
                         reference: v.text("reference").to_owned(),
                     });
                 }

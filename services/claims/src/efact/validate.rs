@@ -235,8 +235,8 @@ impl EfactValidator {
     fn service(&mut self, v: RecordView<'_>) {
         self.insz(v);
         let (a, personal, code) = (
-            signed(&v, "reimbursement"),
-            signed(&v, "personal_share"),
+            v.signed("reimbursement"),
+            v.signed("personal_share"),
             v.num("code").unwrap_or(0),
         );
         match &mut self.invoice {
@@ -264,10 +264,10 @@ impl EfactValidator {
         {
             self.flag("invoice_identity", Some("Z24"));
         }
-        if signed(&v, "account_a") != o.a {
+        if v.signed("account_a") != o.a {
             self.flag("invoice_total", Some("Z19"));
         }
-        if signed(&v, "personal_shares") != o.personal {
+        if v.signed("personal_shares") != o.personal {
             self.flag("invoice_personal", Some("Z27"));
         }
         if v.num("codes_mod97") != Some(codes_mod97(o.codes)) {
@@ -281,7 +281,7 @@ impl EfactValidator {
     }
 
     fn sending(&mut self, v: RecordView<'_>) {
-        if signed(&v, "total_a") != self.total {
+        if v.signed("total_a") != self.total {
             self.flag("sending_total", Some("Z19"));
         }
         if v.num("codes_mod97") != Some(codes_mod97(self.codes)) {
@@ -367,12 +367,6 @@ const SIGNED: [&str; 12] = [
     "total_a",
     "total_b",
 ];
-
-fn signed(v: &RecordView<'_>, key: &str) -> i64 {
-    let raw = v.raw(key);
-    let n: i64 = raw.get(1..).and_then(|d| d.parse().ok()).unwrap_or(0);
-    if raw.starts_with('-') { -n } else { n }
-}
 
 impl Write for EfactValidator {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {

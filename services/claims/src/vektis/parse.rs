@@ -28,11 +28,6 @@ fn date(v: &RecordView<'_>, key: &str) -> NaiveDate {
     v.date(key).unwrap_or_default()
 }
 
-fn digits(v: &RecordView<'_>, key: &str, len: usize) -> String {
-    let raw = v.raw(key);
-    raw[raw.len().saturating_sub(len)..].to_owned()
-}
-
 fn header(v: &RecordView<'_>) -> Header {
     Header {
         test: v.raw("message_kind") == "T",
@@ -68,7 +63,7 @@ fn service(v: &RecordView<'_>) -> Service {
         service_date: date(v, "service_date"),
         code: v.text("code").to_owned(),
         quantity: u32::try_from(v.num("quantity").unwrap_or(0)).unwrap_or(0),
-        practitioner_agb: digits(v, "practitioner_agb", 8),
+        practitioner_agb: v.last_digits("practitioner_agb", 8),
         tariff: v.num("tariff").unwrap_or(0),
         calculated: v.num("calculated").unwrap_or(0),
         amount: v.num("amount").unwrap_or(0),
