@@ -97,9 +97,12 @@ def rec20(seq, insz, sex, number, reference, date):
                               + [(85, 3, "N", MUT), (262, 8, "N", date)], all_numeric(a_zones)))
 
 
-def rec50(seq, code, date, insz, sex, a, units, personal, reference):
+def rec50(seq, code, date, insz, sex, a, units, personal, reference, prescription=()):
     a_zones = [(88, 12), (108, 5), (128, 10), (138, 25), (165, 10), (262, 8)]
-    return with_control(zones(350, [
+    # prescription: (zone 20 date, zone 24 prescriber RIZIV/INAMI); zone 26 norm 1 (one prescriber).
+    prescribed = [(100, 8, "N", prescription[0]), (115, 12, "N", prescription[1]), (127, 1, "N", 1)] \
+        if prescription else []
+    return with_control(zones(350, prescribed + [
         (1, 2, "N", 50), (3, 6, "N", seq), (10, 7, "N", code), (17, 8, "N", date), (25, 8, "N", date),
         (33, 3, "N", MUT), (36, 13, "N", insz), (49, 1, "N", sex), (53, 3, "N", 990),
         (68, 12, "N", PROVIDER), (88, 12, "A", signed(a, 12)), (108, 5, "A", signed(units, 5)),
@@ -119,7 +122,7 @@ def rec80(seq, insz, sex, number, reference, date, a, personal, codes):
 INVOICES = [
     ("0086103130262", 2, 1, "2026-000101", "20260331", [
         (560011, "20260302", 2437, 1, 813, "2026-000101/1"),
-        (560011, "20260309", 2437, 1, 813, "2026-000101/2"),
+        (560011, "20260309", 2437, 1, 813, "2026-000101/2", ("20260220", "10000106003")),
     ]),
     ("0090020100328", 1, 2, "CN-2026-000004", "20260331", [
         (560011, "20260303", -2437, -1, -813, "CN-2026-000004/1"),
@@ -134,9 +137,9 @@ for insz, sex, number, reference, date, services in INVOICES:
     seq += 1
     records.append(rec20(seq, insz, sex, number, reference, date))
     a = personal = codes = 0
-    for code, day, amount, units, share, ref in services:
+    for code, day, amount, units, share, ref, *prescription in services:
         seq += 1
-        records.append(rec50(seq, code, day, insz, sex, amount, units, share, ref))
+        records.append(rec50(seq, code, day, insz, sex, amount, units, share, ref, *prescription))
         a, personal, codes = a + amount, personal + share, codes + code
     seq += 1
     records.append(rec80(seq, insz, sex, number, reference, date, a, personal, codes))

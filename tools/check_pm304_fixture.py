@@ -52,8 +52,11 @@ def insured(detail, bsn, number, birth, sex, name, initials, postcode, house, su
     ])
 
 
-def service(detail, bsn, number, date, dc, reference, previous=""):
-    return record("04", [
+def service(detail, bsn, number, date, dc, reference, previous="", referral=()):
+    # referral: (0424 date, 0425 referrer AGB, 0426 specialism), or nothing (direct access).
+    referred = [(140, 8, "N", referral[0]), (148, 8, "N", referral[1]), (156, 4, "N", referral[2])] \
+        if referral else []
+    return record("04", referred + [
         (1, 2, "N", "04"), (3, 12, "N", detail), (15, 9, "N", bsn), (24, 4, "N", "3311"),
         (28, 15, "AN", number), (58, 1, "N", 1), (59, 8, "N", date), (67, 3, "N", "012"),
         (70, 6, "AN", "1000"), (76, 4, "N", 1), (128, 8, "N", "04123456"),
@@ -71,7 +74,8 @@ RECORDS = [
     ]),
     insured(1, "123456782", "100234567", "19840315", 2, "Janssen-Olcer", "ME", "3511AB", 12, "bis"),
     service(2, "123456782", "100234567", "20261103", "D", "2026-000101/1"),
-    service(3, "123456782", "100234567", "20261110", "D", "2026-000102/1"),
+    service(3, "123456782", "100234567", "20261110", "D", "2026-000102/1",
+            referral=("20261028", "01012345", "0100")),
     insured(4, "957136171", "", "19500701", 1, "de Vries", "J", "1011AA", 7, ""),
     service(5, "957136171", "", "20261104", "D", "2026-000103/1"),
     service(6, "957136171", "", "20261104", "C", "C2026-000004/1", "2026-000077/1"),

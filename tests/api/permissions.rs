@@ -51,6 +51,30 @@ async fn every_role_gets_exactly_what_the_matrix_allows() {
             "{role:?} write: {}",
             write.text
         );
+        // Referrals: recorded by those who write patients, listed by those who read them.
+        let referral = app
+            .call(
+                "POST",
+                &format!("/v1/patients/{patient}/referrals"),
+                t,
+                Some(&json!({"prescriber_number": "10000106003", "referral_date": "2026-02-20"})),
+            )
+            .await;
+        assert_eq!(
+            referral.status == 201,
+            role.allows(Permission::PatientWrite),
+            "{role:?} referral: {}",
+            referral.text
+        );
+        let referrals = app
+            .call("GET", &format!("/v1/patients/{patient}/referrals"), t, None)
+            .await;
+        assert_eq!(
+            referrals.status == 200,
+            role.allows(Permission::PatientRead),
+            "{role:?} referrals: {}",
+            referrals.text
+        );
         let clinical = app
             .call(
                 "PATCH",

@@ -68,6 +68,17 @@ async fn practice_a_cannot_reach_practice_b_by_id() {
             Some(json!({"method": "verbal"})),
         ),
         ("DELETE", format!("/v1/patients/{p}/sms-consent"), None),
+        ("GET", format!("/v1/patients/{p}/referrals"), None),
+        (
+            "POST",
+            format!("/v1/patients/{p}/referrals"),
+            Some(json!({"prescriber_number": "01012345", "referral_date": "2026-02-20"})),
+        ),
+        (
+            "DELETE",
+            format!("/v1/patients/{p}/referrals/{}", uuid::Uuid::now_v7()),
+            None,
+        ),
         ("GET", format!("/v1/audit-events?patient_id={p}"), None),
         ("GET", format!("/v1/audit-events?staff_id={s}"), None),
         ("POST", format!("/v1/staff/{s}/unlock"), None),

@@ -271,12 +271,18 @@ impl Billing {
 
     /// An issued invoice of one tariff line for `patient`.
     pub async fn issued_for(&self, app: &TestApp, patient: &str) -> Value {
+        self.issued_with(app, patient, json!([self.tariff_line("1")]))
+            .await
+    }
+
+    /// An issued invoice of `lines` for `patient`.
+    pub async fn issued_with(&self, app: &TestApp, patient: &str, lines: Value) -> Value {
         let r = app
             .call(
                 "POST",
                 "/v1/invoices",
                 self.token(),
-                Some(&json!({"patient_id": patient, "lines": [self.tariff_line("1")]})),
+                Some(&json!({"patient_id": patient, "lines": lines})),
             )
             .await;
         assert_eq!(r.status, 201, "{}", r.text);

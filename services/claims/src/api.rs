@@ -7,7 +7,7 @@ use axum::extract::State;
 use chrono::{DateTime, NaiveDate, Utc};
 use domain::claims::{ClaimLineKind, ClaimLineState};
 use domain::practice::Permission;
-use domain::{ClaimBatchId, ClaimLineId, InvoiceId, PatientId};
+use domain::{ClaimBatchId, ClaimLineId, InvoiceId, PatientId, ReferralId};
 use platform::audit::{self, Action};
 use platform::auth::Staff;
 use platform::json::{ApiPath, ApiQuery};
@@ -108,10 +108,14 @@ pub struct ClaimLine {
     pub settled: Option<String>,
     /// A resubmission: the rejected line it replaces.
     pub replaces_line_id: Option<ClaimLineId>,
+    /// The patient's referral the line rests on (the one covering its service date when it
+    /// was last checked); the file names its date and prescriber.
+    pub referral_id: Option<ReferralId>,
 }
 
 const COLUMNS: &str = "line_id, reference, invoice_id, invoice_line_no, kind, corrects_line_id, patient_id, country, insurer, \
-     code, service_date, invoice_date, quantity, amount, state, problems, checked_at, batch_id, granted, return_codes, origin, settled, replaces_line_id";
+     code, service_date, invoice_date, quantity, amount, state, problems, checked_at, batch_id, granted, return_codes, origin, settled, \
+     replaces_line_id, referral_id";
 
 /// Filters of the list.
 #[derive(Debug, Deserialize, IntoParams)]

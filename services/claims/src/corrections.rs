@@ -12,7 +12,7 @@ use platform::AppState;
 use platform::db::TenantTx;
 use platform::jobs::enqueue;
 
-use crate::lines::{facts, insurance_of, practice_of, state_of};
+use crate::lines::{LINE_FACTS, LineFacts, insurance_of, judge, practice_of};
 
 /// Why a correction did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -52,11 +52,8 @@ impl From<CorrectionError> for platform::ApiError {
 struct Rejected {
     reference: String,
     patient_id: PatientId,
-    code: String,
-    service_date: chrono::NaiveDate,
-    invoice_date: chrono::NaiveDate,
-    quantity: rust_decimal::Decimal,
-    amount: rust_decimal::Decimal,
+    #[sqlx(flatten)]
+    facts: LineFacts,
 }
 
 /// Locks a rejected, unsettled debit line and marks it settled `how`.
@@ -78,10 +75,10 @@ async fn settle(
     {
         return Err(CorrectionError::NotRejected);
     }
-    Ok(sqlx::query_as(
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "update claims.claim_line set settled = $2, settled_at = now() where line_id = $1
-         returning reference, patient_id, code, service_date, invoice_date, quantity, amount",
-    )
+         returning reference, patient_id, {LINE_FACTS}"
+    )))
     .bind(line)
     .bind(how)
     .fetch_one(&mut **tx)
@@ -124,9 +121,10 @@ pub(crate) async fn resubmit(
     sqlx::query(
         "insert into claims.claim_line (practice_id, line_id, reference, invoice_id, invoice_line_no, kind,
              corrects_line_id, patient_id, country, insurer, tariff_id, code, service_date, invoice_date,
-             quantity, amount, state, problems, origin)
+             quantity, amount, referral_id, state, problems, origin)
          select practice_id, $2, $3, invoice_id, invoice_line_no, 'credit', line_id, patient_id, country,
-                insurer, tariff_id, code, service_date, invoice_date, quantity, amount, $4, '[]', 'correction'
+                insurer, tariff_id, code, service_date, invoice_date, quantity, amount, referral_id, $4, '[]',
+                'correction'
            from claims.claim_line where line_id = $1",
     )
     .bind(line)
@@ -141,36 +139,24 @@ pub(crate) async fn resubmit(
     let ins = insurance_of(state, tx, practice, original.patient_id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("the line's patient is gone"))?;
-    let problems = domain::claims::check(&facts(
-        country,
-        &ins,
-        p.provider_number.as_deref(),
-        &original.code,
-        original.service_date,
-        original.invoice_date,
-        original.quantity,
-        original.amount,
-    ));
-    let insurer = match country {
-        Country::NL => ins.uzovi.clone(),
-        Country::BE => ins.mutuality_code.clone(),
-    };
+    let v = judge(country, &ins, p.provider_number.as_deref(), &original.facts);
     let debit = ClaimLineId::new();
     sqlx::query(
         "insert into claims.claim_line (practice_id, line_id, reference, invoice_id, invoice_line_no, kind,
              replaces_line_id, patient_id, country, insurer, tariff_id, code, service_date, invoice_date,
-             quantity, amount, state, problems, origin, checked_at)
+             quantity, amount, state, problems, origin, checked_at, referral_id)
          select practice_id, $2, $3, invoice_id, invoice_line_no, 'debit', line_id, patient_id, country,
-                $4, tariff_id, code, service_date, invoice_date, quantity, amount, $5, $6, 'resubmission', $7
+                $4, tariff_id, code, service_date, invoice_date, quantity, amount, $5, $6, 'resubmission', $7, $8
            from claims.claim_line where line_id = $1",
     )
     .bind(line)
     .bind(debit)
     .bind(correction_reference(&root, 'R', n))
-    .bind(insurer)
-    .bind(state_of(&problems))
-    .bind(sqlx::types::Json(&problems))
+    .bind(&v.insurer)
+    .bind(v.state())
+    .bind(sqlx::types::Json(&v.problems))
     .bind(Utc::now())
+    .bind(v.referral)
     .execute(&mut **tx)
     .await?;
     Ok((credit, debit))

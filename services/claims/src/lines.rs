@@ -7,7 +7,8 @@ use chrono::NaiveDate;
 use domain::claims::{ClaimFacts, ClaimLineKind, ClaimLineState, Problem};
 use domain::jobs::Claimable;
 use domain::practice::Country;
-use domain::{ClaimLineId, InvoiceId, PatientId, PracticeId, TariffId};
+use domain::referral::covering;
+use domain::{ClaimLineId, InvoiceId, PatientId, PracticeId, ReferralId, TariffId};
 use platform::AppState;
 use platform::audit::{self, Action, AuditEvent};
 use platform::db::TenantTx;
@@ -32,6 +33,7 @@ struct SourceLine {
     service_date: NaiveDate,
     quantity: Decimal,
     insurer_share: Decimal,
+    referral_required: bool,
 }
 
 /// The practice's side of a claim: its country and provider number.
@@ -50,43 +52,74 @@ pub(crate) async fn practice_of(tx: &mut TenantTx) -> Result<Practice, sqlx::Err
     .await
 }
 
-/// The facts the rules look at, for one line of a patient.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn facts<'a>(
-    country: Country,
-    ins: &'a Insurance,
-    provider: Option<&'a str>,
-    code: &'a str,
-    service_date: NaiveDate,
-    invoice_date: NaiveDate,
-    quantity: Decimal,
-    amount: Decimal,
-) -> ClaimFacts<'a> {
-    ClaimFacts {
-        country,
-        insurance_country: ins.country,
-        national_number: ins.national_number.as_deref(),
-        insurer: match country {
-            Country::NL => ins.uzovi.as_deref(),
-            Country::BE => ins.mutuality_code.as_deref(),
-        },
-        provider_number: provider,
-        code,
-        service_date,
-        invoice_date,
-        birth_date: ins.birth_date,
-        sex: &ins.sex,
-        insured: ins.valid,
-        quantity,
-        amount,
+/// A line's own facts, as the rules need them (the patient's come from [`Insurance`]).
+#[derive(sqlx::FromRow)]
+pub(crate) struct LineFacts {
+    pub(crate) code: String,
+    pub(crate) service_date: NaiveDate,
+    pub(crate) invoice_date: NaiveDate,
+    pub(crate) quantity: Decimal,
+    pub(crate) amount: Decimal,
+    /// `claims.referral_required(tariff_id, code, service_date)`: its tariff says so.
+    pub(crate) referral_required: bool,
+}
+
+/// The SQL of [`LineFacts`] over `claims.claim_line`.
+pub(crate) const LINE_FACTS: &str = "code, service_date, invoice_date, quantity, amount, \
+     claims.referral_required(tariff_id, code, service_date) as referral_required";
+
+/// What the rules say of a line, and what it is then stored with.
+pub(crate) struct Verdict {
+    pub(crate) problems: Vec<Problem>,
+    /// The patient's insurer (UZOVI or mutuality code), the batch the line goes into.
+    pub(crate) insurer: Option<String>,
+    /// The patient's referral covering the service date: the one the file names.
+    pub(crate) referral: Option<ReferralId>,
+}
+
+impl Verdict {
+    pub(crate) fn state(&self) -> ClaimLineState {
+        if self.problems.is_empty() {
+            ClaimLineState::Ready
+        } else {
+            ClaimLineState::Invalid
+        }
     }
 }
 
-pub(crate) fn state_of(problems: &[Problem]) -> ClaimLineState {
-    if problems.is_empty() {
-        ClaimLineState::Ready
-    } else {
-        ClaimLineState::Invalid
+/// Checks one line of a patient: the one place the rules are applied to stored facts.
+pub(crate) fn judge(
+    country: Country,
+    ins: &Insurance,
+    provider: Option<&str>,
+    l: &LineFacts,
+) -> Verdict {
+    let referral = covering(&ins.referrals, l.service_date);
+    let insurer = match country {
+        Country::NL => ins.uzovi.as_deref(),
+        Country::BE => ins.mutuality_code.as_deref(),
+    };
+    let problems = domain::claims::check(&ClaimFacts {
+        country,
+        insurance_country: ins.country,
+        national_number: ins.national_number.as_deref(),
+        insurer,
+        provider_number: provider,
+        code: &l.code,
+        service_date: l.service_date,
+        invoice_date: l.invoice_date,
+        birth_date: ins.birth_date,
+        sex: &ins.sex,
+        insured: ins.valid,
+        quantity: l.quantity,
+        amount: l.amount,
+        referral_required: l.referral_required,
+        referral,
+    });
+    Verdict {
+        problems,
+        insurer: insurer.map(str::to_owned),
+        referral: referral.map(|r| r.referral_id),
     }
 }
 
@@ -143,7 +176,8 @@ pub async fn make_lines(state: &AppState, job: Claimable) -> anyhow::Result<usiz
         return Ok(0);
     };
     let lines: Vec<SourceLine> = sqlx::query_as(
-        "select line_no, tariff_id, corrects_line_no, code, service_date, quantity, insurer_share
+        "select line_no, tariff_id, corrects_line_no, code, service_date, quantity, insurer_share,
+                claims.referral_required(tariff_id, code, service_date) as referral_required
            from invoicing.invoice_line where invoice_id = $1 and insurer_share > 0 order by line_no",
     )
     .bind(job.invoice_id)
@@ -174,25 +208,20 @@ pub async fn make_lines(state: &AppState, job: Claimable) -> anyhow::Result<usiz
             ),
             _ => None,
         };
-        let problems = domain::claims::check(&facts(
-            country,
-            &ins,
-            p.provider_number.as_deref(),
-            &l.code,
-            l.service_date,
-            source.issue_date,
-            l.quantity,
-            l.insurer_share,
-        ));
-        let insurer = match country {
-            Country::NL => ins.uzovi.clone(),
-            Country::BE => ins.mutuality_code.clone(),
+        let facts = LineFacts {
+            code: l.code.clone(),
+            service_date: l.service_date,
+            invoice_date: source.issue_date,
+            quantity: l.quantity,
+            amount: l.insurer_share,
+            referral_required: l.referral_required,
         };
+        let v = judge(country, &ins, p.provider_number.as_deref(), &facts);
         let inserted = sqlx::query(
             r#"insert into claims.claim_line (practice_id, line_id, reference, invoice_id, invoice_line_no, kind,
                    corrects_line_id, patient_id, country, insurer, tariff_id, code, service_date, invoice_date,
-                   quantity, amount, state, problems, origin)
-               values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
+                   quantity, amount, state, problems, referral_id, origin)
+               values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
                        case when $6 = 'credit' then 'credit_note' else 'invoice' end)
                on conflict (practice_id, invoice_id, invoice_line_no) where origin in ('invoice', 'credit_note')
                do nothing"#,
@@ -206,15 +235,16 @@ pub async fn make_lines(state: &AppState, job: Claimable) -> anyhow::Result<usiz
         .bind(corrects)
         .bind(source.patient_id)
         .bind(country.as_str())
-        .bind(insurer)
+        .bind(&v.insurer)
         .bind(l.tariff_id)
         .bind(&l.code)
         .bind(l.service_date)
         .bind(source.issue_date)
         .bind(l.quantity)
         .bind(l.insurer_share)
-        .bind(state_of(&problems))
-        .bind(sqlx::types::Json(&problems))
+        .bind(v.state())
+        .bind(sqlx::types::Json(&v.problems))
+        .bind(v.referral)
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -237,11 +267,8 @@ pub async fn make_lines(state: &AppState, job: Claimable) -> anyhow::Result<usiz
 struct ToCheck {
     line_id: ClaimLineId,
     patient_id: PatientId,
-    code: String,
-    service_date: NaiveDate,
-    invoice_date: NaiveDate,
-    quantity: Decimal,
-    amount: Decimal,
+    #[sqlx(flatten)]
+    facts: LineFacts,
 }
 
 /// What a re-check found.
@@ -263,10 +290,10 @@ pub(crate) async fn recheck(
 ) -> anyhow::Result<Checked> {
     let p = practice_of(tx).await?;
     let country = Country::parse(&p.country).ok_or_else(|| anyhow::anyhow!("practice country"))?;
-    let rows: Vec<ToCheck> = sqlx::query_as(
-        "select line_id, patient_id, code, service_date, invoice_date, quantity, amount
-           from claims.claim_line where state = 'invalid' order by patient_id, line_id for update",
-    )
+    let rows: Vec<ToCheck> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select line_id, patient_id, {LINE_FACTS}
+           from claims.claim_line where state = 'invalid' order by patient_id, line_id for update"
+    )))
     .fetch_all(&mut **tx)
     .await?;
     let mut out = Checked::default();
@@ -280,28 +307,17 @@ pub(crate) async fn recheck(
         let Some((_, Some(ins))) = &current else {
             continue;
         };
-        let problems = domain::claims::check(&facts(
-            country,
-            ins,
-            p.provider_number.as_deref(),
-            &r.code,
-            r.service_date,
-            r.invoice_date,
-            r.quantity,
-            r.amount,
-        ));
-        let insurer = match country {
-            Country::NL => ins.uzovi.clone(),
-            Country::BE => ins.mutuality_code.clone(),
-        };
-        let s = state_of(&problems);
+        let v = judge(country, ins, p.provider_number.as_deref(), &r.facts);
+        let s = v.state();
         sqlx::query(
-            "update claims.claim_line set state = $2, problems = $3, insurer = $4, checked_at = now() where line_id = $1",
+            "update claims.claim_line set state = $2, problems = $3, insurer = $4, referral_id = $5, checked_at = now()
+              where line_id = $1",
         )
         .bind(r.line_id)
         .bind(s)
-        .bind(sqlx::types::Json(&problems))
-        .bind(insurer)
+        .bind(sqlx::types::Json(&v.problems))
+        .bind(&v.insurer)
+        .bind(v.referral)
         .execute(&mut **tx)
         .await?;
         out.checked += 1;

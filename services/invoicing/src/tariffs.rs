@@ -32,7 +32,7 @@ pub(crate) fn router() -> ApiRouter {
 /// A new tariff.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"appointment_type_id": "0193a0c2-6f1e-7c4b-9a51-2d6f0e8b1a03", "code": "560011", "label": "Kinesitherapie zitting", "valid_from": "2027-01-01", "fee": "32.50", "insurer_share": "24.37"}))]
+#[schema(example = json!({"appointment_type_id": "0193a0c2-6f1e-7c4b-9a51-2d6f0e8b1a03", "code": "560011", "label": "Kinesitherapie zitting", "valid_from": "2027-01-01", "fee": "32.50", "insurer_share": "24.37", "referral_required": true}))]
 pub struct NewTariff {
     /// The appointment type it prices.
     pub appointment_type_id: AppointmentTypeId,
@@ -63,6 +63,11 @@ pub struct NewTariff {
     /// The VAT rate in percent for category `S` (e.g. `21`).
     #[serde(default)]
     pub vat_rate: Option<Amount>,
+    /// The insurer pays this code only on a referral or prescription (BE: most kinesitherapy
+    /// codes; NL: care outside direct access). A claim line of it waits for the patient's
+    /// referral covering the service date. `false` when absent.
+    #[serde(default)]
+    pub referral_required: Option<bool>,
 }
 
 /// The end of a tariff.
@@ -109,10 +114,12 @@ pub struct Tariff {
     pub vat_rate: Decimal,
     /// The exemption reason code of category `E`.
     pub vat_exemption_reason: Option<String>,
+    /// Paid only on a referral.
+    pub referral_required: bool,
 }
 
 const COLUMNS: &str = "tariff_id, type_id, code, label, insurer, convention, valid_from, valid_until, fee, insurer_share, \
-     vat_category, vat_rate, vat_exemption_reason";
+     vat_category, vat_rate, vat_exemption_reason, referral_required";
 
 /// Filters of the tariff list.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -218,8 +225,8 @@ pub async fn create_tariff(
     let mut tx = state.db().tenant(staff.practice()).await?;
     let row: Tariff = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "insert into invoicing.tariff (practice_id, tariff_id, type_id, code, label, insurer, convention, valid_from,
-             valid_until, fee, insurer_share, vat_category, vat_rate, vat_exemption_reason)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+             valid_until, fee, insurer_share, vat_category, vat_rate, vat_exemption_reason, referral_required)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
          returning {COLUMNS}"
     )))
     .bind(staff.practice())
@@ -236,6 +243,7 @@ pub async fn create_tariff(
     .bind(category)
     .bind(rate)
     .bind(reason)
+    .bind(b.referral_required.unwrap_or(false))
     .fetch_one(&mut *tx)
     .await
     .on_constraint("tariff_type_fkey", || {

@@ -320,8 +320,9 @@ async fn seed_scheduling(state: &AppState, practice: PracticeId) -> anyhow::Resu
     Ok(())
 }
 
-/// The practice's invoicing details and a tariff for each appointment type (RIZIV/INAMI
-/// nomenclature codes, fee and insurer share); once.
+/// The practice's invoicing details, a tariff for each appointment type (RIZIV/INAMI
+/// nomenclature codes, fee and insurer share, paid on prescription) and each patient's
+/// prescription; once.
 async fn seed_invoicing(state: &AppState, practice: PracticeId) -> anyhow::Result<()> {
     let mut tx = state.db().tenant(practice).await?;
     let has: bool = sqlx::query_scalar("select exists (select 1 from invoicing.settings)")
@@ -340,11 +341,20 @@ async fn seed_invoicing(state: &AppState, practice: PracticeId) -> anyhow::Resul
     .execute(&mut *tx)
     .await?;
     sqlx::query(
-        "insert into invoicing.tariff (practice_id, tariff_id, type_id, code, label, valid_from, fee, insurer_share, vat_exemption_reason)
+        "insert into invoicing.tariff (practice_id, tariff_id, type_id, code, label, valid_from, fee, insurer_share, vat_exemption_reason,
+             referral_required)
          select practice_id, gen_random_uuid(), type_id, tariff_code, name, date '2020-01-01',
                 case tariff_code when '560055' then 45.00 else 32.50 end,
-                case tariff_code when '560055' then 33.75 else 24.37 end, 'VATEX-EU-132-1C'
+                case tariff_code when '560055' then 33.75 else 24.37 end, 'VATEX-EU-132-1C', true
            from scheduling.appointment_type where tariff_code is not null",
+    )
+    .execute(&mut *tx)
+    .await?;
+    // Kinesitherapy in Belgium is paid on a doctor's prescription: each demo patient has one
+    // from their GP, a month old.
+    sqlx::query(
+        "insert into core.referral (practice_id, referral_id, patient_id, prescriber_number, referral_date)
+         select practice_id, gen_random_uuid(), patient_id, '10000106003', current_date - 30 from core.patient",
     )
     .execute(&mut *tx)
     .await?;

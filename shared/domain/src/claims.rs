@@ -12,6 +12,7 @@ use crate::identifiers::{
     parse_agb, parse_bsn, parse_insz, parse_mutuality_code, parse_riziv, parse_uzovi,
 };
 use crate::practice::Country;
+use crate::referral::{Referral, parse_prescriber};
 use crate::vocabulary;
 
 vocabulary! {
@@ -137,6 +138,11 @@ pub struct ClaimFacts<'a> {
     pub quantity: Decimal,
     /// The insurer's share claimed.
     pub amount: Decimal,
+    /// Whether the code is only paid on a referral (its tariff says so).
+    pub referral_required: bool,
+    /// The patient's referral covering the service date
+    /// ([`covering`](crate::referral::covering)), if any.
+    pub referral: Option<&'a Referral>,
 }
 
 /// Every problem of a line (empty: it may be batched).
@@ -217,6 +223,14 @@ pub fn check(f: &ClaimFacts<'_>) -> Vec<Problem> {
     if f.amount <= Decimal::ZERO {
         out.push(problem("amount", "line.insurer_share"));
     }
+    match f.referral {
+        None if f.referral_required => out.push(problem("referral_missing", "line.referral")),
+        // Its number goes into the file: the country's form, with its check digits.
+        Some(r) if parse_prescriber(f.country, &r.prescriber_number).is_err() => {
+            out.push(problem("referral_prescriber", "referral.prescriber_number"))
+        }
+        _ => {}
+    }
     out
 }
 
@@ -239,6 +253,18 @@ mod tests {
             insured: (None, None),
             quantity: Decimal::ONE,
             amount: Decimal::new(2437, 2),
+            referral_required: false,
+            referral: None,
+        }
+    }
+
+    fn referral(prescriber: &str) -> Referral {
+        Referral {
+            referral_id: crate::ReferralId::new(),
+            referral_date: NaiveDate::from_ymd_opt(2026, 2, 20).unwrap(),
+            valid_until: None,
+            prescriber_number: prescriber.into(),
+            prescriber_specialism: None,
         }
     }
 
@@ -262,6 +288,66 @@ mod tests {
     fn good_lines_pass() {
         assert_eq!(rules(&nl()), Vec::<&str>::new());
         assert_eq!(rules(&be()), Vec::<&str>::new());
+        let (gp, doctor) = (referral("01012345"), referral("10000106003"));
+        let nl_referred = ClaimFacts {
+            referral_required: true,
+            referral: Some(&gp),
+            ..nl()
+        };
+        assert_eq!(rules(&nl_referred), Vec::<&str>::new());
+        let be_prescribed = ClaimFacts {
+            referral_required: true,
+            referral: Some(&doctor),
+            ..be()
+        };
+        assert_eq!(rules(&be_prescribed), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn a_code_that_needs_a_referral_needs_one_in_the_countrys_form() {
+        let (agb, riziv) = (referral("01012345"), referral("10000106003"));
+        let cases: Vec<(ClaimFacts<'_>, &str)> = vec![
+            (
+                ClaimFacts {
+                    referral_required: true,
+                    ..nl()
+                },
+                "referral_missing",
+            ),
+            (
+                ClaimFacts {
+                    referral_required: true,
+                    ..be()
+                },
+                "referral_missing",
+            ),
+            // An RIZIV number in an NL file, an AGB code in a BE one.
+            (
+                ClaimFacts {
+                    referral: Some(&riziv),
+                    ..nl()
+                },
+                "referral_prescriber",
+            ),
+            (
+                ClaimFacts {
+                    referral_required: true,
+                    referral: Some(&agb),
+                    ..be()
+                },
+                "referral_prescriber",
+            ),
+        ];
+        for (facts, rule) in cases {
+            let found = check(&facts);
+            assert_eq!(found.iter().map(|p| p.rule).collect::<Vec<_>>(), [rule]);
+            assert!(
+                found[0].field.starts_with("line.referral")
+                    || found[0].field.starts_with("referral.")
+            );
+        }
+        // Not needed and absent: nothing to say.
+        assert!(check(&nl()).is_empty());
     }
 
     #[test]

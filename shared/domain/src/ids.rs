@@ -157,3 +157,8 @@ new_id!(
     /// A claim file sent to or received from an insurer.
     ClaimFileId
 );
+
+new_id!(
+    /// A referral or prescription a patient's care rests on.
+    ReferralId
+);

@@ -17,6 +17,7 @@ pub mod online;
 pub mod payment_reference;
 pub mod people;
 pub mod practice;
+pub mod referral;
 pub mod reminders;
 pub mod replies;
 pub mod schedule;
@@ -29,5 +30,5 @@ pub mod waitlist;
 pub use ids::{
     AppointmentId, AppointmentTypeId, AuditId, CheckoutId, ClaimBatchId, ClaimFileId, ClaimLineId,
     InvoiceId, MessageId, PatientId, PayerId, PaymentId, PaymentLinkId, PracticeId, PractitionerId,
-    RefundId, ReplyId, RoomId, SessionId, StaffId, SupportGrantId, TariffId,
+    ReferralId, RefundId, ReplyId, RoomId, SessionId, StaffId, SupportGrantId, TariffId,
 };

@@ -158,7 +158,8 @@ pub async fn addressee(
     }))
 }
 
-/// What a claim needs to know of a patient's insurance, the national number decrypted.
+/// What a claim needs to know of a patient: the insurance, the national number decrypted, and
+/// the referrals their care rests on.
 #[derive(Clone)]
 pub struct Insurance {
     /// `BE` or `NL`, when recorded.
@@ -175,6 +176,8 @@ pub struct Insurance {
     pub sex: String,
     /// The period the insurance covers, when recorded.
     pub valid: (Option<chrono::NaiveDate>, Option<chrono::NaiveDate>),
+    /// The patient's referrals, oldest first.
+    pub referrals: Vec<domain::referral::Referral>,
 }
 
 impl std::fmt::Debug for Insurance {
@@ -183,6 +186,7 @@ impl std::fmt::Debug for Insurance {
         f.debug_struct("Insurance")
             .field("country", &self.country)
             .field("has_national_number", &self.national_number.is_some())
+            .field("referrals", &self.referrals.len())
             .finish_non_exhaustive()
     }
 }
@@ -232,6 +236,7 @@ pub async fn insurance(
     let national_number = national
         .map(|c| keys.decrypt_string(national_number_field(practice, patient), &c))
         .transpose()?;
+    let referrals = referrals(tx, patient).await?;
     Ok(Some(Insurance {
         country: country
             .as_deref()
@@ -242,5 +247,41 @@ pub async fn insurance(
         birth_date,
         sex,
         valid: (from, until),
+        referrals,
     }))
+}
+
+/// A patient's referrals, oldest first (core owns the table; claims read it through here).
+pub async fn referrals(
+    tx: &mut TenantTx,
+    patient: PatientId,
+) -> Result<Vec<domain::referral::Referral>, sqlx::Error> {
+    #[allow(clippy::type_complexity)]
+    let rows: Vec<(
+        uuid::Uuid,
+        chrono::NaiveDate,
+        Option<chrono::NaiveDate>,
+        String,
+        Option<String>,
+    )> = sqlx::query_as(
+        "select referral_id, referral_date, valid_until, prescriber_number, prescriber_specialism
+           from core.referral where patient_id = $1 order by referral_date, referral_id",
+    )
+    .bind(patient.as_uuid())
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, referral_date, valid_until, prescriber_number, prescriber_specialism)| {
+                domain::referral::Referral {
+                    referral_id: domain::ReferralId::from_uuid(id),
+                    referral_date,
+                    valid_until,
+                    prescriber_number,
+                    prescriber_specialism,
+                }
+            },
+        )
+        .collect())
 }

@@ -519,6 +519,17 @@ async fn a_belgian_batch_is_an_efact_message_that_passes_its_validator() {
         "national_number": "86103130262", "insurance_country": "BE", "mutuality_code": "500"})).await;
     let peeters = patient(&app, &b, json!({"family_name": "Peeters", "given_names": "Jan", "birth_date": "1990-02-01", "sex": "male",
         "national_number": praxis_tests::insz("900201003"), "insurance_country": "BE", "mutuality_code": "500"})).await;
+    // Claes's care rests on a doctor's prescription: the file names it, whether or not the
+    // code needs one.
+    let prescription = app
+        .call(
+            "POST",
+            &format!("/v1/patients/{claes}/referrals"),
+            b.token(),
+            Some(&json!({"prescriber_number": "10000106003", "referral_date": "2026-02-20"})),
+        )
+        .await;
+    assert_eq!(prescription.status, 201, "{}", prescription.text);
     let first = b.issued_for(&app, &claes).await;
     b.issued_for(&app, &peeters).await;
     // A credit note for the first invoice: its line is a credit in the same sending.
@@ -568,6 +579,18 @@ async fn a_belgian_batch_is_an_efact_message_that_passes_its_validator() {
             .iter()
             .any(|(i, _)| i.insz == "86103130262" && i.sex == 2)
     );
+    // Zones 20/24/26 on Claes's services (debit and credit), zeros on Peeters's.
+    for (invoice, services) in &m.invoices {
+        let expected =
+            (invoice.insz == "86103130262").then(|| claims::efact::write::Prescription {
+                date: chrono::NaiveDate::from_ymd_opt(2026, 2, 20).unwrap(),
+                prescriber: "10000106003".into(),
+            });
+        assert!(
+            services.iter().all(|s| s.prescription == expected),
+            "{services:?}"
+        );
+    }
     // Encrypted at rest.
     let stored = chunks(&app).await;
     for plain in ["86103130262", "560011", "54263481527"] {
@@ -594,7 +617,7 @@ async fn a_belgian_batch_is_an_efact_message_that_passes_its_validator() {
     let kinds = praxis_tests::fhir::validate_r4(&bundle).unwrap();
     assert_eq!(
         kinds,
-        r#"{"Claim": 3, "Coverage": 2, "Organization": 2, "Patient": 2}"#
+        r#"{"Claim": 3, "Coverage": 2, "Organization": 2, "Patient": 2, "ServiceRequest": 1}"#
     );
     let doc: Value = serde_json::from_slice(&bundle).unwrap();
     let credit = doc["entry"]
@@ -609,6 +632,24 @@ async fn a_belgian_batch_is_an_efact_message_that_passes_its_validator() {
     assert_eq!(
         credit["resource"]["related"][0]["claim"]["identifier"]["value"],
         format!("{}/1", first["number"].as_str().unwrap())
+    );
+    // The credit rests on Claes's prescription, a ServiceRequest by its prescriber.
+    let request = doc["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["resource"]["resourceType"] == "ServiceRequest")
+        .unwrap();
+    assert_eq!(
+        credit["resource"]["referral"]["reference"],
+        request["fullUrl"]
+    );
+    assert_eq!(
+        (
+            request["resource"]["authoredOn"].as_str(),
+            request["resource"]["requester"]["identifier"]["value"].as_str()
+        ),
+        (Some("2026-02-20"), Some("10000106003"))
     );
     let bad = app
         .call(

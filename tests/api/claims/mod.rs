@@ -6,6 +6,7 @@ use serde_json::Value;
 
 mod batches;
 mod lines;
+mod referrals;
 
 /// A new patient of the billing practice; answers its id.
 pub(crate) async fn patient(app: &TestApp, b: &Billing, body: Value) -> String {

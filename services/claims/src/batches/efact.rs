@@ -14,7 +14,7 @@ use rust_decimal::Decimal;
 use crate::batches::error::BatchError;
 use crate::batches::store::LineCursor;
 use crate::efact::validate::EfactValidator;
-use crate::efact::write::{EfactWriter, Invoice, Sending, Service, WriteError};
+use crate::efact::write::{EfactWriter, Invoice, Prescription, Sending, Service, WriteError};
 use crate::files::{ChunkWriter, Stored, Tee};
 
 #[derive(sqlx::FromRow)]
@@ -34,6 +34,8 @@ struct LineRow {
     sex: String,
     mutuality_code: Option<String>,
     national_number_enc: Option<Vec<u8>>,
+    prescription_date: Option<NaiveDate>,
+    prescriber: Option<String>,
 }
 
 /// The practice's side of a sending.
@@ -69,7 +71,8 @@ pub fn lines_query(batch: ClaimBatchId) -> String {
     format!(
         "         select l.patient_id, l.invoice_id, i.number, i.issue_date, l.reference, l.kind, l.code, l.service_date,
                 l.quantity, l.amount, abs(il.patient_share) as patient_share, pr.riziv_number as practitioner_riziv,
-                p.sex, p.mutuality_code, p.national_number_enc
+                p.sex, p.mutuality_code, p.national_number_enc,
+                rf.referral_date as prescription_date, rf.prescriber_number as prescriber
            {}
           order by l.patient_id, l.invoice_id, l.kind, l.reference",
         crate::batches::store::lines_from(batch)
@@ -165,6 +168,10 @@ pub(crate) async fn write(
                 units: sign as i32 * units,
                 personal_share: sign * to_cents(r.patient_share),
                 reference: r.reference.clone(),
+                prescription: r
+                    .prescription_date
+                    .zip(r.prescriber.clone())
+                    .map(|(date, prescriber)| Prescription { date, prescriber }),
             })
             .map_err(fits)?;
         }

@@ -1,6 +1,7 @@
 //! A batch as an HL7 FHIR R4 Bundle (`collection`), the neutral format: the practice and the
 //! insurer as Organizations, each patient with their Coverage, and one Claim per claim line
-//! (its practitioner a logical Practitioner reference by AGB or RIZIV/INAMI number). Written
+//! (its practitioner a logical Practitioner reference by AGB or RIZIV/INAMI number; the referral
+//! it rests on a ServiceRequest, its prescriber a logical reference the same way). Written
 //! like the claim files: from a cursor, one entry at a time, into encrypted chunks.
 
 use std::io::Write;
@@ -63,6 +64,9 @@ struct LineRow {
     sex: String,
     policy_number: Option<String>,
     national_number_enc: Option<Vec<u8>>,
+    referral_id: Option<uuid::Uuid>,
+    referral_date: Option<NaiveDate>,
+    prescriber: Option<String>,
 }
 
 /// What the bundle is made for.
@@ -109,7 +113,8 @@ pub(crate) fn lines_query(batch: ClaimBatchId) -> String {
     format!(
         "         select l.line_id, l.patient_id, l.reference, l.kind, c.reference as corrects_reference, l.code,
                 l.service_date, l.quantity, l.amount, coalesce(pr.agb_code, pr.riziv_number) as practitioner,
-                p.family_name, p.given_names, p.birth_date, p.sex, p.policy_number, p.national_number_enc
+                p.family_name, p.given_names, p.birth_date, p.sex, p.policy_number, p.national_number_enc,
+                rf.referral_id, rf.referral_date, rf.prescriber_number as prescriber
            {}
           order by l.patient_id, l.service_date, l.reference",
         crate::batches::store::lines_from(batch)
@@ -153,6 +158,8 @@ pub(crate) async fn write(
     .map_err(io)?;
     let cursor = LineCursor::open(tx, "fhir_lines", lines_query(b.batch)).await?;
     let mut current: Option<(PatientId, uuid::Uuid, uuid::Uuid)> = None;
+    // The current patient's referrals already in the bundle (a patient has a few).
+    let mut referrals: Vec<uuid::Uuid> = Vec::new();
     loop {
         let page: Vec<LineRow> = cursor.next(tx).await?;
         if page.is_empty() {
@@ -192,8 +199,27 @@ pub(crate) async fn write(
                 }
                 entry(&mut out, &mut first, coverage, cov).map_err(io)?;
                 current = Some((r.patient_id, patient, coverage));
+                referrals.clear();
             }
             let (_, patient, coverage) = current.expect("set above");
+            let referral = r
+                .referral_id
+                .zip(r.referral_date)
+                .zip(r.prescriber.as_deref());
+            if let Some(((id, date), prescriber)) = referral
+                && !referrals.contains(&id)
+            {
+                entry(&mut out, &mut first, id, json!({
+                    "resourceType": "ServiceRequest",
+                    "status": "active",
+                    "intent": "order",
+                    "subject": {"reference": format!("urn:uuid:{patient}")},
+                    "authoredOn": date,
+                    "requester": {"type": "Practitioner", "identifier": {"system": sys.provider, "value": prescriber}},
+                }))
+                .map_err(io)?;
+                referrals.push(id);
+            }
             let sign = if r.kind == "credit" {
                 -Decimal::ONE
             } else {
@@ -231,6 +257,9 @@ pub(crate) async fn write(
                 claim["careTeam"] = json!([{"sequence": 1, "provider": {
                     "type": "Practitioner", "identifier": {"system": sys.provider, "value": p}}}]);
                 claim["item"][0]["careTeamSequence"] = json!([1]);
+            }
+            if let Some(((id, _), _)) = referral {
+                claim["referral"] = json!({"reference": format!("urn:uuid:{id}")});
             }
             if let Some(c) = &r.corrects_reference {
                 claim["related"] = json!([{"claim": {"identifier": {"system": "urn:praxis:claim-line", "value": c}},

@@ -15,7 +15,7 @@ use rust_decimal::Decimal;
 use crate::batches::error::BatchError;
 use crate::batches::store::LineCursor;
 use crate::files::{ChunkWriter, Stored, Tee};
-use crate::vektis::model::{Header, Insured, Service};
+use crate::vektis::model::{Header, Insured, Referral, Service};
 use crate::vektis::pm304_v32::PM304;
 use crate::vektis::validate::Validator;
 use crate::vektis::write::{Pm304Writer, WriteError};
@@ -40,6 +40,9 @@ struct LineRow {
     policy_number: Option<String>,
     national_number_enc: Option<Vec<u8>>,
     address_enc: Option<Vec<u8>>,
+    referral_date: Option<NaiveDate>,
+    referrer: Option<String>,
+    referrer_specialism: Option<String>,
 }
 
 /// What the file is made for.
@@ -152,6 +155,14 @@ fn service(r: &LineRow, practice_agb: &str) -> Service {
         credit: r.kind == "credit",
         reference: r.reference.clone(),
         previous_reference: r.corrects_reference.clone(),
+        referral: r
+            .referral_date
+            .zip(r.referrer.clone())
+            .map(|(date, referrer_agb)| Referral {
+                date,
+                referrer_agb,
+                specialism: r.referrer_specialism.clone(),
+            }),
     }
 }
 
@@ -169,7 +180,8 @@ pub fn lines_query(batch: ClaimBatchId) -> String {
         "         select l.patient_id, l.reference, l.kind, c.reference as corrects_reference, l.code, l.service_date,
                 l.quantity, l.amount, abs(il.unit_price) as unit_price, pr.agb_code as practitioner_agb,
                 p.family_name, p.given_names, p.birth_date, p.sex, p.uzovi, p.policy_number,
-                p.national_number_enc, p.address_enc
+                p.national_number_enc, p.address_enc,
+                rf.referral_date, rf.prescriber_number as referrer, rf.prescriber_specialism as referrer_specialism
            {}
           order by l.patient_id, l.service_date, l.reference",
         crate::batches::store::lines_from(batch)

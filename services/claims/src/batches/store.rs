@@ -203,7 +203,7 @@ pub(crate) async fn by_file_number(
 }
 
 /// `from … where` of a batch's lines with everything its files say of them — the patient, the
-/// invoice and its line, the line a credit corrects, the practitioner — joined on full keys
+/// invoice and its line, the line a credit corrects, the practitioner, the referral — joined on full keys
 /// (`practice_id` first), so every join is an index lookup with or without row-level security.
 pub(crate) fn lines_from(batch: ClaimBatchId) -> String {
     format!(
@@ -215,6 +215,7 @@ pub(crate) fn lines_from(batch: ClaimBatchId) -> String {
            left join claims.claim_line c on c.practice_id = l.practice_id and c.line_id = l.corrects_line_id
            left join scheduling.appointment a on a.practice_id = il.practice_id and a.appointment_id = il.appointment_id
            left join scheduling.practitioner pr on pr.practice_id = a.practice_id and pr.practitioner_id = a.practitioner_id
+           left join core.referral rf on rf.practice_id = l.practice_id and rf.referral_id = l.referral_id
           where l.batch_id = '{}'",
         batch.as_uuid()
     )

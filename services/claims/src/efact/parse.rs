@@ -3,7 +3,7 @@
 
 use crate::efact::layout::{EFACT, SEGMENTS};
 use crate::efact::validate::EfactValidator;
-use crate::efact::write::{Invoice, Message, Sending, Service};
+use crate::efact::write::{Invoice, Message, Prescription, Sending, Service};
 use crate::records::{Finding, RecordView};
 
 /// A message, or what is wrong with it.
@@ -76,6 +76,10 @@ pub fn message(bytes: &[u8]) -> Result<Message, Vec<Finding>> {
                         units: v.signed("units") as i32,
                         personal_share: v.signed("personal_share"),
                         reference: v.text("reference").to_owned(),
+                        prescription: v.date("prescription_date").map(|date| Prescription {
+                            date,
+                            prescriber: v.last_digits("prescriber", 11),
+                        }),
                     });
                 }
             }

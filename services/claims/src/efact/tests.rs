@@ -8,7 +8,7 @@ use proptest::prelude::*;
 
 use crate::efact::parse::message;
 use crate::efact::validate::EfactValidator;
-use crate::efact::write::{Invoice, Message, Sending, Service, control, to_bytes};
+use crate::efact::write::{Invoice, Message, Prescription, Sending, Service, control, to_bytes};
 
 const GOLDEN: &[u8] = include_bytes!("../../fixtures/efact-920000-golden.efact");
 /// Segments 200 and 300 before the first record.
@@ -27,6 +27,7 @@ fn service(code: u32, date: NaiveDate, sign: i64, reference: &str) -> Service {
         units: sign as i32,
         personal_share: sign * 813,
         reference: reference.into(),
+        prescription: None,
     }
 }
 
@@ -58,7 +59,13 @@ fn golden_input() -> Message {
                 },
                 vec![
                     service(560011, day(2026, 3, 2), 1, "2026-000101/1"),
-                    service(560011, day(2026, 3, 9), 1, "2026-000101/2"),
+                    Service {
+                        prescription: Some(Prescription {
+                            date: day(2026, 2, 20),
+                            prescriber: "10000106003".into(),
+                        }),
+                        ..service(560011, day(2026, 3, 9), 1, "2026-000101/2")
+                    },
                 ],
             ),
             (
@@ -223,6 +230,40 @@ fn identifiers_signs_and_dates() {
     assert_eq!(rules(&put(11, 5, "500")), vec![("federation", 13)]);
 }
 
+#[test]
+fn a_prescription_is_a_date_a_valid_prescriber_and_a_norm() {
+    // Record 4 (the second 50) rests on a prescription of 2026-02-20 by 10000106003.
+    let broken = |pos: usize, text: &str| rules(&recontrol(put(4, pos, text), 4));
+    assert_eq!(
+        broken(100, "00000000"),
+        vec![("prescription_incomplete", 6)]
+    );
+    assert_eq!(
+        broken(115, "000000000000"),
+        vec![("prescription_incomplete", 6)]
+    );
+    assert_eq!(broken(115, "010000107003"), vec![("prescriber", 6)]);
+    assert_eq!(
+        broken(100, "20260310"),
+        vec![("prescription_after_service", 6)]
+    );
+    assert_eq!(broken(127, "2"), vec![("prescriber_norm", 6)]);
+    assert_eq!(broken(127, "0"), vec![("prescription_incomplete", 6)]);
+    // Norm 1 on a service without one (record 3).
+    assert_eq!(
+        rules(&recontrol(put(3, 127, "1"), 3)),
+        vec![
+            ("prescription_incomplete", 5),
+            ("prescription_incomplete", 5)
+        ]
+    );
+    let labels: Vec<_> = EfactValidator::check(&recontrol(put(4, 115, "010000107003"), 4))
+        .iter()
+        .map(|f| f.field)
+        .collect();
+    assert_eq!(labels, [Some("Z24")]);
+}
+
 fn any_message() -> impl Strategy<Value = Message> {
     let svc = (1u32..=28, 1i64..=5_000, 0i64..=2_000, any::<bool>());
     let invoice = prop::collection::vec(svc, 1..5);
@@ -247,6 +288,11 @@ fn any_message() -> impl Strategy<Value = Message> {
                             units: sign as i32,
                             personal_share: sign * p,
                             reference: format!("2026-{i:06}/{j}"),
+                            // Every other service on a prescription of the month before.
+                            prescription: (d % 2 == 0).then(|| Prescription {
+                                date: day(2026, 2, d),
+                                prescriber: "10000106003".into(),
+                            }),
                         }
                     })
                     .collect();

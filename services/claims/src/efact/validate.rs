@@ -232,8 +232,48 @@ impl EfactValidator {
         });
     }
 
+    /// Zones 20, 24 and 26: a prescription is its date, its prescriber (RIZIV/INAMI with its
+    /// check digits) and a prescriber norm together, dated no later than the service; norm 0
+    /// (none) carries neither.
+    fn prescription(&mut self, v: RecordView<'_>) {
+        let norm = v.num("prescriber_norm");
+        let (date, prescriber) = (v.num("prescription_date"), v.num("prescriber"));
+        match norm {
+            Some(0) => {
+                if date != Some(0) || prescriber != Some(0) {
+                    self.flag("prescription_incomplete", Some("Z26"));
+                }
+                return;
+            }
+            // One prescriber, several; 3 (self-prescribed) and 4 (added code) carry no date.
+            Some(1 | 9) => {
+                if date == Some(0) {
+                    self.flag("prescription_incomplete", Some("Z20"));
+                }
+            }
+            Some(3 | 4) => {}
+            _ => {
+                self.flag("prescriber_norm", Some("Z26"));
+                return;
+            }
+        }
+        let raw = v.raw("prescriber");
+        let valid = raw.starts_with('0') && domain::identifiers::parse_riziv(&raw[1..]).is_ok();
+        if prescriber == Some(0) {
+            self.flag("prescription_incomplete", Some("Z24"));
+        } else if !valid {
+            self.flag("prescriber", Some("Z24"));
+        }
+        if let (Some(p), Some(first)) = (v.date("prescription_date"), v.date("first_date"))
+            && p > first
+        {
+            self.flag("prescription_after_service", Some("Z20"));
+        }
+    }
+
     fn service(&mut self, v: RecordView<'_>) {
         self.insz(v);
+        self.prescription(v);
         let (a, personal, code) = (
             v.signed("reimbursement"),
             v.signed("personal_share"),

@@ -87,7 +87,21 @@ pub struct Service {
     pub personal_share: i64,
     /// The claim line's reference.
     pub reference: String,
+    /// The prescription it rests on (zones 20, 24 and 26 zeros when none).
+    pub prescription: Option<Prescription>,
 }
+
+/// A prescription as record 50 carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prescription {
+    /// The day the doctor prescribed (zone 20).
+    pub date: NaiveDate,
+    /// The prescriber's RIZIV/INAMI number, 11 digits (zone 24).
+    pub prescriber: String,
+}
+
+/// Zone 26 "norme prescripteur": 0 no prescriber, 1 one prescriber (the only ones written).
+const ONE_PRESCRIBER: u64 = 1;
 
 /// A whole message (tests and small files; the writer streams).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -266,6 +280,11 @@ impl<W: Write> EfactWriter<W> {
             .text("reference", &s.reference)?
             .signed("supplement", 0)?
             .signed("agreement", 0)?;
+        if let Some(p) = &s.prescription {
+            r.date("prescription_date", p.date)?
+                .digits("prescriber", &p.prescriber)?
+                .num("prescriber_norm", ONE_PRESCRIBER)?;
+        }
         self.emit(r)?;
         if let Some((_, sums)) = &mut self.invoice {
             sums.a += s.reimbursement;

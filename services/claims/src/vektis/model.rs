@@ -77,6 +77,19 @@ pub struct Service {
     pub reference: String,
     /// A credit line: the reference of the debit line it takes back.
     pub previous_reference: Option<String>,
+    /// The referral the service rests on (zeros in 0424–0426: direct access).
+    pub referral: Option<Referral>,
+}
+
+/// A referral as record 04 carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Referral {
+    /// The day of the referral (0424).
+    pub date: NaiveDate,
+    /// The referrer's AGB code (0425).
+    pub referrer_agb: String,
+    /// The referrer's specialism, COD016 (0426), when known.
+    pub specialism: Option<String>,
 }
 
 /// A whole declaration, for tests and small files (the writer streams instead).

@@ -5,7 +5,7 @@
 use chrono::NaiveDate;
 
 use crate::records::{Layout, RecordView};
-use crate::vektis::model::{Declaration, Header, Insured, Service};
+use crate::vektis::model::{Declaration, Header, Insured, Referral, Service};
 use crate::vektis::validate::{Finding, Validator};
 
 /// The records of a valid file, one view each.
@@ -70,6 +70,14 @@ fn service(v: &RecordView<'_>) -> Service {
         credit: v.raw("debit_credit_2") == "C",
         reference: v.text("reference").to_owned(),
         previous_reference: opt(v.text("previous_reference")),
+        referral: v.date("referral_date").map(|date| Referral {
+            date,
+            referrer_agb: v.raw("referrer_agb").to_owned(),
+            specialism: v
+                .num("referrer_specialism")
+                .filter(|&n| n != 0)
+                .map(|_| v.raw("referrer_specialism").to_owned()),
+        }),
     }
 }
 

@@ -6,7 +6,7 @@
 use chrono::NaiveDate;
 use proptest::prelude::*;
 
-use crate::vektis::model::{Declaration, Header, Insured, Service};
+use crate::vektis::model::{Declaration, Header, Insured, Referral, Service};
 use crate::vektis::parse::declaration;
 use crate::vektis::pm304_v32::PM304;
 use crate::vektis::validate::{Finding, Validator};
@@ -30,6 +30,7 @@ fn line(date: NaiveDate, reference: &str, credit: bool, previous: Option<&str>) 
         credit,
         reference: reference.into(),
         previous_reference: previous.map(str::to_owned),
+        referral: None,
     }
 }
 
@@ -64,7 +65,14 @@ fn golden_input() -> Declaration {
                 },
                 vec![
                     line(day(2026, 11, 3), "2026-000101/1", false, None),
-                    line(day(2026, 11, 10), "2026-000102/1", false, None),
+                    Service {
+                        referral: Some(Referral {
+                            date: day(2026, 10, 28),
+                            referrer_agb: "01012345".into(),
+                            specialism: Some("0100".into()),
+                        }),
+                        ..line(day(2026, 11, 10), "2026-000102/1", false, None)
+                    },
                 ],
             ),
             (
@@ -309,6 +317,24 @@ fn a_credit_names_its_debit_and_references_are_unique() {
 }
 
 #[test]
+fn a_referral_is_a_date_and_a_referrer_before_the_service() {
+    // The golden file's second service rests on a referral of 2026-10-28 by 01012345.
+    only(&put(4, 148, "00000000"), &[("referral_incomplete", None)]);
+    only(&put(4, 140, "00000000"), &[("referral_incomplete", None)]);
+    only(&put(3, 140, "20261001"), &[("referral_incomplete", None)]);
+    only(
+        &put(4, 140, "20261111"),
+        &[("referral_after_service", None)],
+    );
+    only(&put(4, 140, "20261032"), &[("date", None)]);
+    let labels: Vec<_> = Validator::check(&PM304, &put(4, 148, "00000000"))
+        .iter()
+        .map(|f| f.field)
+        .collect();
+    assert_eq!(labels, [Some("0425")]);
+}
+
+#[test]
 fn a_debtor_record_or_an_unknown_kind_is_refused() {
     let mut rs = records();
     let mut debtor = rs[1].clone();
@@ -353,6 +379,12 @@ fn any_declaration() -> impl Strategy<Value = Declaration> {
                         credit,
                         reference: format!("2026-{n:06}/1"),
                         previous_reference: credit.then(|| format!("2025-{n:06}/1")),
+                        // Every other service on a referral of the month before.
+                        referral: (dd % 2 == 0).then(|| Referral {
+                            date: day(2026, 10, dd.min(28)),
+                            referrer_agb: "01012345".into(),
+                            specialism: (q > 1).then(|| "0100".into()),
+                        }),
                     }
                 })
                 .collect();

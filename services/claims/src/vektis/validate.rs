@@ -345,6 +345,26 @@ impl<'l> Validator<'l> {
                 Some("8021"),
             );
         }
+        // A referral is its date and its referrer together (both zeros: direct access), and
+        // comes before the service.
+        let (referred, referrer) = (v.num("referral_date"), v.num("referrer_agb"));
+        if (referred == Some(0)) != (referrer == Some(0)) {
+            let empty = if referred == Some(0) {
+                "referral_date"
+            } else {
+                "referrer_agb"
+            };
+            self.flag("referral_incomplete", Self::label(v, empty), None);
+        }
+        if let (Some(r), Some(d)) = (v.date("referral_date"), v.date("service_date"))
+            && r > d
+        {
+            self.flag(
+                "referral_after_service",
+                Self::label(v, "referral_date"),
+                None,
+            );
+        }
         if let Some(d) = v.date("service_date") {
             if self.invoice_date.is_some_and(|i| d > i) {
                 self.flag(
@@ -457,6 +477,10 @@ pub fn describe(rule: &str) -> &'static str {
         "debit_credit_differ" => "the two debit/credit indicators of a record differ",
         "calculated" => "the calculated amount is not tariff times quantity",
         "credit_reference" => "a credit line does not name the line it corrects",
+        "referral_incomplete" => {
+            "a referral names a date without a referrer, or a referrer without a date"
+        }
+        "referral_after_service" => "a referral is dated after the service it covers",
         "reference_unique" => "a line reference occurs twice",
         "service_after_invoice" => "a service date is after the invoice date",
         "service_outside_period" => "a service date is outside the declared period",

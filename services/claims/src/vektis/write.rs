@@ -141,6 +141,14 @@ impl<'l, W: Write> Pm304Writer<'l, W> {
                 "previous_reference",
                 s.previous_reference.as_deref().unwrap_or(""),
             )?;
+        if let Some(referral) = &s.referral {
+            r.date("referral_date", referral.date)?
+                .digits("referrer_agb", &referral.referrer_agb)?
+                .digits(
+                    "referrer_specialism",
+                    referral.specialism.as_deref().unwrap_or(""),
+                )?;
+        }
         self.emit(r.bytes())?;
         self.totals.services += 1;
         let amount = i64::try_from(s.amount).unwrap_or(i64::MAX);

@@ -6,14 +6,17 @@
 //! Roles without clinical access neither see nor write the clinical summary.
 //!
 //! The parts: [`model`] (inputs and views), [`store`] (validation, encryption, the row),
-//! [`consent`] (SMS consent and restriction); the handlers below.
+//! [`consent`] (SMS consent and restriction), [`referrals`] (the referrals claims rest on); the
+//! handlers below.
 
 mod consent;
 mod model;
+mod referrals;
 mod store;
 
 pub use consent::*;
 pub use model::*;
+pub use referrals::*;
 pub use store::insert;
 
 use axum::Json;
@@ -45,6 +48,8 @@ pub(crate) fn router() -> ApiRouter {
         .routes(routes!(get_patient, update_patient))
         .routes(routes!(give_sms_consent, withdraw_sms_consent))
         .routes(routes!(restrict_processing, lift_restriction))
+        .routes(routes!(list_referrals, create_referral))
+        .routes(routes!(delete_referral))
 }
 
 /// Creates a patient.
