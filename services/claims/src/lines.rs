@@ -62,11 +62,16 @@ pub(crate) struct LineFacts {
     pub(crate) amount: Decimal,
     /// `claims.referral_required(tariff_id, code, service_date)`: its tariff says so.
     pub(crate) referral_required: bool,
+    /// A credit line: the referral of the line it takes back, which it names again (a newer
+    /// referral covering the same day does not change what was claimed).
+    pub(crate) mirrored_referral: Option<ReferralId>,
 }
 
 /// The SQL of [`LineFacts`] over `claims.claim_line`.
 pub(crate) const LINE_FACTS: &str = "code, service_date, invoice_date, quantity, amount, \
-     claims.referral_required(tariff_id, code, service_date) as referral_required";
+     claims.referral_required(tariff_id, code, service_date) as referral_required, \
+     (select c.referral_id from claims.claim_line c \
+       where c.practice_id = claim_line.practice_id and c.line_id = claim_line.corrects_line_id) as mirrored_referral";
 
 /// What the rules say of a line, and what it is then stored with.
 pub(crate) struct Verdict {
@@ -94,7 +99,10 @@ pub(crate) fn judge(
     provider: Option<&str>,
     l: &LineFacts,
 ) -> Verdict {
-    let referral = covering(&ins.referrals, l.service_date);
+    let referral = match l.mirrored_referral {
+        Some(id) => ins.referrals.iter().find(|r| r.referral_id == id),
+        None => covering(&ins.referrals, l.service_date),
+    };
     let insurer = match country {
         Country::NL => ins.uzovi.as_deref(),
         Country::BE => ins.mutuality_code.as_deref(),
@@ -195,19 +203,24 @@ pub async fn make_lines(state: &AppState, job: Claimable) -> anyhow::Result<usiz
     };
     let mut made = 0;
     for l in &lines {
-        let corrects: Option<ClaimLineId> = match (kind, source.corrects_invoice_id, l.corrects_line_no) {
-            (ClaimLineKind::Credit, Some(inv), Some(no)) => Some(
-                sqlx::query_scalar(
-                    "select line_id from claims.claim_line where invoice_id = $1 and invoice_line_no = $2",
-                )
-                .bind(inv)
-                .bind(no)
-                .fetch_optional(&mut *tx)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("the corrected invoice's claim lines are not made yet"))?,
-            ),
-            _ => None,
-        };
+        // A credit line names the invoice's own line (not a correction made of it since).
+        let corrects: Option<(ClaimLineId, Option<ReferralId>)> =
+            match (kind, source.corrects_invoice_id, l.corrects_line_no) {
+                (ClaimLineKind::Credit, Some(inv), Some(no)) => Some(
+                    sqlx::query_as(
+                        "select line_id, referral_id from claims.claim_line
+                      where invoice_id = $1 and invoice_line_no = $2 and origin = 'invoice'",
+                    )
+                    .bind(inv)
+                    .bind(no)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .ok_or_else(|| {
+                        anyhow::anyhow!("the corrected invoice's claim lines are not made yet")
+                    })?,
+                ),
+                _ => None,
+            };
         let facts = LineFacts {
             code: l.code.clone(),
             service_date: l.service_date,
@@ -215,6 +228,7 @@ pub async fn make_lines(state: &AppState, job: Claimable) -> anyhow::Result<usiz
             quantity: l.quantity,
             amount: l.insurer_share,
             referral_required: l.referral_required,
+            mirrored_referral: corrects.and_then(|(_, r)| r),
         };
         let v = judge(country, &ins, p.provider_number.as_deref(), &facts);
         let inserted = sqlx::query(
@@ -232,7 +246,7 @@ pub async fn make_lines(state: &AppState, job: Claimable) -> anyhow::Result<usiz
         .bind(job.invoice_id)
         .bind(l.line_no)
         .bind(kind)
-        .bind(corrects)
+        .bind(corrects.map(|(id, _)| id))
         .bind(source.patient_id)
         .bind(country.as_str())
         .bind(&v.insurer)

@@ -202,6 +202,9 @@ impl Application {
             None => None,
         };
         let state = AppState::new(settings, db);
+        // Provider clients that cannot work stop the start, not a patient's first payment.
+        invoicing::stripe::client::install(&state)
+            .context("The Stripe client could not be built (STRIPE_SECRET_KEY, STRIPE_API_BASE)")?;
         Ok(Self {
             listener,
             metrics_listener,

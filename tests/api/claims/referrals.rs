@@ -50,12 +50,13 @@ async fn a_code_paid_only_on_referral_waits_for_one_and_the_file_names_it() {
     assert_eq!(t.status, 201, "{}", t.text);
     assert_eq!(t.body["referral_required"], true);
     let tariff = t.body["tariff_id"].as_str().unwrap();
-    b.issued_with(
-        &app,
-        &jansen,
-        json!([{"tariff_id": tariff, "service_date": "2026-03-02", "quantity": "1"}]),
-    )
-    .await;
+    let invoice = b
+        .issued_with(
+            &app,
+            &jansen,
+            json!([{"tariff_id": tariff, "service_date": "2026-03-02", "quantity": "1"}]),
+        )
+        .await;
     app.drain(&[CLAIMABLE]).await;
 
     // No referral: the line waits, naming what is missing.
@@ -193,6 +194,36 @@ async fn a_code_paid_only_on_referral_waits_for_one_and_the_file_names_it() {
     );
     assert_eq!(service.tariff, 3750);
 
+    // A newer referral covering the same day does not change what a credit takes back: the
+    // credit line names the referral of the line it mirrors.
+    let newer = refer(
+        &app,
+        &b,
+        &jansen,
+        json!({"prescriber_number": "01012347", "referral_date": "2026-02-25"}),
+    )
+    .await;
+    assert_eq!(newer.status, 201, "{}", newer.text);
+    let invoice_id = invoice["invoice_id"].as_str().unwrap();
+    let cn = app
+        .call(
+            "POST",
+            &format!("/v1/invoices/{invoice_id}/credit-notes"),
+            b.token(),
+            Some(&json!({})),
+        )
+        .await;
+    assert_eq!(cn.status, 201, "{}", cn.text);
+    app.drain(&[CLAIMABLE]).await;
+    let credit = lines(&app, &b, "ready").await;
+    assert_eq!(
+        (
+            credit[0]["kind"].as_str(),
+            credit[0]["referral_id"].as_str()
+        ),
+        (Some("credit"), Some(gp_id.as_str()))
+    );
+
     // A referral a line rests on stays; one entered by mistake goes; a gone one is not found.
     let in_use = send(
         &app,
@@ -222,7 +253,7 @@ async fn a_code_paid_only_on_referral_waits_for_one_and_the_file_names_it() {
         again.problem(404, "referral_not_found")["field"],
         "referral_id"
     );
-    assert_eq!(app.count("select count(*) from core.referral").await, 1);
+    assert_eq!(app.count("select count(*) from core.referral").await, 2);
 
     // Another practice neither sees nor touches them; every access is audited with the patient.
     let other = Billing::setup_in(&app, "NL").await;
@@ -249,5 +280,5 @@ async fn a_code_paid_only_on_referral_waits_for_one_and_the_file_names_it() {
     .fetch_one(&app.owner)
     .await
     .unwrap();
-    assert_eq!(audited, 4, "two added, one listing, one deletion");
+    assert_eq!(audited, 5, "three added, one listing, one deletion");
 }

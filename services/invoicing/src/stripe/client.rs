@@ -189,6 +189,11 @@ pub enum PayError {
 }
 
 impl PayError {
+    /// Stripe is configured but cannot be reached from here (see [`Payments::Unavailable`]).
+    fn unavailable() -> Self {
+        PayError::Refused("configuration".into())
+    }
+
     /// A short class for the disclosure log and metrics (`http_402`, `timeout`); never data.
     pub fn class(&self) -> &str {
         match self {
@@ -222,6 +227,10 @@ impl PayError {
 pub enum Payments {
     /// Opens nothing anywhere: the session's page is the success page of this server.
     Sandbox,
+    /// Stripe is configured but its client could not be built: every call is refused, so
+    /// nothing is pretended paid or refunded (the server refuses to start this way; see
+    /// [`install`]).
+    Unavailable,
     /// Stripe's API (or a simulator at `STRIPE_API_BASE`).
     Stripe {
         /// The platform account's client.
@@ -235,6 +244,7 @@ impl std::fmt::Debug for Payments {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
             Payments::Sandbox => "Payments::Sandbox",
+            Payments::Unavailable => "Payments::Unavailable",
             Payments::Stripe { .. } => "Payments::Stripe",
         })
     }
@@ -281,6 +291,7 @@ impl Payments {
                     expires_at: r.expires_at,
                 });
             }
+            Payments::Unavailable => return Err(PayError::unavailable()),
             Payments::Stripe { client, .. } => &**client,
         };
         let s = post(client, &r.form(), &r.idempotency_key(), account).await?;
@@ -304,6 +315,7 @@ impl Payments {
     ) -> Result<SessionState, PayError> {
         let client = match self {
             Payments::Sandbox => return Ok(SessionState::Expired),
+            Payments::Unavailable => return Err(PayError::unavailable()),
             Payments::Stripe { client, .. } => &**client,
         };
         let expired = ExpireCheckoutSession::new(session_id)
@@ -350,6 +362,7 @@ impl Payments {
                     status: "succeeded".into(),
                 });
             }
+            Payments::Unavailable => return Err(PayError::unavailable()),
             Payments::Stripe { client, .. } => &**client,
         };
         let refund = post(client, &r.form(), &r.idempotency_key(), account).await?;
@@ -370,6 +383,7 @@ impl Payments {
     ) -> Result<Vec<serde_json::Value>, PayError> {
         let client = match self {
             Payments::Sandbox => return Ok(Vec::new()),
+            Payments::Unavailable => return Err(PayError::unavailable()),
             Payments::Stripe { client, .. } => &**client,
         };
         let mut out = Vec::new();
@@ -451,12 +465,59 @@ fn client(secret: &str, api_base: &str, timeout: Duration) -> Result<Client, Str
         .build()
 }
 
-/// The state's payment provider (made once from the settings).
+/// Builds the payment provider the settings name into the state, or says why it cannot be
+/// built: the server calls this before it serves, so a Stripe configuration that cannot work
+/// stops the start instead of surfacing at a patient's first payment.
+pub fn install(state: &platform::AppState) -> Result<(), StripeError> {
+    let built = Payments::from_settings(state.settings())?;
+    state.service(move |_| built);
+    Ok(())
+}
+
+/// The state's payment provider (made once from the settings). A client that cannot be built
+/// fails closed ([`Payments::Unavailable`]), never open: the sandbox would pretend payments.
 pub fn payments(state: &platform::AppState) -> std::sync::Arc<Payments> {
     state.service(|s| {
         Payments::from_settings(s.settings()).unwrap_or_else(|e| {
-            tracing::error!(error = %e, "the Stripe client could not be built; online payments are off");
-            Payments::Sandbox
+            tracing::error!(error = %e, "the Stripe client could not be built; online payments are refused");
+            Payments::Unavailable
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_client_that_could_not_be_built_refuses_every_call_and_pretends_nothing() {
+        let d = platform::egress::Disclosure {
+            practice: domain::PracticeId::new(),
+            subprocessor: "stripe",
+            purpose: "payment_reconciliation",
+            data_categories: &[],
+            fields: &[],
+            correlation_id: "test",
+        };
+        let permit = platform::egress::decide(&d, None).expect("no refusal");
+        let p = Payments::Unavailable;
+        assert!(!p.live());
+        let listed = p
+            .events_since(&permit, "acct_1", &["charge.refunded"], 0)
+            .await;
+        assert!(matches!(listed, Err(PayError::Refused(_))));
+        let expired = p.expire_session(&permit, "acct_1", "cs_1", "key-1").await;
+        assert!(matches!(expired, Err(PayError::Refused(_))));
+        // The sandbox would answer a refund "succeeded"; this one is refused.
+        let refund = RefundRequest {
+            refund: Uuid::now_v7(),
+            payment_intent: "pi_1".into(),
+            amount_cents: 2437,
+            duplicate: false,
+        };
+        let refunded = p.create_refund(&permit, "acct_1", &refund).await;
+        assert!(matches!(refunded, Err(PayError::Refused(_))));
+        // The permit's outcome is the caller's to record; here nothing left.
+        drop(permit);
+    }
 }

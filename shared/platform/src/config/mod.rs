@@ -191,6 +191,26 @@ mod tests {
     }
 
     #[test]
+    fn a_stripe_key_must_be_a_visible_ascii_stripe_key() {
+        for bad in [
+            "pk_test_abc",
+            "sk_test_abc\n",
+            "sk_test_a bc",
+            "sk_test_abç",
+        ] {
+            assert_eq!(
+                settings(&[("STRIPE_SECRET_KEY", bad)])
+                    .unwrap_err()
+                    .variable,
+                "STRIPE_SECRET_KEY",
+                "{bad:?}"
+            );
+        }
+        let webhook = ("STRIPE_WEBHOOK_SECRET", "whsec_0123456789abcdef");
+        assert!(settings(&[("STRIPE_SECRET_KEY", "rk_test_abc"), webhook]).is_ok());
+    }
+
+    #[test]
     fn production_refuses_the_sandbox_unless_told() {
         let key = ("MASTER_KEY", "cHJvZHVjdGlvbi1rZXktb2YtMzItYnl0ZXMtbG9uZyE=");
         let prod = [("PRAXIS_ENV", "production"), key];

@@ -58,6 +58,13 @@ impl PaymentSettings {
                         "must be a Stripe secret or restricted key (sk_… or rk_…)",
                     ));
                 }
+                // Sent as a header: a stray newline from a secrets file would fail every call.
+                if !key.bytes().all(|b| b.is_ascii_graphic()) {
+                    return Err(err(
+                        "STRIPE_SECRET_KEY",
+                        "holds a space, line break or character outside ASCII",
+                    ));
+                }
                 if env.production() && !live && !env.flag("ALLOW_SANDBOX_PROVIDERS", false)? {
                     return Err(err("STRIPE_SECRET_KEY", "is a test-mode key in production"));
                 }
