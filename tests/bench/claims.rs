@@ -1,6 +1,6 @@
 //! Claims benchmark on this machine.
 //!
-//! 100,000 claim lines (1,000 insured patients, 10,000 issued invoices of ten lines) go into
+//! 100,000 claim lines (1,000 insured patients each on a referral, 10,000 issued invoices of ten lines) go into
 //! one batch, whose file is generated over HTTP — read from a database cursor, each patient's
 //! identifiers decrypted, validated, encrypted in chunks and stored — once as a Vektis PM304
 //! file (NL practice) and once as an eFact message (BE practice). For each: the time, the
@@ -97,6 +97,17 @@ async fn seed(app: &TestApp, country: &str, insurer: &str) -> Billing {
         .execute(&mut *tx)
         .await
         .unwrap();
+    // Every patient's care rests on a referral the files name (PM304 0424–0426, eFact 20/24/26).
+    sqlx::query(
+        "insert into core.referral (practice_id, referral_id, patient_id, prescriber_number, referral_date)
+         select practice_id, gen_random_uuid(), patient_id, $2, date '2026-02-01'
+           from core.patient where practice_id = $1",
+    )
+    .bind(b.clinic.admin.practice_id)
+    .bind(if country == "NL" { "01012345" } else { "10000106003" })
+    .execute(&mut *tx)
+    .await
+    .expect("seed referrals");
     sqlx::query(
         "with inv as (
              insert into invoicing.invoice (practice_id, invoice_id, kind, status, patient_id, language, line_count,
@@ -118,9 +129,11 @@ async fn seed(app: &TestApp, country: &str, insurer: &str) -> Billing {
                from inv, generate_series(1, $4) l
              returning invoice_id, line_no)
          insert into claims.claim_line (practice_id, line_id, reference, invoice_id, invoice_line_no, kind, patient_id,
-             country, insurer, code, service_date, invoice_date, quantity, amount, state, origin)
+             country, insurer, code, service_date, invoice_date, quantity, amount, state, origin, referral_id)
          select inv.practice_id, gen_random_uuid(), inv.number || '/' || l, inv.invoice_id, l, 'debit', inv.patient_id,
-                $2, $5, '560011', date '2026-03-01' + l, '2026-03-31', 1, 24.37, 'ready', 'invoice'
+                $2, $5, '560011', date '2026-03-01' + l, '2026-03-31', 1, 24.37, 'ready', 'invoice',
+                (select r.referral_id from core.referral r
+                  where r.practice_id = inv.practice_id and r.patient_id = inv.patient_id)
            from inv, generate_series(1, $4) l",
     )
     .bind(b.clinic.admin.practice_id)
